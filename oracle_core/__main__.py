@@ -1,0 +1,49 @@
+"""Command line: ``python -m oracle_core run --layers conv1 --ratio 0.5 --profile cpu`` runs one setting
+without a notebook (resuming from the store); every user mistake is one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import OracleError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m oracle_core")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run (or resume) one setting and print its summary.json")
+    r.add_argument("--experiment", default="lenet_mnist")
+    r.add_argument("--model", default="lenet5_mini")
+    r.add_argument("--dataset", default="mnist")
+    r.add_argument("--layers", default="conv1", help="one layer or several joined by '+', e.g. conv1+conv2")
+    r.add_argument("--ratio", type=float, default=0.5)
+    r.add_argument("--n-masks", type=int, default=0, help="0 = every mask")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--repeats", type=int, default=None, help="default: the profile's")
+    r.add_argument("--profile", default="cpu")
+    r.add_argument("--wiring", default="correct")
+    r.add_argument("--shared-order", action="store_true")
+    r.add_argument("--results", type=Path, default=None, help="results root (default ./results)")
+    r.add_argument("--data", type=Path, default=None, help="data root (default ./data)")
+    r.add_argument("--device", default=None)
+    r.add_argument("--group-size", type=int, default=None, help="masks per wide model (engine K)")
+    args = parser.parse_args(argv)
+    try:
+        from .runner import run_study
+        from .spec import make_spec
+
+        spec = make_spec(args.model, args.dataset, args.layers, args.ratio, args.n_masks, args.seed, args.repeats,
+                         args.profile, args.wiring, args.shared_order)
+        res = run_study(spec, args.experiment, args.results, args.data, args.device, args.group_size)
+    except OracleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"dir": str(res.dir), **res.summary}, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Train and evaluate K networks of one shape as one "wide" network.
+
+K physically pruned copies of a model are stacked into one module: each Conv2d becomes a grouped conv
+(groups = K), each Linear a batched matmul, each BatchNorm2d one BN over K*C channels. Activations are laid
+out model-major along the channel axis ([B, K*C, H, W]), so model k sees only its own channels and its
+own images: every model keeps its own data order, its own gradients, momentum and weight decay, exactly as
+if it were trained alone (up to float round-off). K = 1 runs the plain module: the reference path.
+
+The engine knows tensors, shapes and recipes only; it knows nothing of files, masks or dataset names.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .protocol import Recipe
+
+
+class StackedLinear(nn.Module):
+    """K independent Linear layers applied to a [B, K*in] input (model-major features) -> [B, K*out]."""
+
+    def __init__(self, k: int, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.k, self.in_features, self.out_features = k, in_features, out_features
+        self.weight = nn.Parameter(torch.empty(k, out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(k, out_features)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        xk = x.reshape(b, self.k, self.in_features).transpose(0, 1)  # [K, B, in]
+        if self.bias is not None:
+            y = torch.baddbmm(self.bias.unsqueeze(1), xk, self.weight.transpose(1, 2))
+        else:
+            y = torch.bmm(xk, self.weight.transpose(1, 2))
+        return y.transpose(0, 1).reshape(b, self.k * self.out_features)
+
+
+def _stack_leaf(mods: Sequence[nn.Module]) -> nn.Module:
+    first, k = mods[0], len(mods)
+    if isinstance(first, nn.Conv2d):
+        new = nn.Conv2d(k * first.in_channels, k * first.out_channels, first.kernel_size, first.stride,
+                        first.padding, first.dilation, groups=k * first.groups, bias=first.bias is not None,
+                        padding_mode=first.padding_mode)
+        with torch.no_grad():
+            new.weight.copy_(torch.cat([m.weight for m in mods]))
+            if first.bias is not None:
+                new.bias.copy_(torch.cat([m.bias for m in mods]))
+    elif isinstance(first, nn.Linear):
+        new = StackedLinear(k, first.in_features, first.out_features, first.bias is not None)
+        with torch.no_grad():
+            new.weight.copy_(torch.stack([m.weight for m in mods]))
+            if first.bias is not None:
+                new.bias.copy_(torch.stack([m.bias for m in mods]))
+    elif isinstance(first, nn.BatchNorm2d):
+        new = nn.BatchNorm2d(k * first.num_features, first.eps, first.momentum, first.affine, first.track_running_stats)
+        with torch.no_grad():
+            if first.affine:
+                new.weight.copy_(torch.cat([m.weight for m in mods]))
+                new.bias.copy_(torch.cat([m.bias for m in mods]))
+            if first.track_running_stats:
+                new.running_mean.copy_(torch.cat([m.running_mean for m in mods]))
+                new.running_var.copy_(torch.cat([m.running_var for m in mods]))
+                new.num_batches_tracked.copy_(first.num_batches_tracked)
+    else:
+        raise TypeError(f"the engine cannot stack {type(first).__name__}: add a stacked form for it")
+    return new.to(first.weight.device if hasattr(first, "weight") and first.weight is not None else None)
+
+
+def stack(models: Sequence[nn.Module]) -> nn.Module:
+    """One module computing all ``models`` (same architecture and shapes) at once; see the module doc."""
+    k = len(models)
+    if k == 1:
+        return models[0]
+    wide = copy.deepcopy(models[0])
+    named = [dict(m.named_modules()) for m in models]
+    for name, module in list(models[0].named_modules()):
+        if any(True for _ in module.children()):
+            continue
+        has_params = any(True for _ in module.parameters(recurse=False)) or any(True for _ in module.buffers(recurse=False))
+        if hasattr(module, "set_stack"):  # parameter-free modules that mix channels (e.g. option-A shortcuts)
+            wide.get_submodule(name).set_stack(k)
+        if not has_params:
+            continue
+        mods = [n[name] for n in named]
+        shapes = {tuple(p.shape for p in m.parameters()) for m in mods}
+        if len(shapes) != 1:
+            raise ValueError(f"cannot stack models whose {name} shapes differ: {shapes}")
+        parent, _, leaf = name.rpartition(".")
+        setattr(wide.get_submodule(parent) if parent else wide, leaf, _stack_leaf(mods))
+    return wide
+
+
+def unstack(wide: nn.Module, template: nn.Module, k: int, index: int) -> dict[str, torch.Tensor]:
+    """The state_dict of model ``index`` of ``k`` inside ``wide``, in ``template``'s names and shapes."""
+    if k == 1:
+        return {n: t.detach().clone() for n, t in wide.state_dict().items()}
+    out = {}
+    wide_sd = wide.state_dict()
+    for name, ref in template.state_dict().items():
+        t = wide_sd[name]
+        if name.endswith("num_batches_tracked"):
+            out[name] = t.clone()
+        else:
+            out[name] = t.detach().reshape(k, *ref.shape)[index].clone()
+    return out
+
+
+@dataclass
+class Metrics:
+    """Per-model mean cross-entropy and accuracy over one dataset."""
+
+    loss: list[float]
+    acc: list[float]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, k: int, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> Metrics:
+    """Eval-mode mean loss and accuracy of each of the ``k`` models in ``model`` (stacked or plain)."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros(k, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(k, dtype=torch.float64, device=x.device)
+    for s in range(0, len(y), batch_size):
+        xb, yb = x[s:s + batch_size], y[s:s + batch_size]
+        b = len(yb)
+        out = model(xb.repeat(1, k, 1, 1) if k > 1 else xb).reshape(b, k, -1)
+        yk = yb.unsqueeze(1).expand(b, k)
+        loss_sum += F.cross_entropy(out.reshape(b * k, -1), yk.reshape(-1), reduction="none").reshape(b, k).sum(0).double()
+        correct += (out.argmax(-1) == yk).sum(0).double()
+    model.train(was_training)
+    n = len(y)
+    return Metrics((loss_sum / n).tolist(), (correct / n).tolist())
+
+
+@dataclass
+class TrainResult:
+    """One model's retraining: per-epoch curves and the values at its best (highest test accuracy) epoch."""
+
+    test_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)  # mean minibatch loss during the epoch (train mode)
+
+    @property
+    def best_epoch(self) -> int:
+        return max(range(len(self.test_acc)), key=lambda e: (self.test_acc[e], -e))
+
+    @property
+    def final(self) -> dict[str, float]:
+        e = self.best_epoch
+        return {"final_test_acc": self.test_acc[e], "final_test_loss": self.test_loss[e],
+                "final_train_loss": self.train_loss[e], "best_epoch": e + 1}
+
+
+def _orders(n: int, seeds: Sequence[int], device: torch.device) -> torch.Tensor:
+    """[K, n] permutations, one per seed (each from its own generator)."""
+    return torch.stack([torch.randperm(n, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
+
+
+def train(
+    models: Sequence[nn.Module],
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    recipe: Recipe,
+    order_seeds: Sequence[int],
+    on_step: Callable[[int], None] | None = None,
+    eval_batch: int = 1024,
+) -> tuple[list[TrainResult], nn.Module]:
+    """Retrain ``models`` (trained in place when K = 1) with ``recipe``; each model k draws its epoch orders
+    from a generator seeded ``order_seeds[k]`` (equal seeds = a shared order). Returns per-model results and
+    the trained (possibly stacked) module. ``on_step(images)`` reports progress in model-images."""
+    k = len(models)
+    if len(order_seeds) != k:
+        raise ValueError("one order seed per model")
+    model = stack(models)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr_at(0), momentum=recipe.momentum,
+                          weight_decay=recipe.weight_decay)
+    gens = [torch.Generator().manual_seed(int(s)) for s in order_seeds]
+    shared = len(set(order_seeds)) == 1
+    n, bs = len(train_y), recipe.batch_size
+    results = [TrainResult() for _ in range(k)]
+    c, h, w = train_x.shape[1:]
+    for epoch in range(recipe.epochs):
+        for group in opt.param_groups:
+            group["lr"] = recipe.lr_at(epoch)
+        if shared:
+            perm = torch.randperm(n, generator=gens[0]).to(train_x.device)
+            for g in gens[1:]:
+                torch.randperm(n, generator=g)  # keep every generator in step
+        else:
+            perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(train_x.device)
+        loss_sum = torch.zeros(k, dtype=torch.float64, device=train_x.device)
+        for s in range(0, n, bs):
+            if shared:
+                idx = perm[s:s + bs]
+                xb = train_x[idx]
+                b = len(idx)
+                xb = xb.repeat(1, k, 1, 1) if k > 1 else xb
+                yb = train_y[idx].unsqueeze(1).expand(b, k)
+            else:
+                idx = perms[:, s:s + bs]  # [K, B]
+                b = idx.shape[1]
+                xb = train_x[idx].transpose(0, 1).reshape(b, k * c, h, w)
+                yb = train_y[idx].transpose(0, 1)
+            out = model(xb).reshape(b * k, -1)
+            per_sample = F.cross_entropy(out, yb.reshape(-1), reduction="none").reshape(b, k)
+            per_model = per_sample.sum(0)
+            loss = per_model.sum() / b  # = sum over models of each model's own batch-mean loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += per_model.detach().double()
+            if on_step is not None:
+                on_step(b * k)
+        test = evaluate(model, k, test_x, test_y, eval_batch)
+        for i, r in enumerate(results):
+            r.test_acc.append(test.acc[i])
+            r.test_loss.append(test.loss[i])
+            r.train_loss.append(float(loss_sum[i]) / n)
+        model.train()
+    return results, model
+
+
+def pretrain(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+             test_y: torch.Tensor, recipe: Recipe, order_seed: int,
+             on_step: Callable[[int], None] | None = None) -> TrainResult:
+    """Train the dense network (in place); the model kept is the last epoch's, as the paper's code."""
+    results, _ = train([model], train_x, train_y, test_x, test_y, recipe, [order_seed], on_step)
+    return results[0]
+
+
+def default_group_size(device: torch.device, n_params: int) -> int:
+    """Masks per wide model. On a 2-core CPU one pruned LeNet5-Mini at a time was as fast as any K we measured
+    (K=1: ~12k model-images/s; K=2-8: ~8.5k, see bench/RESULTS.md), so K = 1 there; on a GPU, where one small
+    model is launch-bound, hundreds."""
+    if device.type == "cuda":
+        return 256
+    return 1
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+

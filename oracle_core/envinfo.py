@@ -1,0 +1,58 @@
+"""What produced a result: code version, library versions, device. Written into every env.json."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def code_version() -> str:
+    """git commit of the package (+ '-dirty' if oracle_core/ has uncommitted changes), or 'unknown'."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "oracle_core"], cwd=_REPO,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        from . import __version__
+
+        return f"oracle_core {__version__} (no git)"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"cpu: {line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
+    except OSError:
+        pass
+    return f"cpu: {platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def environment(device: torch.device) -> dict[str, object]:
+    import torchvision
+
+    return {
+        "code_version": code_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device_name(device),
+        "device_type": device.type,
+        "torch_threads": torch.get_num_threads(),
+    }

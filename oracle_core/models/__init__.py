@@ -1,0 +1,48 @@
+"""Model registry: a name -> a constructor, and what its input and prunable layers are."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..errors import OracleError
+from .graph import PruneLink
+from .lenet import LeNet5Mini
+
+__all__ = ["MODELS", "ModelInfo", "PruneLink", "build_model", "get_model_info", "prunable_layers"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    make: Callable[[int, int], nn.Module]  # (in_channels, num_classes) -> module
+    family: str  # selects the recipe family in protocol.py
+    description: str
+
+
+MODELS: dict[str, ModelInfo] = {
+    "lenet5_mini": ModelInfo("lenet5_mini", lambda c, k: LeNet5Mini(c, k), "lenet", "LeNet5-Mini (D5/W10)"),
+    **{f"lenet5_mini_d{d}": ModelInfo(f"lenet5_mini_d{d}", (lambda e: lambda c, k: LeNet5Mini(c, k, extra_fc=e))(d - 5),
+                                      "lenet", f"LeNet5-Mini-D{d}: {d - 5} extra ReLU->Linear(10,10)")
+       for d in (6, 7, 8)},
+    **{f"lenet5_mini_w{w}": ModelInfo(f"lenet5_mini_w{w}", (lambda f: lambda c, k: LeNet5Mini(c, k, conv1_filters=f))(w),
+                                      "lenet", f"LeNet5-Mini-W{w}: conv1 has {w} filters")
+       for w in (20, 30, 40)},
+}
+
+
+def get_model_info(name: str) -> ModelInfo:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise OracleError(f"unknown model {name!r}: use one of {', '.join(MODELS)}") from None
+
+
+def build_model(name: str, in_channels: int = 1, num_classes: int = 10) -> nn.Module:
+    return get_model_info(name).make(in_channels, num_classes)
+
+
+def prunable_layers(model: nn.Module) -> dict[str, PruneLink]:
+    return dict(getattr(model, "prune_links"))

@@ -1,0 +1,178 @@
+"""Run one setting end to end, resuming from the store: pretrain -> prune -> pruned loss -> retrain -> analyze.
+
+``run_study(spec)`` computes only what the store lacks: a finished setting loads instantly (no data
+needed), an interrupted one continues at the next unfinished group of masks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import analysis, data, engine, envinfo
+from .masks import Mask, make_masks
+from .models import build_model
+from .spec import StudySpec, derive_seed
+from .store import MASK_COLUMNS, RunStore, atomic_torch_save, atomic_write_csv, atomic_write_json, read_json
+from .surgery import layer_sizes, prune
+
+
+@dataclass
+class StudyResult:
+    spec: StudySpec
+    dir: Path
+    masks: pd.DataFrame  # one row per mask and repeat (masks.csv)
+    per_mask: pd.DataFrame  # one row per mask, repeats averaged
+    summary: dict
+    env: dict
+    curves: pd.DataFrame
+
+
+def load_result(store: RunStore) -> StudyResult:
+    rows = pd.read_csv(store.masks_csv, dtype={"mask_id": str})
+    curves = pd.read_csv(store.curves_csv, dtype={"mask_id": str}) if store.curves_csv.exists() else pd.DataFrame()
+    return StudyResult(store.spec, store.dir, rows, analysis.per_mask(rows), read_json(store.summary_json),
+                       read_json(store.env_json) if store.env_json.exists() else {}, curves)
+
+
+def load_run_dir(path: Path) -> StudyResult:
+    """A result from its folder alone (for the book's loaders)."""
+    rec = read_json(Path(path) / "spec.json")
+    spec = StudySpec.from_dict(rec["spec"])
+    store = RunStore(spec, rec["experiment"], Path(path).parent.parent)
+    return load_result(store)
+
+
+class _Data:
+    def __init__(self, spec: StudySpec, device: torch.device, root: Path | None):
+        info = data.get_dataset_info(spec.dataset)
+        train = data.load_split(spec.dataset, True, root).head(spec.train_subset)
+        test = data.load_split(spec.dataset, False, root).head(spec.test_subset)
+        self.info = info
+        self.train_x, self.train_y = data.to_float(train.images, info, device), train.labels.to(device)
+        self.test_x, self.test_y = data.to_float(test.images, info, device), test.labels.to(device)
+        n = spec.retrain_subset or len(self.train_y)
+        self.retrain_x, self.retrain_y = self.train_x[:n], self.train_y[:n]
+        self.md5 = data.dataset_md5s(spec.dataset, root)
+
+
+def _pretrained(spec: StudySpec, store: RunStore, d: _Data, device: torch.device, progress: bool) -> torch.nn.Module:
+    model = build_model(spec.model, d.info.in_channels, d.info.num_classes).to(device)
+    if store.shared_pretrained_pt.exists():
+        model.load_state_dict(torch.load(store.shared_pretrained_pt, map_location=device, weights_only=True))
+        return model
+    torch.manual_seed(derive_seed(spec.seed, "init"))
+    model = build_model(spec.model, d.info.in_channels, d.info.num_classes).to(device)
+    total = spec.pretrain.epochs * len(d.train_y)
+    t0 = time.perf_counter()
+    with tqdm(total=total, desc="pretrain", unit="img", unit_scale=True, disable=not progress) as bar:
+        res = engine.pretrain(model, d.train_x, d.train_y, d.test_x, d.test_y, spec.pretrain,
+                              derive_seed(spec.seed, "pretrain-order"), on_step=bar.update)
+    atomic_write_json(store.shared_pretrain_json, {
+        "model": spec.model, "dataset": spec.dataset, "recipe": spec.to_dict()["pretrain"], "seed": spec.seed,
+        "init_seed": derive_seed(spec.seed, "init"), "order_seed": derive_seed(spec.seed, "pretrain-order"),
+        "train_images": len(d.train_y), "test_acc_per_epoch": res.test_acc, "test_loss_per_epoch": res.test_loss,
+        "final_test_acc": res.test_acc[-1], "wall_s": time.perf_counter() - t0, **envinfo.environment(device)})
+    atomic_torch_save(store.shared_pretrained_pt, {k: v.cpu() for k, v in model.state_dict().items()})
+    return model
+
+
+def _groups(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def retrain_seed(spec: StudySpec, mask: Mask, repeat: int) -> int:
+    if spec.shared_order:
+        return derive_seed(spec.seed, "retrain-shared", repeat)
+    return derive_seed(spec.seed, "retrain", mask.mask_id, repeat)
+
+
+def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Path | None = None,
+              data_root: Path | None = None, device: str | None = None, group_size: int | None = None,
+              progress: bool = True) -> StudyResult:
+    """Load or compute one setting; see the module doc. ``group_size`` = masks per wide model (engine K)."""
+    store = RunStore(spec, experiment, results_root)
+    if store.is_complete():
+        return load_result(store)
+    dev = envinfo.pick_device(device)
+    d = _Data(spec, dev, data_root)  # fails fast (one line) if the data is missing or corrupted
+    store.init()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    dense = _pretrained(spec, store, d, dev, progress)
+    if not store.pretrained_pt.exists():
+        atomic_torch_save(store.pretrained_pt, {k: v.cpu() for k, v in dense.state_dict().items()})
+    timings["pretrain_s"] = time.perf_counter() - t0
+
+    sizes = layer_sizes(dense, spec.layers)
+    masks = make_masks(sizes, spec.ratio, spec.n_masks, derive_seed(spec.seed, "masks"))
+    k = group_size or engine.default_group_size(dev, sum(p.numel() for p in dense.parameters()))
+
+    def pruned_model(m: Mask) -> torch.nn.Module:
+        return prune(dense, m, spec.wiring, spec.ratio)
+
+    # ---- stage 2: the state right after pruning (pruned train loss), stored separately ----
+    t0 = time.perf_counter()
+    if not store.pruned_csv.exists():
+        rows = []
+        with tqdm(total=len(masks), desc="pruned train loss", unit="mask", disable=not progress) as bar:
+            for group in _groups(masks, k):
+                wide = engine.stack([pruned_model(m) for m in group])
+                met = engine.evaluate(wide, len(group), d.train_x, d.train_y)
+                rows += [{"mask_id": m.mask_id, "kept": m.text, "pruned_train_loss": met.loss[i],
+                          "pruned_train_acc": met.acc[i]} for i, m in enumerate(group)]
+                bar.update(len(group))
+        atomic_write_csv(store.pruned_csv, pd.DataFrame(rows))
+    pruned = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}).set_index("mask_id")
+    timings["pruned_eval_s"] = time.perf_counter() - t0
+
+    # ---- stage 3: retraining, in groups of k, each group one atomic shard ----
+    t0 = time.perf_counter()
+    done = store.done_keys()
+    todo = [(m, r) for r in range(spec.repeats) for m in masks if (m.mask_id, r) not in done]
+    per_model_images = spec.retrain.epochs * len(d.retrain_y)
+    with tqdm(total=len(masks) * spec.repeats * per_model_images, initial=(len(masks) * spec.repeats - len(todo))
+              * per_model_images, desc=f"retrain {len(todo)} of {len(masks) * spec.repeats}", unit="img",
+              unit_scale=True, disable=not progress) as bar:
+        for group in _groups(todo, k):
+            seeds = [retrain_seed(spec, m, r) for m, r in group]
+            models = [pruned_model(m) for m, _ in group]
+            results, _ = engine.train(models, d.retrain_x, d.retrain_y, d.test_x, d.test_y, spec.retrain, seeds,
+                                      on_step=bar.update)
+            rows, curves = [], []
+            for (m, r), seed, res in zip(group, seeds, results):
+                rows.append({"mask_id": m.mask_id, "kept": m.text, "repeat": r, "seed": seed,
+                             "pruned_train_loss": pruned.at[m.mask_id, "pruned_train_loss"],
+                             "pruned_train_acc": pruned.at[m.mask_id, "pruned_train_acc"], **res.final})
+                curves += [{"mask_id": m.mask_id, "repeat": r, "epoch": e + 1, "test_acc": res.test_acc[e],
+                            "test_loss": res.test_loss[e], "train_loss": res.train_loss[e]}
+                           for e in range(len(res.test_acc))]
+            store.write_shard(pd.DataFrame(rows, columns=MASK_COLUMNS), pd.DataFrame(curves))
+    timings["retrain_s"] = time.perf_counter() - t0
+
+    # ---- stage 4: assemble and analyze ----
+    rows, curves = store.read_shards()
+    order = {(m.mask_id, r): i for i, (m, r) in enumerate((m, r) for r in range(spec.repeats) for m in masks)}
+    rows = rows.assign(_o=[order[(str(a), int(b))] for a, b in zip(rows["mask_id"], rows["repeat"])])
+    rows = rows.sort_values("_o").drop(columns="_o")[MASK_COLUMNS].reset_index(drop=True)
+    pm = analysis.per_mask(rows)
+    summary = analysis.summarize(pm)
+    summary.update(profile=spec.profile, experiment=experiment, key=spec.key)
+    env = {**envinfo.environment(dev), "dataset_md5": d.md5, "started_utc": started,
+           "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "group_size": k,
+           "wall_s_this_invocation": timings, "pretrained_key": spec.pretrain_key()}
+    if store.env_json.exists():  # keep the record of earlier (interrupted) invocations
+        env["earlier_invocations"] = [read_json(store.env_json)]
+    atomic_write_json(store.env_json, env)
+    atomic_write_csv(store.curves_csv, curves.sort_values(["mask_id", "repeat", "epoch"]) if len(curves) else curves)
+    atomic_write_csv(store.masks_csv, rows)
+    atomic_write_json(store.summary_json, summary)  # last: its presence means complete
+    return load_result(store)

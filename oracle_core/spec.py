@@ -1,0 +1,139 @@
+"""What to run: one frozen dataclass per setting, validated, resolved from a profile, and hashed.
+
+A run's identity is the hash of its non-default fields (open_lth's rule), so the same parameters always
+map to the same results folder: a rerun resumes or does nothing, a changed recipe starts a new folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+
+from .errors import OracleError
+from .protocol import LENET_PRETRAIN, LENET_RETRAIN, Recipe, get_profile
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """One setting of the study (model, dataset, pruned layers, ratio) and exactly how it is run."""
+
+    model: str = "lenet5_mini"
+    dataset: str = "mnist"
+    layers: tuple[str, ...] = ("conv1",)
+    ratio: float = 0.5  # fraction of each named layer's filters removed: int(n * ratio)
+    n_masks: int = 0  # 0 = every mask (exhaustive); otherwise a seeded sample without duplicates
+    seed: int = 0  # base seed: pretraining, mask sampling and every retraining seed derive from it
+    repeats: int = 3  # retrainings per mask, each with its own recorded seed
+    wiring: str = "correct"  # "correct" sub-network, or the paper's "released_code" mis-wiring
+    shared_order: bool = False  # all masks of a repeat see the same data order (common random numbers)
+    pretrain: Recipe = LENET_PRETRAIN
+    retrain: Recipe = LENET_RETRAIN
+    train_subset: int = 0  # first N training images form the training set (0 = all 60k)
+    retrain_subset: int = 0  # first N of the training set are used for retraining (0 = all)
+    test_subset: int = 0  # first N test images (0 = all)
+    profile: str = "paper"
+
+    @property
+    def layers_text(self) -> str:
+        return "+".join(self.layers)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    def non_default(self) -> dict:
+        default = StudySpec().to_dict()
+        return {k: v for k, v in self.to_dict().items() if v != default[k]}
+
+    @property
+    def key(self) -> str:
+        """12 hex digits of sha256 over the non-default fields: the run's folder name."""
+        blob = json.dumps(self.non_default(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def pretrain_key(self) -> str:
+        """Identity of the dense network: settings that share it share one pretraining."""
+        part = {"model": self.model, "dataset": self.dataset, "seed": self.seed, "train_subset": self.train_subset,
+                "pretrain": asdict(self.pretrain)}
+        return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StudySpec":
+        d = dict(d)
+        for r in ("pretrain", "retrain"):
+            if r in d and isinstance(d[r], dict):
+                rec = dict(d[r])
+                rec["lr_steps"] = tuple(tuple(x) for x in rec["lr_steps"])
+                d[r] = Recipe(**rec)
+        if "layers" in d:
+            d["layers"] = tuple(d["layers"])
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def parse_layers(layers: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(layers, str):
+        parts = [p.strip() for p in layers.replace(",", "+").split("+")]
+    else:
+        parts = [str(p).strip() for p in layers]
+    parts = [p for p in parts if p]
+    if not parts:
+        raise OracleError("no layer given: name one or more conv layers, e.g. layers='conv1' or 'conv1+conv2'")
+    return tuple(parts)
+
+
+def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | tuple[str, ...] = "conv1",
+              ratio: float = 0.5, n_masks: int = 0, seed: int = 0, repeats: int | None = None,
+              profile: str = "cpu", wiring: str = "correct", shared_order: bool = False) -> StudySpec:
+    """Validate user parameters and resolve the profile's recipes into a full spec.
+
+    Every mistake raises OracleError with a one-line fix, before anything is written.
+    """
+    from .data import get_dataset_info
+    from .masks import count_masks
+    from .models import build_model, get_model_info
+    from .surgery import WIRINGS, layer_sizes
+
+    prof = get_profile(profile)
+    get_model_info(model)
+    info = get_dataset_info(dataset)
+    if wiring not in WIRINGS:
+        raise OracleError(f"unknown wiring {wiring!r}: use one of {', '.join(WIRINGS)}")
+    try:
+        ratio = float(ratio)
+    except (TypeError, ValueError):
+        raise OracleError(f"ratio {ratio!r} is not a number: give the fraction of filters to remove, e.g. 0.5") from None
+    if not 0.0 < ratio < 1.0:
+        raise OracleError(f"ratio {ratio} is outside (0, 1): give the fraction of filters to remove, e.g. 0.5")
+    layer_tuple = parse_layers(layers)
+    sizes = layer_sizes(build_model(model, info.in_channels, info.num_classes), layer_tuple)
+    from .masks import check_ratio
+
+    for name, n in sizes.items():
+        check_ratio(name, n, ratio)
+    n_masks = int(n_masks)
+    if n_masks < 0:
+        raise OracleError(f"n_masks {n_masks} is negative: use 0 for every mask or a positive sample size")
+    total = count_masks(sizes, ratio)
+    if n_masks >= total:
+        n_masks = 0  # a sample as large as the space is the space
+    if n_masks > prof.sampled_masks:
+        n_masks = prof.sampled_masks  # the profile's stated reduction of sampled settings
+    if prof.max_masks and (n_masks == 0 and total > prof.max_masks or n_masks > prof.max_masks):
+        n_masks = prof.max_masks
+    repeats = prof.repeats if repeats is None else int(repeats)
+    if repeats < 1:
+        raise OracleError(f"repeats {repeats} must be at least 1")
+    spec = StudySpec(model=model, dataset=dataset, layers=tuple(sizes), ratio=ratio, n_masks=n_masks, seed=int(seed),
+                     repeats=repeats, wiring=wiring, shared_order=bool(shared_order), pretrain=prof.pretrain,
+                     retrain=prof.retrain, train_subset=prof.train_subset, retrain_subset=prof.retrain_subset,
+                     test_subset=prof.test_subset, profile=prof.name)
+    return spec
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 31-bit seed from any parts (base seed, stage, mask id, repeat): independent of grouping."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
