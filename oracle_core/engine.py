@@ -146,6 +146,7 @@ class TrainResult:
     test_acc: list[float] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)  # mean minibatch loss during the epoch (train mode)
+    step_loss: list[float] = field(default_factory=list)  # every step's batch-mean loss, if asked for
 
     @property
     def best_epoch(self) -> int:
@@ -173,6 +174,7 @@ def train(
     order_seeds: Sequence[int],
     on_step: Callable[[int], None] | None = None,
     eval_batch: int = 1024,
+    record_steps: bool = False,
 ) -> tuple[list[TrainResult], nn.Module]:
     """Retrain ``models`` (trained in place when K = 1) with ``recipe``; each model k draws its epoch orders
     from a generator seeded ``order_seeds[k]`` (equal seeds = a shared order). Returns per-model results and
@@ -219,6 +221,9 @@ def train(
             loss.backward()
             opt.step()
             loss_sum += per_model.detach().double()
+            if record_steps:
+                for i, v in enumerate((per_model.detach() / b).tolist()):
+                    results[i].step_loss.append(v)
             if on_step is not None:
                 on_step(b * k)
         test = evaluate(model, k, test_x, test_y, eval_batch)

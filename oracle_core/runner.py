@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import analysis, data, engine, envinfo
 from .masks import Mask, make_masks

@@ -1,0 +1,65 @@
+"""One altair helper for every figure: stable colors and markers, rendered to SVG offline (no CDN)."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .analysis import analyze
+
+COLORS = {"oracle": "#1f1f1f", "anomaly": "#d62728", "other": "#2ca02c", "paper": "#7f7f7f"}
+STAR = ("M0,-1L0.2245,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.382L-0.588,0.809L-0.363,0.118"
+        "L-0.951,-0.309L-0.2245,-0.309Z")
+LABELS = {"pruned_train_loss": "pruned train loss (mean cross-entropy, nats)",
+          "final_test_acc": "final test accuracy (fraction)",
+          "final_test_loss": "final test loss (mean cross-entropy, nats)",
+          "short_retrain_test_acc": "short-retrain test accuracy (fraction)"}
+
+
+def enable_offline() -> None:
+    """Render every chart as inline SVG through vl-convert: no JavaScript, no network."""
+    alt.renderers.enable("svg")
+    alt.data_transformers.disable_max_rows()
+
+
+def roles(x: np.ndarray, y: np.ndarray, higher_is_better: bool) -> tuple[list[str], dict]:
+    stats = analyze(x, y) if higher_is_better else analyze(x, -np.asarray(y))
+    o = int(stats["oracle_index"])
+    yv = np.asarray(y, float)
+    better = yv > yv[o] if higher_is_better else yv < yv[o]
+    out = ["anomaly" if b else "other" for b in better]
+    out[o] = "oracle"
+    return out, stats
+
+
+def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned_train_loss", title: str = "",
+                   width: int = 300, height: int = 240, x_domain: tuple[float, float] | None = None,
+                   y_domain: tuple[float, float] | None = None) -> alt.LayerChart:
+    """The paper's panel: one point per mask, the oracle (argmin x) as a star with dashed guides, anomalies
+    (better than the oracle after retraining) red, the rest green; tau, p and anomaly ratio in the subtitle."""
+    higher = y != "final_test_loss"
+    d = df[[x, y] + [c for c in ("kept", "mask_id") if c in df]].copy()
+    d["role"], stats = roles(d[x].to_numpy(), d[y].to_numpy(), higher)
+    tau = stats["kendall_tau"] if higher else -stats["kendall_tau"]
+    sub = f"Kendall tau {tau:+.2f}, p {stats['p_value']:.2g}, anomaly ratio {100 * stats['anomaly_ratio']:.2f}% (N={len(d)})"
+    xs = alt.Scale(zero=False, domain=list(x_domain)) if x_domain else alt.Scale(zero=False)
+    ys = alt.Scale(zero=False, domain=list(y_domain)) if y_domain else alt.Scale(zero=False)
+    color = alt.Color("role:N", scale=alt.Scale(domain=list(COLORS)[:3], range=[COLORS[k] for k in list(COLORS)[:3]]),
+                      legend=alt.Legend(title=None, orient="bottom"))
+    tooltip = [c for c in ("kept", x, y) if c in d]
+    base = alt.Chart(d)
+    points = base.transform_filter(alt.datum.role != "oracle").mark_circle(size=22, opacity=0.75).encode(
+        x=alt.X(f"{x}:Q", title=LABELS.get(x, x), scale=xs), y=alt.Y(f"{y}:Q", title=LABELS.get(y, y), scale=ys),
+        color=color, tooltip=tooltip)
+    oracle = base.transform_filter(alt.datum.role == "oracle")
+    star = oracle.mark_point(shape=STAR, size=260, filled=True, color=COLORS["oracle"]).encode(
+        x=f"{x}:Q", y=f"{y}:Q", tooltip=tooltip)
+    vrule = oracle.mark_rule(strokeDash=[5, 4], color=COLORS["oracle"], opacity=0.6).encode(x=f"{x}:Q")
+    hrule = oracle.mark_rule(strokeDash=[5, 4], color=COLORS["oracle"], opacity=0.6).encode(y=f"{y}:Q")
+    return alt.layer(points, vrule, hrule, star).properties(
+        width=width, height=height, title=alt.TitleParams(title or "", subtitle=sub, anchor="start"))
+
+
+def side_by_side(*charts: alt.TopLevelMixin) -> alt.HConcatChart:
+    return alt.hconcat(*charts).resolve_scale(color="shared")

@@ -1,0 +1,108 @@
+"""Text and tables for the book, computed from stored results (never typed by hand)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from . import analysis, reference
+from .protocol import get_profile
+from .runner import StudyResult
+
+TAU_DISAGREEMENT = 0.15  # |our tau - paper tau| above this is stated on the page
+
+
+def setting_title(spec) -> str:
+    return f"{spec.model} / {spec.dataset}, {spec.layers_text} at ratio {spec.ratio:g}"
+
+
+def protocol_sentence(res: StudyResult) -> str:
+    s, env = res.spec, res.env
+    prof = get_profile(s.profile)
+    masks = "every mask" if s.n_masks == 0 else f"{s.n_masks} masks sampled without duplicates (seed {s.seed})"
+    return (f"**Profile `{s.profile}`** ({'the paper protocol' if s.profile == 'paper' else 'a reduced protocol, not the paper'}): "
+            f"{masks}, N = {res.summary['n_masks']}; retraining {s.retrain.describe()}; {s.repeats} repeat(s) per mask; "
+            f"training set {s.train_subset or 'all'} images, retraining on {s.retrain_subset or 'all'} of them; "
+            f"wiring `{s.wiring}`. {prof.why} Run on {env.get('device', '?')} with torch {env.get('torch', '?')}, "
+            f"code {str(env.get('code_version', '?'))[:12]}; results in `{res.dir.parent.name}/{res.dir.name}/`.")
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{100 * v:.2f}" if pct else f"{v:+.2f}"
+
+
+def comparison_table(res: StudyResult) -> pd.DataFrame:
+    """Ours next to the paper's published row (reference_results.csv) for the same setting."""
+    s, sm = res.spec, res.summary
+    ours = {"N masks": sm["n_masks"], "Kendall tau (acc)": _fmt(sm["kendall_tau"]), "p": f"{sm['p_value']:.2g}",
+            "anomaly ratio %": _fmt(sm["anomaly_ratio"], True),
+            "oracle final acc %": _fmt(sm["oracle_final_test_acc"], True),
+            "median final acc %": _fmt(sm["final_acc_median"], True),
+            "Kendall tau (test loss)": _fmt(sm.get("kendall_tau_loss")),
+            "anomaly ratio % (test loss)": _fmt(sm.get("anomaly_ratio_loss"), True),
+            "retrain epochs": s.retrain.epochs, "repeats": s.repeats}
+    rows = {f"ours ({s.profile})": ours}
+    ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
+    if ref is not None:
+        rows["paper"] = {"N masks": int(ref["n_masks"]), "Kendall tau (acc)": f"{ref['kendall_tau']:+.2f}",
+                         "p": ref["p_value"], "anomaly ratio %": f"{ref['anomaly_ratio_percent']:.2f}",
+                         "oracle final acc %": f"{ref['oracle_final_acc_percent']:.2f}",
+                         "median final acc %": f"{ref['final_acc_median_percent']:.2f}",
+                         "Kendall tau (test loss)": "not published", "anomaly ratio % (test loss)": "not published",
+                         "retrain epochs": int(ref["retrain_epochs"]), "repeats": 3}
+    return pd.DataFrame(rows).T
+
+
+def disagreement(res: StudyResult) -> str:
+    """A plain statement of how our tau compares with the paper's, with the likely reason when they differ."""
+    s, sm = res.spec, res.summary
+    ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
+    if ref is None:
+        return "The paper published no number for this setting."
+    ours, theirs = sm["kendall_tau"], float(ref["kendall_tau"])
+    if ours is None:
+        return "Our Kendall tau is undefined here (all final accuracies tie), so it cannot be compared."
+    diff = ours - theirs
+    if abs(diff) <= TAU_DISAGREEMENT:
+        return (f"Our Kendall tau ({ours:+.2f}) agrees with the paper's ({theirs:+.2f}) within {TAU_DISAGREEMENT} "
+                f"(difference {diff:+.2f}).")
+    reasons = []
+    if s.profile != "paper":
+        reasons.append(f"the `{s.profile}` profile retrains {s.retrain.epochs} epochs with {s.repeats} repeat(s), "
+                       "not 30 epochs with 3 repeats, so retraining noise is larger and the models are further "
+                       "from convergence")
+    if s.wiring == "correct":
+        reasons.append("we measure the pruned train loss of the true sub-network, while the paper's released code "
+                       "measured a mis-wired network for every mask but the L1 one (PROTOCOL.md, 'Masks')")
+    reasons.append("a different pretrained network (the paper's code seeds nothing)")
+    return (f"**Disagreement:** our Kendall tau ({ours:+.2f}) differs from the paper's ({theirs:+.2f}) by {diff:+.2f}, "
+            f"more than {TAU_DISAGREEMENT}. Likely reasons: " + "; ".join(reasons) + ".")
+
+
+def paper_check(panel: str) -> pd.DataFrame:
+    """Our analysis code on the paper's own recovered points, next to the values it printed."""
+    pts = reference.paper_points(panel)
+    row = reference.paper_panel(panel)
+    st = analysis.analyze(pts["pruned_train_loss"].to_numpy(), pts["final_test_acc"].to_numpy())
+    return pd.DataFrame({"printed by the paper": {"Kendall tau": f"{row['printed_tau']:+.2f}",
+                                                   "anomaly ratio %": f"{row['printed_anomaly_percent']:.2f}",
+                                                   "N": int(row["n_points"])},
+                         "our analysis of its points": {"Kendall tau": f"{st['kendall_tau']:+.2f}",
+                                                        "anomaly ratio %": f"{100 * st['anomaly_ratio']:.2f}",
+                                                        "N": st["n_masks"]}})
+
+
+def check_summary(res: StudyResult) -> None:
+    """Assert that the stored summary is what the analysis computes from the stored masks.csv."""
+    again = analysis.summarize(analysis.per_mask(res.masks))
+    for key in ("n_masks", "kendall_tau", "p_value", "kendall_tau_loss", "anomaly_ratio", "anomaly_ratio_loss",
+                "oracle_mask_id"):
+        a, b = res.summary[key], again[key]
+        if isinstance(a, float) or isinstance(b, float):
+            assert (a is None and b is None) or np.isclose(a, b, rtol=1e-9, atol=1e-12), (key, a, b)
+        else:
+            assert a == b, (key, a, b)

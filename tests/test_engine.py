@@ -1,0 +1,77 @@
+"""The batched ("wide") engine computes exactly what K single models compute, up to float round-off."""
+
+import copy
+
+import pytest
+import torch
+
+from oracle_core import engine
+from oracle_core.masks import Mask
+from oracle_core.models import build_model
+from oracle_core.protocol import Recipe
+from oracle_core.surgery import prune
+
+MASKS = ["conv1:0,1,2,3,4", "conv1:5,6,7,8,9", "conv1:0,2,4,6,8"]
+
+
+def _data(n=50 * 32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 32, 32, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def pruned():
+    torch.manual_seed(0)
+    dense = build_model("lenet5_mini")
+    return [prune(dense, Mask.parse(t)) for t in MASKS]
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_wide_training_follows_the_single_model_trajectories(pruned, shared):
+    x, y = _data()
+    xt, yt = _data(256, seed=1)
+    recipe = Recipe(epochs=1, lr_steps=((0, 0.05),), batch_size=32, weight_decay=1e-4)  # 50 SGD steps
+    seeds = [7, 7, 7] if shared else [7, 8, 9]
+    singles = []
+    for m, s in zip(pruned, seeds):
+        res, _ = engine.train([copy.deepcopy(m)], x, y, xt, yt, recipe, [s], record_steps=True)
+        singles.append(res[0])
+    wide_res, wide = engine.train([copy.deepcopy(m) for m in pruned], x, y, xt, yt, recipe, seeds, record_steps=True)
+    for single, batched in zip(singles, wide_res):
+        assert len(single.step_loss) == 50
+        assert max(abs(a - b) for a, b in zip(single.step_loss, batched.step_loss)) < 1e-4
+        for key, v in single.final.items():
+            assert abs(v - batched.final[key]) < 1e-4, key
+    # and the final weights, unstacked, are the single models' weights
+    for i, m in enumerate(pruned):
+        ref = copy.deepcopy(m)
+        engine.train([ref], x, y, xt, yt, recipe, [seeds[i]])
+        got = engine.unstack(wide, m, len(pruned), i)
+        for name, t in ref.state_dict().items():
+            torch.testing.assert_close(got[name], t, atol=1e-4, rtol=1e-4)
+
+
+def test_different_orders_give_different_trajectories(pruned):
+    """The equality test above can fail: a different data order changes the losses."""
+    x, y = _data()
+    recipe = Recipe(epochs=1, lr_steps=((0, 0.05),), batch_size=32, weight_decay=1e-4)
+    a, _ = engine.train([copy.deepcopy(pruned[0])], x, y, x[:64], y[:64], recipe, [1], record_steps=True)
+    b, _ = engine.train([copy.deepcopy(pruned[0])], x, y, x[:64], y[:64], recipe, [2], record_steps=True)
+    assert max(abs(p - q) for p, q in zip(a[0].step_loss, b[0].step_loss)) > 1e-3
+
+
+def test_wide_evaluation_equals_single_evaluation(pruned):
+    x, y = _data(3000)
+    wide = engine.stack(pruned)
+    batched = engine.evaluate(wide, len(pruned), x, y, batch_size=700)
+    for i, m in enumerate(pruned):
+        single = engine.evaluate(m, 1, x, y)
+        assert abs(single.loss[0] - batched.loss[i]) < 1e-5
+        assert abs(single.acc[0] - batched.acc[i]) < 1e-9
+
+
+def test_best_epoch_is_the_highest_test_accuracy():
+    r = engine.TrainResult(test_acc=[0.1, 0.5, 0.5, 0.2], test_loss=[4, 3, 2, 1], train_loss=[1, 1, 1, 1])
+    assert r.best_epoch == 1 and r.final["best_epoch"] == 2 and r.final["final_test_loss"] == 3
