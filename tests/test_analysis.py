@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+
+from oracle_core import analysis, reference
+
+
+def test_anomaly_ratio_counts_strictly_better_masks_over_all_n():
+    x = np.array([0.5, 0.1, 0.9, 0.3, 0.7])  # oracle = index 1
+    acc = np.array([0.90, 0.80, 0.85, 0.80, 0.70])
+    loss = np.array([0.2, 0.3, 0.3, 0.1, 0.5])
+    st = analysis.analyze(x, acc, loss)
+    assert st["oracle_index"] == 1
+    assert st["anomaly_ratio"] == pytest.approx(2 / 5)  # 0.90, 0.85 beat 0.80; the tie 0.80 does not
+    assert st["anomaly_ratio_loss"] == pytest.approx(2 / 5)  # 0.2 and 0.1 are lower than 0.3
+    tau, p = kendalltau(x, acc)
+    assert st["kendall_tau"] == pytest.approx(tau) and st["p_value"] == pytest.approx(p)
+
+
+def test_oracle_tie_takes_the_first_mask():
+    assert analysis.oracle_index(np.array([0.3, 0.1, 0.1])) == 1
+
+
+@pytest.mark.parametrize("panel", sorted(p for p in reference.panels()["panel"] if not p.startswith("direction/")))
+def test_our_analysis_of_the_paper_points_reproduces_its_printed_numbers(panel):
+    pts = reference.paper_points(panel)
+    row = reference.paper_panel(panel)
+    st = analysis.analyze(pts["pruned_train_loss"].to_numpy(), pts["final_test_acc"].to_numpy())
+    assert round(st["kendall_tau"], 2) == pytest.approx(row["printed_tau"], abs=1e-9)
+    assert abs(100 * st["anomaly_ratio"] - row["printed_anomaly_percent"]) <= 1.0
+
+
+def test_summary_keys():
+    import pandas as pd
+
+    pm = pd.DataFrame({"mask_id": list("abcd"), "kept": list("abcd"), "pruned_train_loss": [1.0, 0.5, 2.0, 3.0],
+                       "pruned_train_acc": [0.5] * 4, "final_test_acc": [0.9, 0.8, 0.85, 0.7],
+                       "final_test_loss": [0.3, 0.4, 0.35, 0.6], "final_train_loss": [0.1] * 4, "repeats": [1] * 4})
+    s = analysis.summarize(pm)
+    assert s["oracle_mask_id"] == "b" and s["anomaly_ratio"] == 0.5 and s["oracle_acc_rank"] == 3

@@ -1,0 +1,75 @@
+"""End to end: every book notebook executes with papermill at the smoke profile and the book builds offline."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from oracle_core import analysis, bookbuild
+from oracle_core.runner import load_run_dir
+from oracle_core.store import find_runs
+
+from conftest import REPO
+
+
+def _errors_in(nb_path):
+    nb = json.loads(nb_path.read_text())
+    return [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"] + (
+        [True] if nb["metadata"].get("papermill", {}).get("exception") else [])
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("book")
+    results = tmp_path_factory.mktemp("results")
+    p = subprocess.run([sys.executable, "-m", "oracle_core.bookbuild", "--profile", "smoke", "--dest", str(dest),
+                        "--results", str(results)], cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return dest, p.stdout + p.stderr
+
+
+def test_every_page_executes_without_error(smoke_book):
+    dest, _ = smoke_book
+    for _, page, _ in bookbuild.PAGES:
+        nb = dest / "book" / page
+        assert nb.is_file() and not _errors_in(nb)
+        text = nb.read_text()
+        assert "Profile `smoke`" in text  # the page says which profile produced it
+
+
+def test_html_has_offline_svg_charts_and_no_cdn_chart_script(smoke_book):
+    dest, log = smoke_book
+    html = (dest / "_build" / "html" / "experiments" / "lenet_mnist.html").read_text()
+    assert html.count("<svg") >= 3 and "Kendall tau" in html
+    assert not re.search(r"<script[^>]+(vega|cdn\.jsdelivr)", html)
+    assert "toctree contains reference to nonexisting document" not in log
+
+
+def test_a_failing_notebook_fails_the_build(tmp_path, monkeypatch):
+    monkeypatch.setattr(bookbuild, "PAGES", [("notebooks/lenet_mnist.ipynb", "experiments/lenet_mnist.ipynb",
+                                              {"ratio": 1.5})])
+    with pytest.raises(SystemExit, match="failed"):
+        bookbuild.build("smoke", tmp_path / "b", tmp_path / "r")
+
+
+def test_committed_book_pages_carry_no_papermill_error():
+    for _, page, _ in bookbuild.PAGES:
+        nb = REPO / "book" / page
+        assert nb.is_file(), f"{page} is not executed into book/: run `make book`"
+        assert not _errors_in(nb)
+        assert "Profile `smoke`" not in nb.read_text(), "the committed book must show real runs, not smoke"
+
+
+def test_committed_summaries_equal_the_analysis_of_their_masks():
+    runs = find_runs(REPO / "results")
+    assert runs, "no committed results"
+    for d in runs:
+        res = load_run_dir(d)
+        again = analysis.summarize(analysis.per_mask(res.masks))
+        for key in ("n_masks", "kendall_tau", "p_value", "kendall_tau_loss", "anomaly_ratio", "anomaly_ratio_loss",
+                    "oracle_mask_id"):
+            a, b = res.summary[key], again[key]
+            assert a == b or abs(a - b) <= 1e-9 * max(1.0, abs(b)), (d, key, a, b)
+        assert res.summary["profile"] != "smoke"

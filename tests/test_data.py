@@ -1,0 +1,109 @@
+"""Data: md5 verification, one-line errors, and the cached tensors equal torchvision's PIL pipeline."""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from oracle_core import data
+from oracle_core.errors import OracleError
+
+
+def _copy_dataset(tmp_path, name="mnist"):
+    info = data.get_dataset_info(name)
+    dst = data.raw_dir(info, tmp_path)
+    dst.mkdir(parents=True)
+    for f in info.files:
+        shutil.copy(data.raw_dir(info, data.default_root()) / f, dst / f)
+    return info, dst
+
+
+def test_missing_dataset_names_files_folder_and_command(tmp_path):
+    with pytest.raises(OracleError) as e:
+        data.load_split("mnist", True, tmp_path)
+    msg = str(e.value)
+    assert "\n" not in msg
+    for part in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte", str(tmp_path / "MNIST" / "raw"),
+                 "python -m oracle_core.data fetch mnist"):
+        assert part in msg
+
+
+def test_missing_kmnist_says_a_networked_machine_downloads_it(tmp_path):
+    with pytest.raises(OracleError, match="networked machine") as e:
+        data.load_split("kmnist", True, tmp_path)
+    assert "train-images-idx3-ubyte.gz" in str(e.value) and "KMNIST" in str(e.value)
+
+
+def test_corrupted_file_is_refused(tmp_path):
+    info, dst = _copy_dataset(tmp_path)
+    with open(dst / "t10k-labels-idx1-ubyte", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x07")
+    with pytest.raises(OracleError, match="corrupted"):
+        data.load_split("mnist", False, tmp_path)
+    assert not (tmp_path / "cache").exists()  # nothing half-written
+
+
+def test_cli_reports_corruption_with_exit_2(tmp_path, capsys):
+    info, dst = _copy_dataset(tmp_path)
+    (dst / "train-labels-idx1-ubyte").write_bytes(b"broken")
+    assert data.main(["verify", "mnist", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "corrupted" in err
+
+
+def test_real_files_have_the_published_md5():
+    sums = data.dataset_md5s("mnist")
+    assert sums["train-images-idx3-ubyte"] == "6bbc9ace898e44ae57da46a324031adb"
+
+
+def test_cached_tensor_equals_the_paper_pil_pipeline():
+    import torchvision
+    from torchvision import transforms
+
+    split = data.load_split("mnist", False)
+    info = data.get_dataset_info("mnist")
+    x = data.to_float(split.images[:50], info)
+    tv = torchvision.datasets.MNIST(str(data.default_root()), train=False, transform=transforms.Compose([
+        transforms.Resize(32), transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]))
+    ref = torch.stack([tv[i][0] for i in range(50)])
+    assert x.shape == (50, 1, 32, 32) and split.images.dtype == torch.uint8
+    torch.testing.assert_close(x, ref, atol=1e-6, rtol=0)
+    assert np.array_equal(split.labels[:50].numpy(), np.array([tv.targets[i] for i in range(50)]))
+
+
+def test_kmnist_loads_from_torchvision_layout(tmp_path):
+    """KMNIST has no registry copy: fabricate its gz files in torchvision's layout; the loader must read them
+    (checksums of fabricated files cannot match, so verification is bypassed here by patching the table)."""
+    import gzip
+
+    info = data.get_dataset_info("kmnist")
+    raw = data.raw_dir(info, tmp_path)
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+
+    def idx(arr, magic):
+        header = magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+        return header + arr.astype(np.uint8).tobytes()
+
+    files = {"train-images-idx3-ubyte": idx(rng.integers(0, 255, (20, 28, 28)), 2051),
+             "train-labels-idx1-ubyte": idx(rng.integers(0, 10, (20,)), 2049),
+             "t10k-images-idx3-ubyte": idx(rng.integers(0, 255, (10, 28, 28)), 2051),
+             "t10k-labels-idx1-ubyte": idx(rng.integers(0, 10, (10,)), 2049)}
+    sums = {}
+    for name, blob in files.items():
+        with gzip.open(raw / f"{name}.gz", "wb") as f:
+            f.write(blob)
+        sums[f"{name}.gz"] = data.md5sum(raw / f"{name}.gz")
+    fake = data.DatasetInfo("kmnist", "KMNIST", "KMNIST", sums, registry=None)
+    old = data.DATASETS["kmnist"]
+    data.DATASETS["kmnist"] = fake
+    try:
+        split = data.load_split("kmnist", True, tmp_path)
+    finally:
+        data.DATASETS["kmnist"] = old
+    assert split.images.shape == (20, 1, 32, 32) and len(split) == 20
+    # and with the real checksums the fabricated files are refused
+    with pytest.raises(OracleError, match="corrupted"):
+        data.load_split("kmnist", True, tmp_path)

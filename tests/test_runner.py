@@ -1,0 +1,123 @@
+"""The store: a rerun does nothing, a killed run resumes to the same results, bad input writes nothing."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from oracle_core import engine, runner
+from oracle_core.errors import OracleError
+from oracle_core.spec import make_spec
+from oracle_core.store import MASK_COLUMNS, RunStore
+
+from conftest import REPO
+
+
+def test_smoke_run_writes_every_file(smoke_results):
+    spec = make_spec(profile="smoke")
+    res = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False)
+    d = res.dir
+    assert d == smoke_results / "lenet_mnist" / spec.key
+    for f in ("spec.json", "env.json", "pretrained.pt", "masks.csv", "summary.json", "pruned.csv", "curves.csv"):
+        assert (d / f).is_file(), f
+    rows = pd.read_csv(d / "masks.csv")
+    assert list(rows.columns) == MASK_COLUMNS and len(rows) == 6
+    summary = json.loads((d / "summary.json").read_text())
+    for key in ("n_masks", "kendall_tau", "p_value", "kendall_tau_loss", "p_value_loss", "anomaly_ratio",
+                "anomaly_ratio_loss", "oracle_mask_id"):
+        assert key in summary
+    env = json.loads((d / "env.json").read_text())
+    for key in ("code_version", "torch", "device", "dataset_md5"):
+        assert env[key]
+    import torch
+
+    sd = torch.load(d / "pretrained.pt", weights_only=True)
+    assert {"conv1.weight", "conv2.weight", "conv3.weight", "fc1.weight", "fc2.weight"} <= set(sd)
+
+
+def test_rerun_does_nothing(smoke_results, monkeypatch):
+    spec = make_spec(profile="smoke")
+    runner.run_study(spec, "lenet_mnist", smoke_results, progress=False)
+
+    def boom(*a, **k):
+        raise AssertionError("a finished setting must not train again")
+
+    monkeypatch.setattr(engine, "train", boom)
+    monkeypatch.setattr(runner, "_Data", boom)
+    runner.run_study(spec, "lenet_mnist", smoke_results, progress=False)
+
+
+def test_killed_run_resumes_to_identical_results(smoke_results, tmp_path, monkeypatch):
+    spec = make_spec(profile="smoke", layers="conv2", seed=5)
+    full = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False, group_size=2)
+
+    real_train, calls = engine.train, []
+
+    def dies_in_second_group(*a, **k):  # call 1 pretrains, call 2 retrains group 1, call 3 is killed
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real_train(*a, **k)
+
+    monkeypatch.setattr(engine, "train", dies_in_second_group)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_study(spec, "lenet_mnist", tmp_path, progress=False, group_size=2)
+    store = RunStore(spec, "lenet_mnist", tmp_path)
+    assert not store.summary_json.exists() and len(store.done_keys()) == 2
+    monkeypatch.setattr(engine, "train", real_train)
+    calls.clear()
+    # resume with another group size: only the 4 unfinished masks are retrained
+    counted = []
+    monkeypatch.setattr(engine, "train", lambda *a, **k: (counted.append(len(a[0])), real_train(*a, **k))[1])
+    resumed = runner.run_study(spec, "lenet_mnist", tmp_path, progress=False, group_size=1)
+    assert sum(counted) == 4
+    pd.testing.assert_frame_equal(resumed.masks, full.masks, check_exact=False, atol=1e-6, rtol=0)
+    assert resumed.summary["oracle_mask_id"] == full.summary["oracle_mask_id"]
+
+
+def test_results_do_not_depend_on_group_size(smoke_results, tmp_path):
+    spec = make_spec(profile="smoke", layers="conv3")
+    a = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False, group_size=1)
+    b = runner.run_study(spec, "lenet_mnist", tmp_path, progress=False, group_size=6)
+    cols = ["pruned_train_loss", "final_test_acc", "final_test_loss", "final_train_loss"]
+    assert (a.masks["seed"] == b.masks["seed"]).all()
+    assert (a.masks[cols] - b.masks[cols]).abs().to_numpy().max() < 1e-4
+
+
+def test_spec_key_is_stable_and_depends_on_recipe():
+    a, b = make_spec(profile="cpu"), make_spec(profile="cpu")
+    assert a.key == b.key and a.key != make_spec(profile="paper").key != make_spec(profile="cpu", seed=1).key
+    assert make_spec(layers="conv1+conv2", n_masks=1000, profile="cpu").n_masks == 300  # stated reduction
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"ratio": 1.5}, "outside (0, 1)"), ({"ratio": 0.0}, "outside (0, 1)"), ({"ratio": 0.05}, "removes no filter"),
+    ({"layers": "conv7"}, "not a prunable layer"), ({"model": "resnet9000"}, "unknown model"),
+    ({"dataset": "svhn"}, "unknown dataset"), ({"profile": "huge"}, "unknown profile"),
+    ({"wiring": "magic"}, "unknown wiring"), ({"n_masks": -3}, "negative"),
+])
+def test_bad_input_is_a_one_line_error(kwargs, needle):
+    with pytest.raises(OracleError) as e:
+        make_spec(**kwargs)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--ratio", "1.5"], "outside (0, 1)"), (["--layers", "conv9"], "not a prunable layer"),
+    (["--dataset", "kmnist", "--data", "/nonexistent"], "missing"),
+])
+def test_cli_exits_2_and_writes_nothing(tmp_path, args, needle):
+    p = subprocess.run([sys.executable, "-m", "oracle_core", "run", "--profile", "smoke", "--results", str(tmp_path),
+                        *args], cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 2
+    assert needle in p.stderr and p.stderr.strip().count("\n") == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_oracle_error_is_not_raised_for_valid_multi_layer():
+    spec = make_spec(layers="conv1+conv3", n_masks=20, profile="smoke")
+    assert spec.layers == ("conv1", "conv3") and spec.n_masks == 6
+    with pytest.raises(OracleError):
+        make_spec(layers="conv1+conv1")
