@@ -70,7 +70,10 @@ def _stack_leaf(mods: Sequence[nn.Module]) -> nn.Module:
                 new.num_batches_tracked.copy_(first.num_batches_tracked)
     else:
         raise TypeError(f"the engine cannot stack {type(first).__name__}: add a stacked form for it")
-    return new.to(first.weight.device if hasattr(first, "weight") and first.weight is not None else None)
+    ref = next(first.parameters(), None)
+    if ref is None:
+        ref = next(first.buffers())
+    return new.to(ref.device, ref.dtype)
 
 
 def stack(models: Sequence[nn.Module]) -> nn.Module:

@@ -174,5 +174,6 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     atomic_write_json(store.env_json, env)
     atomic_write_csv(store.curves_csv, curves.sort_values(["mask_id", "repeat", "epoch"]) if len(curves) else curves)
     atomic_write_csv(store.masks_csv, rows)
-    atomic_write_json(store.summary_json, summary)  # last: its presence means complete
+    atomic_write_json(store.summary_json, summary)  # its presence means complete
+    store.compact()  # masks.csv and curves.csv now hold every shard's rows
     return load_result(store)

@@ -95,7 +95,9 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
     from .surgery import WIRINGS, layer_sizes
 
     prof = get_profile(profile)
-    get_model_info(model)
+    if get_model_info(model).family != "lenet":
+        raise OracleError(f"model {model!r} has no study recipe yet (only the LeNet5-Mini family runs end to end): "
+                          "use lenet5_mini or one of its variants")
     info = get_dataset_info(dataset)
     if wiring not in WIRINGS:
         raise OracleError(f"unknown wiring {wiring!r}: use one of {', '.join(WIRINGS)}")

@@ -4,7 +4,7 @@
 (the state right after pruning: one row per mask), ``shards/*.csv`` (retraining rows, one file per
 finished group of masks, named by the hash of its (mask, repeat) keys, so concurrent writers never
 collide and a finished group is never redone), and, once complete, ``masks.csv``, ``curves.csv`` and
-``summary.json``. Dense networks live once per pretraining key in ``results/pretrained/<key>/``.
+``summary.json`` (written last; then the shards are dropped). Dense networks live once per pretraining key in ``results/pretrained/<key>/``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -130,6 +131,11 @@ class RunStore:
         if len(curves_df):
             curves_df = curves_df.drop_duplicates(["mask_id", "repeat", "epoch"], keep="first")
         return rows_df, curves_df
+
+    def compact(self) -> None:
+        """Drop the shard files of a complete run (their rows are in masks.csv and curves.csv)."""
+        if self.is_complete() and self.shards_dir.exists():
+            shutil.rmtree(self.shards_dir)
 
     def done_keys(self) -> set[tuple[str, int]]:
         rows, _ = self.read_shards()

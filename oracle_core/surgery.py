@@ -74,8 +74,8 @@ def _slice_linear(lin: nn.Linear, in_idx: list[int]) -> nn.Linear:
 
 
 def _slice_bn(bn: nn.BatchNorm2d, idx: list[int]) -> nn.BatchNorm2d:
-    new = nn.BatchNorm2d(len(idx), bn.eps, bn.momentum, bn.affine, bn.track_running_stats).to(
-        bn.weight.device if bn.affine else None)
+    ref = bn.weight if bn.affine else bn.running_mean
+    new = nn.BatchNorm2d(len(idx), bn.eps, bn.momentum, bn.affine, bn.track_running_stats).to(ref.device, ref.dtype)
     with torch.no_grad():
         if bn.affine:
             new.weight.copy_(bn.weight.detach()[idx])

@@ -10,6 +10,7 @@ from torch import nn
 from ..errors import OracleError
 from .graph import PruneLink
 from .lenet import LeNet5Mini
+from .resnet_cifar import ResNetCifar
 
 __all__ = ["MODELS", "ModelInfo", "PruneLink", "build_model", "get_model_info", "prunable_layers"]
 
@@ -30,6 +31,10 @@ MODELS: dict[str, ModelInfo] = {
     **{f"lenet5_mini_w{w}": ModelInfo(f"lenet5_mini_w{w}", (lambda f: lambda c, k: LeNet5Mini(c, k, conv1_filters=f))(w),
                                       "lenet", f"LeNet5-Mini-W{w}: conv1 has {w} filters")
        for w in (20, 30, 40)},
+    "resnet56": ModelInfo("resnet56", lambda c, k: ResNetCifar(56, c, k), "resnet_cifar",
+                          "ResNet56 for CIFAR (option-A shortcuts)"),
+    "resnet8": ModelInfo("resnet8", lambda c, k: ResNetCifar(8, c, k), "resnet_cifar",
+                         "ResNet8 for CIFAR (1 block per stage): a small ResNet for tests"),
 }
 
 

@@ -1,0 +1,213 @@
+"""Benchmark: retraining many masks, the paper's official-style loop against our engine, in one run.
+
+(a) official-style baseline: one dense *masked* LeNet5-Mini at a time (removed filters zeroed and kept at zero
+    by a weight mask), torchvision MNIST decoded per sample through PIL Resize/ToTensor/Normalize in a
+    DataLoader, and, every epoch, the loss over the whole training set and the test evaluation (as the
+    released code does);
+(b) our engine: physically pruned networks, data as one in-memory tensor, K masks per wide model, the pruned
+    train loss once, test metrics every epoch.
+Same setting for both: conv1 at 0.5, the first ``--masks`` masks, ``--epochs`` retraining epochs over the first
+``--train-images`` training images. Each variant runs in its own process (peak memory is per process).
+Prints JSON (model-images/s, wall time per mask, peak memory, device, GFLOP/s against a large matmul measured
+in the same run, and the ratio b/a) and appends a row to bench/RESULTS.md.
+
+    python bench/retrain.py [--masks 4] [--train-images 20000] [--group-sizes 1,4,8] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from oracle_core import data, engine, envinfo  # noqa: E402
+from oracle_core.masks import enumerate_masks  # noqa: E402
+from oracle_core.models import build_model  # noqa: E402
+from oracle_core.protocol import LENET_RETRAIN, Recipe  # noqa: E402
+from oracle_core.surgery import prune  # noqa: E402
+
+
+def recipe(epochs: int) -> Recipe:
+    return Recipe(epochs=epochs, lr_steps=LENET_RETRAIN.lr_steps, batch_size=256, weight_decay=1e-4)
+
+
+def dense_model(device) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model("lenet5_mini").to(device)
+
+
+def peak_mem_mb(device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_baseline(args, device) -> dict:
+    import torchvision
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import transforms
+
+    tf = transforms.Compose([transforms.Resize(32), transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    root = str(data.default_root())
+    train = Subset(torchvision.datasets.MNIST(root, train=True, transform=tf), range(args.train_images))
+    test = torchvision.datasets.MNIST(root, train=False, transform=tf)
+    dense = dense_model(device)
+    masks = enumerate_masks({"conv1": 10}, 0.5)[: args.masks]
+    rec = recipe(args.epochs)
+    t0 = time.perf_counter()
+    for mask in masks:
+        model = copy.deepcopy(dense)
+        keep = torch.zeros(10, device=device)
+        keep[list(mask.as_dict()["conv1"])] = 1
+        wmask = keep.view(10, 1, 1, 1)
+        with torch.no_grad():
+            model.conv1.weight.mul_(wmask)
+            model.conv1.bias.mul_(keep)
+        opt = torch.optim.SGD(model.parameters(), lr=rec.lr_at(0), momentum=0.9, weight_decay=rec.weight_decay)
+        for epoch in range(rec.epochs):
+            for g in opt.param_groups:
+                g["lr"] = rec.lr_at(epoch)
+            model.train()
+            for x, y in DataLoader(train, batch_size=256, shuffle=True):
+                x, y = x.to(device), y.to(device)
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    model.conv1.weight.mul_(wmask)
+                    model.conv1.bias.mul_(keep)
+            model.eval()
+            with torch.no_grad():
+                for loader in (DataLoader(train, batch_size=1024), DataLoader(test, batch_size=1024)):
+                    for x, y in loader:
+                        F.cross_entropy(model(x.to(device)), y.to(device), reduction="sum")
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return {"wall_s": time.perf_counter() - t0}
+
+
+def run_engine(args, device, k: int) -> dict:
+    info = data.get_dataset_info("mnist")
+    tr, te = data.load_split("mnist", True), data.load_split("mnist", False)
+    x, y = data.to_float(tr.images[: args.train_images], info, device), tr.labels[: args.train_images].to(device)
+    xt, yt = data.to_float(te.images, info, device), te.labels.to(device)
+    dense = dense_model(device)
+    masks = enumerate_masks({"conv1": 10}, 0.5)[: args.masks]
+    rec = recipe(args.epochs)
+    t0 = time.perf_counter()
+    for s in range(0, len(masks), k):
+        group = [prune(dense, m) for m in masks[s:s + k]]
+        engine.evaluate(engine.stack(group), len(group), x, y)  # pruned train loss
+        engine.train(group, x, y, xt, yt, rec, list(range(s, s + len(group))))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return {"wall_s": time.perf_counter() - t0}
+
+
+def flops_per_image(device) -> float:
+    """Forward+backward FLOPs of one pruned LeNet5-Mini training image (torch's flop counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = prune(dense_model(device), enumerate_masks({"conv1": 10}, 0.5)[0])
+    x = torch.randn(256, 1, 32, 32, device=device)
+    with FlopCounterMode(display=False) as fc:
+        F.cross_entropy(model(x), torch.zeros(256, dtype=torch.long, device=device)).backward()
+    return fc.get_total_flops() / 256
+
+
+def matmul_gflops(device) -> float:
+    n = 4096 if device.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    reps = 20 if device.type == "cuda" else 5
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def child(args) -> None:
+    device = envinfo.pick_device(args.device)
+    out = run_baseline(args, device) if args.variant == "baseline" else run_engine(args, device, args.k)
+    out["peak_mem_mb"] = peak_mem_mb(device)
+    print(json.dumps(out))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--masks", type=int, default=4)
+    p.add_argument("--train-images", type=int, default=20000)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--group-sizes", default="1,4,8")
+    p.add_argument("--device", default=None)
+    p.add_argument("--variant", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--k", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    args = p.parse_args()
+    if args.variant:
+        return child(args)
+    device = envinfo.pick_device(args.device)
+    common = [sys.executable, __file__, "--masks", str(args.masks), "--train-images", str(args.train_images),
+              "--epochs", str(args.epochs)] + (["--device", args.device] if args.device else [])
+
+    def measure(variant: str, k: int = 1) -> dict:
+        r = subprocess.run(common + ["--variant", variant, "--k", str(k)], capture_output=True, text=True, check=True)
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        imgs = args.masks * args.epochs * args.train_images
+        res.update(model_images_per_s=imgs / res["wall_s"], wall_s_per_mask=res["wall_s"] / args.masks)
+        return res
+
+    gflop_img = flops_per_image(device)
+    peak = matmul_gflops(device)
+    baseline = measure("baseline")
+    ours = {k: measure("engine", k) for k in map(int, args.group_sizes.split(","))}
+    best_k = max(ours, key=lambda k: ours[k]["model_images_per_s"])
+    for r in [baseline, *ours.values()]:
+        r["train_gflops_per_s"] = r["model_images_per_s"] * gflop_img / 1e9
+    result = {
+        "bench": "retrain", "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": envinfo.device_name(device), "torch": torch.__version__, "code_version": envinfo.code_version(),
+        "setting": f"lenet5_mini/mnist conv1@0.5, {args.masks} masks, {args.epochs} epoch(s) x {args.train_images} images",
+        "baseline_official_style": baseline, "engine_by_group_size": ours, "best_group_size": best_k,
+        "ratio_engine_over_baseline": ours[best_k]["model_images_per_s"] / baseline["model_images_per_s"],
+        "matmul_gflops_per_s": peak, "train_flops_per_image": gflop_img,
+        "engine_fraction_of_matmul_peak": ours[best_k]["train_gflops_per_s"] / peak,
+    }
+    print(json.dumps(result, indent=2))
+    if not args.no_record:
+        line = (f"| {result['date_utc'][:10]} | {result['device']} | {result['setting']} | "
+                f"{baseline['model_images_per_s']:.0f} | "
+                + ", ".join(f"K={k}: {v['model_images_per_s']:.0f}" for k, v in ours.items())
+                + f" | {result['ratio_engine_over_baseline']:.2f} | {ours[best_k]['peak_mem_mb']:.0f} / "
+                  f"{baseline['peak_mem_mb']:.0f} | {result['engine_by_group_size'][best_k]['train_gflops_per_s']:.1f}"
+                  f" of {peak:.0f} | {result['code_version'][:10]} |\n")
+        path = REPO / "bench" / "RESULTS.md"
+        if not path.exists():
+            path.write_text("# Benchmark results (appended by bench/*.py)\n\n## bench/retrain.py\n\n"
+                            "| date | device | setting | baseline model-img/s | engine model-img/s | ratio (best K) "
+                            "| peak MB (engine / baseline) | engine GFLOP/s of matmul GFLOP/s | code |\n"
+                            "|---|---|---|---|---|---|---|---|---|\n")
+        with open(path, "a") as f:
+            f.write(line)
+
+
+if __name__ == "__main__":
+    main()
