@@ -12,7 +12,6 @@ The engine knows tensors, shapes and recipes only; it knows nothing of files, ma
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -197,10 +196,8 @@ def train(
     for epoch in range(recipe.epochs):
         for group in opt.param_groups:
             group["lr"] = recipe.lr_at(epoch)
-        if shared:
+        if shared:  # equal seeds: one order serves every model
             perm = torch.randperm(n, generator=gens[0]).to(train_x.device)
-            for g in gens[1:]:
-                torch.randperm(n, generator=g)  # keep every generator in step
         else:
             perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(train_x.device)
         loss_sum = torch.zeros(k, dtype=torch.float64, device=train_x.device)
@@ -246,18 +243,10 @@ def pretrain(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, tes
     return results[0]
 
 
-def default_group_size(device: torch.device, n_params: int) -> int:
+def default_group_size(device: torch.device) -> int:
     """Masks per wide model. On a 2-core CPU one pruned LeNet5-Mini at a time was as fast as any K we measured
     (K=1: ~12k model-images/s; K=2-8: ~8.5k, see bench/RESULTS.md), so K = 1 there; on a GPU, where one small
     model is launch-bound, hundreds."""
     if device.type == "cuda":
         return 256
     return 1
-
-
-def timed(fn: Callable[[], object]) -> tuple[object, float]:
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
-
-

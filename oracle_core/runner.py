@@ -114,7 +114,7 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
 
     sizes = layer_sizes(dense, spec.layers)
     masks = make_masks(sizes, spec.ratio, spec.n_masks, derive_seed(spec.seed, "masks"))
-    k = group_size or engine.default_group_size(dev, sum(p.numel() for p in dense.parameters()))
+    k = group_size or engine.default_group_size(dev)
 
     def pruned_model(m: Mask) -> torch.nn.Module:
         return prune(dense, m, spec.wiring, spec.ratio)
@@ -168,7 +168,11 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     summary.update(profile=spec.profile, experiment=experiment, key=spec.key)
     env = {**envinfo.environment(dev), "dataset_md5": d.md5, "started_utc": started,
            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "group_size": k,
-           "wall_s_this_invocation": timings, "pretrained_key": spec.pretrain_key()}
+           "wall_s_this_invocation": timings, "pretrained_key": spec.pretrain_key(),
+           "seeds": {"base": spec.seed, "init": derive_seed(spec.seed, "init"),
+                     "pretrain_order": derive_seed(spec.seed, "pretrain-order"),
+                     "mask_sampling": derive_seed(spec.seed, "masks"),
+                     "retrain_order": "per row of masks.csv (column seed)"}}
     if store.env_json.exists():  # keep the record of earlier (interrupted) invocations
         env["earlier_invocations"] = [read_json(store.env_json)]
     atomic_write_json(store.env_json, env)
