@@ -106,3 +106,42 @@ def check_summary(res: StudyResult) -> None:
             assert (a is None and b is None) or np.isclose(a, b, rtol=1e-9, atol=1e-12), (key, a, b)
         else:
             assert a == b, (key, a, b)
+
+
+def wiring_table(runs: dict) -> pd.DataFrame:
+    """One row per (layer, wiring): tau, p, anomaly ratio, the oracle's pick and its accuracy, and the paper's."""
+    rows = []
+    for (layer, wiring), res in runs.items():
+        s, sm = res.spec, res.summary
+        ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
+        rows.append({"layers": layer, "wiring": wiring, "N": sm["n_masks"], "Kendall tau": _fmt(sm["kendall_tau"]),
+                     "p": f"{sm['p_value']:.2g}", "anomaly ratio %": _fmt(sm["anomaly_ratio"], True),
+                     "oracle's pick": sm["oracle_kept"], "oracle final acc %": _fmt(sm["oracle_final_test_acc"], True),
+                     "oracle rank (1 = best)": sm["oracle_acc_rank"],
+                     "paper tau": "n/a" if ref is None else f"{ref['kendall_tau']:+.2f}",
+                     "paper anomaly %": "n/a" if ref is None else f"{ref['anomaly_ratio_percent']:.2f}"})
+    return pd.DataFrame(rows).set_index(["layers", "wiring"])
+
+
+def wiring_conclusion(runs: dict) -> str:
+    """Plain words: which wiring lands nearer the paper's tau, and whether the oracle's verdict changes."""
+    parts = []
+    for layer in dict.fromkeys(k[0] for k in runs):
+        c, r = runs[layer, "correct"].summary, runs[layer, "released_code"].summary
+        s = runs[layer, "correct"].spec
+        ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
+        verdict = {w: analysis.oracle_fails(x["kendall_tau"], x["p_value"], x["anomaly_ratio"])
+                   for w, x in (("correct", c), ("released_code", r))}
+        line = (f"**{layer}**: tau {c['kendall_tau']:+.2f} with the correct sub-network, {r['kendall_tau']:+.2f} with "
+                f"the released code's wiring")
+        if ref is not None:
+            nearer = "released-code" if abs(r["kendall_tau"] - ref["kendall_tau"]) < abs(
+                c["kendall_tau"] - ref["kendall_tau"]) else "correct"
+            line += f" (paper {ref['kendall_tau']:+.2f}; the {nearer} wiring is nearer)"
+        line += ("; the oracle's pick is the same mask" if c["oracle_mask_id"] == r["oracle_mask_id"]
+                 else f"; the oracles pick different masks ({c['oracle_kept']} vs {r['oracle_kept']})")
+        line += (". By the paper's flags the oracle " + ("fails" if verdict["correct"] else "works") +
+                 " with correct wiring and " + ("fails" if verdict["released_code"] else "works") +
+                 " with the released wiring.")
+        parts.append(line)
+    return "\n\n".join(parts)

@@ -121,3 +121,19 @@ def test_oracle_error_is_not_raised_for_valid_multi_layer():
     assert spec.layers == ("conv1", "conv3") and spec.n_masks == 6
     with pytest.raises(OracleError):
         make_spec(layers="conv1+conv1")
+
+
+def test_released_code_wiring_runs_end_to_end_and_is_reported(smoke_results):
+    from oracle_core import report
+
+    runs = {}
+    for wiring in ("correct", "released_code"):
+        spec = make_spec(profile="smoke", layers="conv1", wiring=wiring)
+        runs["conv1", wiring] = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False)
+    a, b = runs["conv1", "correct"], runs["conv1", "released_code"]
+    assert a.dir != b.dir and a.spec.pretrain_key() == b.spec.pretrain_key()  # same dense network, new folder
+    merged = a.masks.merge(b.masks, on="mask_id")
+    assert (merged["pruned_train_loss_x"] != merged["pruned_train_loss_y"]).any()  # mis-wired networks differ
+    table = report.wiring_table(runs)
+    assert list(table.index) == [("conv1", "correct"), ("conv1", "released_code")]
+    assert "conv1" in report.wiring_conclusion(runs)
