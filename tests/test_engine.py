@@ -106,3 +106,20 @@ def test_wide_resnet_with_batchnorm_and_option_a_shortcuts_matches_single_models
     ev = engine.evaluate(wide, 3, x[:128], y[:128])
     for i, m in enumerate(models):
         assert abs(engine.evaluate(m, 1, x[:128], y[:128]).loss[0] - ev.loss[i]) < 1e-5
+
+
+def test_batched_pruned_loss_equals_single_for_every_mask_of_a_setting():
+    from oracle_core.masks import enumerate_masks
+
+    torch.manual_seed(0)
+    dense = build_model("lenet5_mini")
+    x, y = _data(256, seed=3)
+    masks = enumerate_masks({"conv1": 10}, 0.5)
+    assert len(masks) == 252
+    for s in range(0, len(masks), 8):
+        group = [prune(dense, m) for m in masks[s:s + 8]]
+        batched = engine.evaluate(engine.stack(group), len(group), x, y)
+        for i, m in enumerate(group):
+            single = engine.evaluate(m, 1, x, y)
+            assert abs(single.loss[0] - batched.loss[i]) < 1e-5
+            assert single.acc[0] == batched.acc[i]
