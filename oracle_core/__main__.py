@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--data", type=Path, default=None, help="data root (default ./data)")
     r.add_argument("--device", default=None)
     r.add_argument("--group-size", type=int, default=None, help="masks per wide model (engine K)")
+    r.add_argument("--executor", choices=("local", "ray"), default="local")
+    r.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
     args = parser.parse_args(argv)
     try:
         from .runner import run_study
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
         spec = make_spec(args.model, args.dataset, args.layers, args.ratio, args.n_masks, args.seed, args.repeats,
                          args.profile, args.wiring, args.shared_order)
-        res = run_study(spec, args.experiment, args.results, args.data, args.device, args.group_size)
+        res = run_study(spec, args.experiment, args.results, args.data, args.device, args.group_size,
+                        executor=args.executor, ray_address=args.ray_address)
     except OracleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

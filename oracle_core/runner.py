@@ -19,6 +19,7 @@ from . import analysis, data, engine, envinfo
 from .masks import Mask, make_masks
 from .models import build_model
 from .spec import StudySpec, derive_seed
+from .errors import OracleError
 from .store import MASK_COLUMNS, RunStore, atomic_torch_save, atomic_write_csv, atomic_write_json, read_json
 from .surgery import layer_sizes, prune
 
@@ -93,10 +94,60 @@ def retrain_seed(spec: StudySpec, mask: Mask, repeat: int) -> int:
     return derive_seed(spec.seed, "retrain", mask.mask_id, repeat)
 
 
+@dataclass
+class ShardContext:
+    """What every shard of one setting needs, loaded once per process."""
+
+    spec: StudySpec
+    store: RunStore
+    data: "_Data"
+    dense: torch.nn.Module
+    pruned: pd.DataFrame  # pruned.csv indexed by mask_id
+
+
+def retrain_shard(ctx: ShardContext, shard: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Retrain one shard ((mask text, repeat) pairs) as one wide model and write its rows atomically.
+    A shard whose file exists is not recomputed. Returns its (mask_id, repeat) keys."""
+    spec, store, d = ctx.spec, ctx.store, ctx.data
+    group = [(Mask.parse(text), int(r)) for text, r in shard]
+    keys = [(m.mask_id, r) for m, r in group]
+    if store.has_shard(keys):
+        return keys
+    seeds = [retrain_seed(spec, m, r) for m, r in group]
+    models = [prune(ctx.dense, m, spec.wiring, spec.ratio) for m, _ in group]
+    results, _ = engine.train(models, d.retrain_x, d.retrain_y, d.test_x, d.test_y, spec.retrain, seeds)
+    rows, curves = [], []
+    for (m, r), seed, res in zip(group, seeds, results):
+        rows.append({"mask_id": m.mask_id, "kept": m.text, "repeat": r, "seed": seed,
+                     "pruned_train_loss": ctx.pruned.at[m.mask_id, "pruned_train_loss"],
+                     "pruned_train_acc": ctx.pruned.at[m.mask_id, "pruned_train_acc"], **res.final})
+        curves += [{"mask_id": m.mask_id, "repeat": r, "epoch": e + 1, "test_acc": res.test_acc[e],
+                    "test_loss": res.test_loss[e], "train_loss": res.train_loss[e]} for e in range(len(res.test_acc))]
+    store.write_shard(pd.DataFrame(rows, columns=MASK_COLUMNS), pd.DataFrame(curves))
+    return keys
+
+
+def load_context(spec: StudySpec, experiment: str, results_root: Path, data_root: Path | None,
+                 device: str | None) -> ShardContext:
+    """A worker's context from the store alone (data, pretrained network, pruned table): used by Ray tasks."""
+    store = RunStore(spec, experiment, results_root)
+    dev = envinfo.pick_device(device)
+    d = _Data(spec, dev, data_root)
+    info = d.info
+    dense = build_model(spec.model, info.in_channels, info.num_classes).to(dev)
+    dense.load_state_dict(torch.load(store.pretrained_pt, map_location=dev, weights_only=True))
+    pruned = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}).set_index("mask_id")
+    return ShardContext(spec, store, d, dense, pruned)
+
+
 def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Path | None = None,
               data_root: Path | None = None, device: str | None = None, group_size: int | None = None,
-              progress: bool = True) -> StudyResult:
-    """Load or compute one setting; see the module doc. ``group_size`` = masks per wide model (engine K)."""
+              progress: bool = True, executor: str = "local", ray_address: str | None = None) -> StudyResult:
+    """Load or compute one setting; see the module doc. ``group_size`` = masks per wide model (engine K);
+    ``executor`` = "local" (in this process) or "ray" (each shard a Ray task; ``ray_address`` None starts a
+    local Ray instance, else joins that cluster, whose workers must see the same results and data folders)."""
+    if executor not in ("local", "ray"):
+        raise OracleError(f"unknown executor {executor!r}: use local or ray")
     store = RunStore(spec, experiment, results_root)
     if store.is_complete():
         return load_result(store)
@@ -116,16 +167,13 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     masks = make_masks(sizes, spec.ratio, spec.n_masks, derive_seed(spec.seed, "masks"))
     k = group_size or engine.default_group_size(dev)
 
-    def pruned_model(m: Mask) -> torch.nn.Module:
-        return prune(dense, m, spec.wiring, spec.ratio)
-
     # ---- stage 2: the state right after pruning (pruned train loss), stored separately ----
     t0 = time.perf_counter()
     if not store.pruned_csv.exists():
         rows = []
         with tqdm(total=len(masks), desc="pruned train loss", unit="mask", disable=not progress) as bar:
             for group in _groups(masks, k):
-                wide = engine.stack([pruned_model(m) for m in group])
+                wide = engine.stack([prune(dense, m, spec.wiring, spec.ratio) for m in group])
                 met = engine.evaluate(wide, len(group), d.train_x, d.train_y)
                 rows += [{"mask_id": m.mask_id, "kept": m.text, "pruned_train_loss": met.loss[i],
                           "pruned_train_acc": met.acc[i]} for i, m in enumerate(group)]
@@ -134,28 +182,22 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     pruned = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}).set_index("mask_id")
     timings["pruned_eval_s"] = time.perf_counter() - t0
 
-    # ---- stage 3: retraining, in groups of k, each group one atomic shard ----
+    # ---- stage 3: retraining, in shards of k masks (one wide model each), each shard one atomic file ----
     t0 = time.perf_counter()
     done = store.done_keys()
     todo = [(m, r) for r in range(spec.repeats) for m in masks if (m.mask_id, r) not in done]
-    per_model_images = spec.retrain.epochs * len(d.retrain_y)
-    with tqdm(total=len(masks) * spec.repeats * per_model_images, initial=(len(masks) * spec.repeats - len(todo))
-              * per_model_images, desc=f"retrain {len(todo)} of {len(masks) * spec.repeats}", unit="img",
-              unit_scale=True, disable=not progress) as bar:
-        for group in _groups(todo, k):
-            seeds = [retrain_seed(spec, m, r) for m, r in group]
-            models = [pruned_model(m) for m, _ in group]
-            results, _ = engine.train(models, d.retrain_x, d.retrain_y, d.test_x, d.test_y, spec.retrain, seeds,
-                                      on_step=bar.update)
-            rows, curves = [], []
-            for (m, r), seed, res in zip(group, seeds, results):
-                rows.append({"mask_id": m.mask_id, "kept": m.text, "repeat": r, "seed": seed,
-                             "pruned_train_loss": pruned.at[m.mask_id, "pruned_train_loss"],
-                             "pruned_train_acc": pruned.at[m.mask_id, "pruned_train_acc"], **res.final})
-                curves += [{"mask_id": m.mask_id, "repeat": r, "epoch": e + 1, "test_acc": res.test_acc[e],
-                            "test_loss": res.test_loss[e], "train_loss": res.train_loss[e]}
-                           for e in range(len(res.test_acc))]
-            store.write_shard(pd.DataFrame(rows, columns=MASK_COLUMNS), pd.DataFrame(curves))
+    shards = [[(m.text, r) for m, r in group] for group in _groups(todo, k)]
+    if executor == "ray":
+        from .executors import run_shards_ray
+
+        run_shards_ray(spec, experiment, store.root, data_root, device, shards, ray_address, progress)
+    else:
+        ctx = ShardContext(spec, store, d, dense, pruned)
+        with tqdm(total=len(shards), desc=f"retrain: shards of {k} mask(s)", unit="shard", disable=not progress,
+                  mininterval=2) as bar:
+            for shard in shards:
+                retrain_shard(ctx, shard)
+                bar.update(1)
     timings["retrain_s"] = time.perf_counter() - t0
 
     # ---- stage 4: assemble and analyze ----
@@ -168,6 +210,7 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     summary.update(profile=spec.profile, experiment=experiment, key=spec.key)
     env = {**envinfo.environment(dev), "dataset_md5": d.md5, "started_utc": started,
            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "group_size": k,
+           "executor": executor, "ray_address": ray_address,
            "wall_s_this_invocation": timings, "pretrained_key": spec.pretrain_key(),
            "seeds": {"base": spec.seed, "init": derive_seed(spec.seed, "init"),
                      "pretrain_order": derive_seed(spec.seed, "pretrain-order"),

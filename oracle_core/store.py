@@ -113,6 +113,9 @@ class RunStore:
         blob = ",".join(f"{m}/{r}" for m, r in sorted(keys))
         return hashlib.sha1(blob.encode()).hexdigest()[:16] + ".csv"
 
+    def has_shard(self, keys: list[tuple[str, int]]) -> bool:
+        return (self.shards_dir / self.shard_name(keys)).exists()
+
     def write_shard(self, rows: pd.DataFrame, curves: pd.DataFrame) -> None:
         keys = list(zip(rows["mask_id"], rows["repeat"].astype(int)))
         name = self.shard_name(keys)
