@@ -46,7 +46,7 @@ def test_killed_ray_driver_resumes_to_the_uninterrupted_results(tmp_path_factory
     spec = make_spec(profile="smoke", layers="conv3")
     local = _local_reference(tmp_path_factory, spec)
     cmd = [sys.executable, "-m", "oracle_core", "run", "--profile", "smoke", "--layers", "conv3", "--results",
-           str(tmp_path), "--executor", "ray", "--group-size", "1"]
+           str(tmp_path), "--executor", "ray", "--group-size", "2"]  # as the local reference
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
