@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # One row per executed page: source notebook, page path under book/, papermill parameters.
 PAGES: list[tuple[str, str, dict[str, object]]] = [
+    ("notebooks/profiles.ipynb", "profiles.ipynb", {}),
     ("notebooks/lenet_mnist.ipynb", "experiments/lenet_mnist.ipynb",
      {"model": "lenet5_mini", "dataset": "mnist", "layers": "conv1", "ratio": 0.5}),
 ]

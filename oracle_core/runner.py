@@ -155,6 +155,7 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     d = _Data(spec, dev, data_root)  # fails fast (one line) if the data is missing or corrupted
     store.init()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    env_at_start = envinfo.environment(dev)  # the code version that runs, not the one at the end
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -208,7 +209,7 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     pm = analysis.per_mask(rows)
     summary = analysis.summarize(pm)
     summary.update(profile=spec.profile, experiment=experiment, key=spec.key)
-    env = {**envinfo.environment(dev), "dataset_md5": d.md5, "started_utc": started,
+    env = {**env_at_start, "dataset_md5": d.md5, "started_utc": started,
            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "group_size": k,
            "executor": executor, "ray_address": ray_address,
            "wall_s_this_invocation": timings, "pretrained_key": spec.pretrain_key(),
