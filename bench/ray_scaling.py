@@ -46,10 +46,11 @@ def main() -> None:
            "retrain_wall_s": walls, "scaling_2_over_1": walls[1] / walls[2]}
     print(json.dumps(out, indent=2))
     if not a.no_record:
-        with open(REPO / "bench" / "RESULTS.md", "a") as f:
-            f.write(f"\n## bench/ray_scaling.py\n\n| date | device | setting | 1 worker s | 2 workers s | scaling |\n"
-                    f"|---|---|---|---|---|---|\n| {out['date_utc'][:10]} | {out['device']} | {out['setting']} | "
-                    f"{walls[1]:.1f} | {walls[2]:.1f} | {out['scaling_2_over_1']:.2f} |\n")
+        from record import append_row
+
+        append_row("bench/ray_scaling.py", "| date | device | setting | 1 worker s | 2 workers s | scaling |",
+                   f"| {out['date_utc'][:10]} | {out['device']} | {out['setting']} | {walls[1]:.1f} | "
+                   f"{walls[2]:.1f} | {out['scaling_2_over_1']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -199,14 +199,11 @@ def main() -> None:
                 + f" | {result['ratio_engine_over_baseline']:.2f} | {ours[best_k]['peak_mem_mb']:.0f} / "
                   f"{baseline['peak_mem_mb']:.0f} | {result['engine_by_group_size'][best_k]['train_gflops_per_s']:.1f}"
                   f" of {peak:.0f} | {result['code_version'][:10]} |\n")
-        path = REPO / "bench" / "RESULTS.md"
-        if not path.exists():
-            path.write_text("# Benchmark results (appended by bench/*.py)\n\n## bench/retrain.py\n\n"
-                            "| date | device | setting | baseline model-img/s | engine model-img/s | ratio (best K) "
-                            "| peak MB (engine / baseline) | engine GFLOP/s of matmul GFLOP/s | code |\n"
-                            "|---|---|---|---|---|---|---|---|---|\n")
-        with open(path, "a") as f:
-            f.write(line)
+        from record import append_row
+
+        append_row("bench/retrain.py", "| date | device | setting | baseline model-img/s | engine model-img/s | "
+                   "ratio (best K) | peak MB (engine / baseline) | engine GFLOP/s of matmul GFLOP/s | code |",
+                   line.rstrip("\n"))
 
 
 if __name__ == "__main__":
