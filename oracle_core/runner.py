@@ -18,8 +18,8 @@ from tqdm import tqdm
 from . import analysis, data, engine, envinfo
 from .masks import Mask, make_masks
 from .models import build_model
-from .spec import StudySpec, derive_seed
 from .errors import OracleError
+from .spec import StudySpec, derive_seed
 from .store import MASK_COLUMNS, RunStore, atomic_torch_save, atomic_write_csv, atomic_write_json, read_json
 from .surgery import layer_sizes, prune
 
@@ -63,11 +63,16 @@ class _Data:
         self.md5 = data.dataset_md5s(spec.dataset, root)
 
 
-def _pretrained(spec: StudySpec, store: RunStore, d: _Data, device: torch.device, progress: bool) -> torch.nn.Module:
+def _load_dense(spec: StudySpec, d: _Data, path: Path, device: torch.device) -> torch.nn.Module:
     model = build_model(spec.model, d.info.in_channels, d.info.num_classes).to(device)
+    model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+    return model
+
+
+def _pretrained(spec: StudySpec, store: RunStore, d: _Data, device: torch.device, progress: bool) -> torch.nn.Module:
+    """The dense network of this pretraining key: loaded if stored, else trained (seeded) and stored."""
     if store.shared_pretrained_pt.exists():
-        model.load_state_dict(torch.load(store.shared_pretrained_pt, map_location=device, weights_only=True))
-        return model
+        return _load_dense(spec, d, store.shared_pretrained_pt, device)
     torch.manual_seed(derive_seed(spec.seed, "init"))
     model = build_model(spec.model, d.info.in_channels, d.info.num_classes).to(device)
     total = spec.pretrain.epochs * len(d.train_y)
@@ -133,9 +138,7 @@ def load_context(spec: StudySpec, experiment: str, results_root: Path, data_root
     store = RunStore(spec, experiment, results_root)
     dev = envinfo.pick_device(device)
     d = _Data(spec, dev, data_root)
-    info = d.info
-    dense = build_model(spec.model, info.in_channels, info.num_classes).to(dev)
-    dense.load_state_dict(torch.load(store.pretrained_pt, map_location=dev, weights_only=True))
+    dense = _load_dense(spec, d, store.pretrained_pt, dev)
     pruned = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}).set_index("mask_id")
     return ShardContext(spec, store, d, dense, pruned)
 
