@@ -161,6 +161,17 @@ class TrainResult:
                 "final_train_loss": self.train_loss[e], "best_epoch": e + 1}
 
 
+@torch.no_grad()
+def clip_per_model(model: nn.Module, k: int, max_norm: float) -> None:
+    """clip_grad_norm_ applied to each of the k stacked models separately: every stacked parameter is
+    model-major along its first axis, so model i's gradient is row i of grad.reshape(k, -1)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    sq = torch.stack([g.reshape(k, -1).pow(2).sum(1) for g in grads]).sum(0)  # [k] squared norms
+    scale = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.reshape(k, -1).mul_(scale.unsqueeze(1))
+
+
 def _orders(n: int, seeds: Sequence[int], device: torch.device) -> torch.Tensor:
     """[K, n] permutations, one per seed (each from its own generator)."""
     return torch.stack([torch.randperm(n, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
@@ -177,6 +188,7 @@ def train(
     on_step: Callable[[int], None] | None = None,
     eval_batch: int = 1024,
     record_steps: bool = False,
+    grad_clip: float | None = None,
 ) -> tuple[list[TrainResult], nn.Module]:
     """Retrain ``models`` (trained in place when K = 1) with ``recipe``; each model k draws its epoch orders
     from a generator seeded ``order_seeds[k]`` (equal seeds = a shared order). Returns per-model results and
@@ -219,6 +231,8 @@ def train(
             loss = per_model.sum() / b  # = sum over models of each model's own batch-mean loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if grad_clip:
+                clip_per_model(model, k, grad_clip)
             opt.step()
             loss_sum += per_model.detach().double()
             if record_steps:

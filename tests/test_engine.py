@@ -123,3 +123,29 @@ def test_batched_pruned_loss_equals_single_for_every_mask_of_a_setting():
             single = engine.evaluate(m, 1, x, y)
             assert abs(single.loss[0] - batched.loss[i]) < 1e-5
             assert single.acc[0] == batched.acc[i]
+
+
+def test_gradient_clipping_stays_per_model(pruned):
+    """Clipping in the wide model equals torch's clip_grad_norm_ on each model alone (one model's large
+    gradient must not shrink the others')."""
+    x, y = _data(20 * 32)
+    recipe = Recipe(epochs=1, lr_steps=((0, 0.5),), batch_size=32, weight_decay=0.0)  # large steps: clipping bites
+    seeds = [1, 2, 3]
+    wide_res, _ = engine.train([copy.deepcopy(m) for m in pruned], x, y, x[:64], y[:64], recipe, seeds,
+                               record_steps=True, grad_clip=0.05)
+    for m, s, batched in zip(pruned, seeds, wide_res):
+        ref = copy.deepcopy(m)
+        opt = torch.optim.SGD(ref.parameters(), lr=0.5, momentum=0.9)
+        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(s))
+        losses = []
+        for i in range(0, len(y), 32):
+            idx = perm[i:i + 32]
+            loss = torch.nn.functional.cross_entropy(ref(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(ref.parameters(), 0.05)
+            opt.step()
+            losses.append(loss.item())
+        assert max(abs(a - b) for a, b in zip(losses, batched.step_loss)) < 1e-4
+    unclipped, _ = engine.train([copy.deepcopy(pruned[0])], x, y, x[:64], y[:64], recipe, [1], record_steps=True)
+    assert max(abs(a - b) for a, b in zip(unclipped[0].step_loss, wide_res[0].step_loss)) > 1e-3
