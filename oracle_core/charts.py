@@ -63,3 +63,31 @@ def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned
 
 def side_by_side(*charts: alt.TopLevelMixin) -> alt.HConcatChart:
     return alt.hconcat(*charts).resolve_scale(color="shared")
+
+
+def tau_overview(table: pd.DataFrame) -> alt.Chart:
+    """Kendall tau of every published setting (paper) with ours beside it: the study's answer in one chart.
+    ``table`` is collect.with_paper(...)."""
+    t = table.copy()
+    t["setting"] = t["model"] + " / " + t["dataset"] + " / " + t["layers"] + " @ " + t["ratio"].map("{:g}".format)
+    long = pd.concat([
+        t.assign(source="paper", tau=t["paper_tau"])[["setting", "source", "tau"]],
+        t.dropna(subset=["our_tau"]).assign(source="ours (" + t["profile"].fillna("") + ")", tau=t["our_tau"])[
+            ["setting", "source", "tau"]],
+    ])
+    order = list(t["setting"])
+    sources = sorted(long["source"].unique(), key=lambda s: s != "paper")
+    colors = [COLORS["paper"]] + ["#1f77b4", "#ff7f0e", "#9467bd"][: len(sources) - 1]
+    base = alt.Chart(long).encode(
+        y=alt.Y("setting:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)),
+        x=alt.X("tau:Q", title="Kendall tau: pruned train loss vs final test accuracy", scale=alt.Scale(domain=[-1, 1])),
+        color=alt.Color("source:N", scale=alt.Scale(domain=sources, range=colors), legend=alt.Legend(orient="bottom",
+                                                                                                    title=None)),
+        tooltip=["setting", "source", alt.Tooltip("tau:Q", format="+.2f")])
+    paper = base.transform_filter(alt.datum.source == "paper").mark_point(size=60, filled=True)
+    ours = base.transform_filter(alt.datum.source != "paper").mark_point(shape=STAR, size=260, filled=True)
+    zero = alt.Chart(pd.DataFrame({"tau": [0.0, -0.2, 0.2]})).mark_rule(strokeDash=[3, 3], color="#999").encode(x="tau:Q")
+    return alt.layer(zero, paper, ours).properties(
+        width=420, height=alt.Step(14), title=alt.TitleParams(
+            "Does the oracle's pick survive retraining?", subtitle="tau near -1: yes; |tau| < 0.2 (dashed): no",
+            anchor="start"))
