@@ -71,6 +71,8 @@ def summarize(pm: pd.DataFrame) -> dict[str, object]:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}
 
 
-def oracle_fails(tau: float, p: float, anomaly_ratio: float) -> bool:
-    """The paper's informal flag: |tau| < 0.2 or p > 0.05 or anomaly ratio >= 50%."""
+def oracle_fails(tau: float | None, p: float | None, anomaly_ratio: float) -> bool:
+    """The paper's informal flag: |tau| < 0.2 or p > 0.05 or anomaly ratio >= 50% (an undefined tau fails)."""
+    if tau is None or p is None or math.isnan(tau) or math.isnan(p):
+        return True
     return abs(tau) < 0.2 or p > 0.05 or anomaly_ratio >= 0.5

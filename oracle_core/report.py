@@ -35,10 +35,14 @@ def _fmt(v: float | None, pct: bool = False) -> str:
     return f"{100 * v:.2f}" if pct else f"{v:+.2f}"
 
 
+def _p(v: float | None) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2g}"
+
+
 def comparison_table(res: StudyResult) -> pd.DataFrame:
     """Ours next to the paper's published row (reference_results.csv) for the same setting."""
     s, sm = res.spec, res.summary
-    ours = {"N masks": sm["n_masks"], "Kendall tau (acc)": _fmt(sm["kendall_tau"]), "p": f"{sm['p_value']:.2g}",
+    ours = {"N masks": sm["n_masks"], "Kendall tau (acc)": _fmt(sm["kendall_tau"]), "p": _p(sm["p_value"]),
             "anomaly ratio %": _fmt(sm["anomaly_ratio"], True),
             "oracle final acc %": _fmt(sm["oracle_final_test_acc"], True),
             "median final acc %": _fmt(sm["final_acc_median"], True),
@@ -115,7 +119,7 @@ def wiring_table(runs: dict) -> pd.DataFrame:
         s, sm = res.spec, res.summary
         ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
         rows.append({"layers": layer, "wiring": wiring, "N": sm["n_masks"], "Kendall tau": _fmt(sm["kendall_tau"]),
-                     "p": f"{sm['p_value']:.2g}", "anomaly ratio %": _fmt(sm["anomaly_ratio"], True),
+                     "p": _p(sm["p_value"]), "anomaly ratio %": _fmt(sm["anomaly_ratio"], True),
                      "oracle's pick": sm["oracle_kept"], "oracle final acc %": _fmt(sm["oracle_final_test_acc"], True),
                      "oracle rank (1 = best)": sm["oracle_acc_rank"],
                      "paper tau": "n/a" if ref is None else f"{ref['kendall_tau']:+.2f}",
@@ -132,9 +136,9 @@ def wiring_conclusion(runs: dict) -> str:
         ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
         verdict = {w: analysis.oracle_fails(x["kendall_tau"], x["p_value"], x["anomaly_ratio"])
                    for w, x in (("correct", c), ("released_code", r))}
-        line = (f"**{layer}**: tau {c['kendall_tau']:+.2f} with the correct sub-network, {r['kendall_tau']:+.2f} with "
-                f"the released code's wiring")
-        if ref is not None:
+        line = (f"**{layer}**: tau {_fmt(c['kendall_tau'])} with the correct sub-network, {_fmt(r['kendall_tau'])} "
+                f"with the released code's wiring")
+        if ref is not None and c["kendall_tau"] is not None and r["kendall_tau"] is not None:
             nearer = "released-code" if abs(r["kendall_tau"] - ref["kendall_tau"]) < abs(
                 c["kendall_tau"] - ref["kendall_tau"]) else "correct"
             line += f" (paper {ref['kendall_tau']:+.2f}; the {nearer} wiring is nearer)"

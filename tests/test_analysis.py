@@ -38,3 +38,21 @@ def test_summary_keys():
                        "final_test_loss": [0.3, 0.4, 0.35, 0.6], "final_train_loss": [0.1] * 4, "repeats": [1] * 4})
     s = analysis.summarize(pm)
     assert s["oracle_mask_id"] == "b" and s["anomaly_ratio"] == 0.5 and s["oracle_acc_rank"] == 3
+
+
+def test_constant_accuracies_give_an_undefined_tau_that_reports_cleanly():
+    import pandas as pd
+
+    from oracle_core import report
+    from oracle_core.runner import StudyResult
+    from oracle_core.spec import make_spec
+
+    pm = pd.DataFrame({"mask_id": list("abc"), "kept": list("abc"), "pruned_train_loss": [1.0, 0.5, 2.0],
+                       "pruned_train_acc": [0.5] * 3, "final_test_acc": [0.9] * 3, "final_test_loss": [0.3] * 3,
+                       "final_train_loss": [0.1] * 3, "repeats": [1] * 3})
+    s = analysis.summarize(pm)
+    assert s["kendall_tau"] is None and s["anomaly_ratio"] == 0.0
+    assert analysis.oracle_fails(s["kendall_tau"], s["p_value"], s["anomaly_ratio"])
+    res = StudyResult(make_spec(profile="smoke"), None, pm, pm, s, {}, pd.DataFrame())
+    assert report.comparison_table(res).loc["ours (smoke)", "p"] == "n/a"
+    assert "undefined" in report.disagreement(res)
