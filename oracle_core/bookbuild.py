@@ -21,6 +21,7 @@ PAGES: list[tuple[str, str, dict[str, object]]] = [
     ("notebooks/profiles.ipynb", "profiles.ipynb", {}),
     ("notebooks/lenet_mnist.ipynb", "experiments/lenet_mnist.ipynb",
      {"model": "lenet5_mini", "dataset": "mnist", "layers": "conv1", "ratio": 0.5}),
+    ("notebooks/wiring.ipynb", "experiments/wiring.ipynb", {"layer_list": "conv1", "ratio": 0.5}),
     ("notebooks/summary.ipynb", "summary.ipynb", {}),
 ]
 
