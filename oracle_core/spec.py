@@ -90,7 +90,7 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
     Every mistake raises OracleError with a one-line fix, before anything is written.
     """
     from .data import get_dataset_info
-    from .masks import count_masks
+    from .masks import check_ratio, count_masks
     from .models import build_model, get_model_info
     from .surgery import WIRINGS, layer_sizes
 
@@ -105,13 +105,9 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
         ratio = float(ratio)
     except (TypeError, ValueError):
         raise OracleError(f"ratio {ratio!r} is not a number: give the fraction of filters to remove, e.g. 0.5") from None
-    if not 0.0 < ratio < 1.0:
-        raise OracleError(f"ratio {ratio} is outside (0, 1): give the fraction of filters to remove, e.g. 0.5")
     layer_tuple = parse_layers(layers)
     sizes = layer_sizes(build_model(model, info.in_channels, info.num_classes), layer_tuple)
-    from .masks import check_ratio
-
-    for name, n in sizes.items():
+    for name, n in sizes.items():  # check_ratio owns the (0, 1) range check and the removes-none/all checks
         check_ratio(name, n, ratio)
     n_masks = int(n_masks)
     if n_masks < 0:
