@@ -32,7 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--group-size", type=int, default=None, help="masks per wide model (engine K)")
     r.add_argument("--executor", choices=("local", "ray"), default="local")
     r.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
+    g = sub.add_parser("grid", help="run (or resume) the paper's whole MNIST-family grid")
+    g.add_argument("--profile", default="cpu")
+    g.add_argument("--workers", type=int, default=2, help="processes, one thread each")
+    g.add_argument("--only", default="", help="only settings whose label contains this text, e.g. 'conv2@'")
+    g.add_argument("--list", action="store_true", help="print the settings, their mask counts and state; run nothing")
+    g.add_argument("--results", type=Path, default=None)
+    g.add_argument("--data", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.cmd == "grid":
+        return _grid(args)
     try:
         from .runner import run_study
         from .spec import make_spec
@@ -46,6 +55,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps({"dir": str(res.dir), **res.summary}, indent=2, sort_keys=True))
     return 0
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from .grid import plan, run_grid
+    from .store import RunStore
+
+    try:
+        if args.list:
+            rows = plan(args.profile, args.only, args.data)
+            for r in rows:
+                done = RunStore(r["spec"], r["entry"].experiment, args.results).is_complete()
+                state = "done" if done else ("to run" if r["data"] else "data missing")
+                print(f"{r['entry'].label:<48} {r['masks']:>5} masks  {r['spec'].key}  {state}")
+            print(f"{len(rows)} settings, {sum(r['masks'] for r in rows)} mask-retrainings")
+            return 0
+        results = run_grid(args.profile, args.workers, args.only, args.results, args.data)
+    except OracleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1 if any(status != "done" for _, _, status in results) else 0
 
 
 if __name__ == "__main__":

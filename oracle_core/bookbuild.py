@@ -18,11 +18,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 # One row per executed page: source notebook, page path under book/, papermill parameters.
 PAGES: list[tuple[str, str, dict[str, object]]] = [
+    ("notebooks/front.ipynb", "intro.ipynb", {}),
     ("notebooks/profiles.ipynb", "profiles.ipynb", {}),
     ("notebooks/lenet_mnist.ipynb", "experiments/lenet_mnist.ipynb",
      {"model": "lenet5_mini", "dataset": "mnist", "layers": "conv1", "ratio": 0.5}),
-    ("notebooks/wiring.ipynb", "experiments/wiring.ipynb", {"layer_list": "conv1", "ratio": 0.5}),
+    ("notebooks/lenet_grid.ipynb", "experiments/lenet_grid.ipynb", {}),
+    ("notebooks/large_models.ipynb", "experiments/large_models.ipynb", {}),
+    ("notebooks/mnist_variants.ipynb", "experiments/mnist_variants.ipynb", {}),
+    ("notebooks/lenet_variants.ipynb", "experiments/lenet_variants.ipynb", {}),
+    ("notebooks/retrain_lesson.ipynb", "experiments/retrain_lesson.ipynb", {}),
+    ("notebooks/wiring.ipynb", "experiments/wiring.ipynb", {}),
     ("notebooks/summary.ipynb", "summary.ipynb", {}),
+    ("notebooks/reproducibility.ipynb", "reproducibility.ipynb", {}),
 ]
 
 
@@ -30,6 +37,22 @@ def _run(cmd: list[str], what: str) -> None:
     print("+", " ".join(cmd), flush=True)
     if subprocess.run(cmd, cwd=REPO).returncode != 0:
         raise SystemExit(f"error: {what} failed (command above); the book was not built")
+
+
+def _tag_injected_like_parameters(path: Path) -> None:
+    """Give papermill's injected-parameters cell the display tags of the notebook's own parameters cell
+    (e.g. remove-cell on the front page), so a page hides what its author hid."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    tags = next((c.metadata.get("tags", []) for c in nb.cells if "parameters" in c.metadata.get("tags", [])), [])
+    extra = [t for t in tags if t.startswith(("remove-", "hide-"))]
+    if not extra:
+        return
+    for c in nb.cells:
+        if "injected-parameters" in c.metadata.get("tags", []):
+            c.metadata["tags"] = list(dict.fromkeys(c.metadata["tags"] + extra))
+    nbformat.write(nb, path)
 
 
 def build(profile: str = "cpu", dest: Path | None = None, results: Path | None = None, data: Path | None = None,
@@ -54,6 +77,7 @@ def build(profile: str = "cpu", dest: Path | None = None, results: Path | None =
             if data:
                 cmd += ["-p", "data_root", str(Path(data).resolve())]
             _run(cmd, f"notebook {src} -> {page}")
+            _tag_injected_like_parameters(book / page)
     jb = Path(sys.executable).with_name("jupyter-book")
     _run([str(jb if jb.exists() else "jupyter-book"), "build", str(book)], "jupyter-book build")
     return book.parent / "_build" / "html"

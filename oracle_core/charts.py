@@ -65,6 +65,12 @@ def side_by_side(*charts: alt.TopLevelMixin) -> alt.HConcatChart:
     return alt.hconcat(*charts).resolve_scale(color="shared")
 
 
+def grid(panels: list, columns: int = 4) -> alt.VConcatChart:
+    """Panels in rows of ``columns``, one shared color legend (the paper's multi-panel figures)."""
+    rows = [alt.hconcat(*panels[i:i + columns]) for i in range(0, len(panels), columns)]
+    return alt.vconcat(*rows).resolve_scale(color="shared")
+
+
 def tau_overview(table: pd.DataFrame) -> alt.Chart:
     """Kendall tau of every published setting (paper) with ours beside it: the study's answer in one chart.
     ``table`` is collect.with_paper(...)."""

@@ -25,15 +25,18 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
             "kendall_tau": sm["kendall_tau"], "p_value": sm["p_value"], "anomaly_ratio": sm["anomaly_ratio"],
             "kendall_tau_loss": sm.get("kendall_tau_loss"), "anomaly_ratio_loss": sm.get("anomaly_ratio_loss"),
             "oracle_final_test_acc": sm["oracle_final_test_acc"], "final_acc_median": sm["final_acc_median"],
-            "code_version": env.get("code_version"), "torch": env.get("torch"), "device": env.get("device"),
+            "code_version": env.get("code_version"), "torch": env.get("torch"), "device": env.get("device"), "threads": env.get("torch_threads"),
             "seed": s["seed"], "started_utc": env.get("started_utc"), "finished_utc": env.get("finished_utc"),
             "wall_s": sum(walls.values()) if walls else None, "folder": f"{rec['experiment']}/{rec['key']}",
         })
     return pd.DataFrame(rows)
 
 
-def with_paper(runs: pd.DataFrame) -> pd.DataFrame:
-    """Every published setting (reference_results.csv) with our run beside it where one exists (correct wiring)."""
+def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
+    """Every published setting (reference_results.csv) with our run beside it where one exists (correct wiring,
+    at ``profile`` when given: one row per published setting)."""
+    if profile is not None and not runs.empty:
+        runs = runs[runs["profile"] == profile]
     ref = reference.results_table().copy()
     ref["paper_tau"] = ref["kendall_tau"]
     ref = ref[["experiment", "model", "dataset", "layers", "ratio", "n_masks", "paper_tau", "p_value",
@@ -49,4 +52,61 @@ def with_paper(runs: pd.DataFrame) -> pd.DataFrame:
     ours["our_median_acc_%"] = 100 * ours["final_acc_median"]
     ours = ours[["model", "dataset", "layers", "ratio", "profile", "n_masks", "our_tau", "our_anomaly_%",
                  "our_oracle_acc_%", "our_median_acc_%"]]
+    ours = ours.drop_duplicates(["model", "dataset", "layers", "ratio", "profile"])
     return ref.merge(ours, on=["model", "dataset", "layers", "ratio"], how="left")
+
+
+def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
+    """The front page's numbers, computed from the store: how many settings were re-run, how many agree with
+    the paper, where the paper's flags say the oracle fails, and the headline setting's tau."""
+    from .analysis import oracle_fails
+
+    t = with_paper(runs, profile)
+    done = t.dropna(subset=["our_tau"])
+    diff = (done["our_tau"] - done["paper_tau"]).abs()
+    paper_p = pd.to_numeric(t["paper_p"].astype(str).str.replace("<", "", regex=False), errors="coerce")
+    fails_paper = [oracle_fails(a, b, c / 100) for a, b, c in zip(t["paper_tau"], paper_p, t["paper_anomaly_%"])]
+    fails_paper_done = [f for f, d in zip(fails_paper, t["our_tau"].notna()) if d]
+    ours = runs[(runs["profile"] == profile) & (runs["wiring"] == "correct")] if not runs.empty else runs
+    fails_ours = [oracle_fails(a, b, c) for a, b, c in zip(ours.get("kendall_tau", []), ours.get("p_value", []),
+                                                           ours.get("anomaly_ratio", []))]
+    head = done[(done["model"] == "lenet5_mini") & (done["dataset"] == "mnist") & (done["layers"] == "conv1")
+                & (done["ratio"] == 0.5)]
+    devices = sorted(str(d) for d in runs["device"].dropna().unique()) if not runs.empty else []
+    return {
+        "profile_name": f"`{profile}`", "n_published": len(t), "n_done": len(done),
+        "n_agree": int((diff <= 0.15).sum()), "n_disagree": int((diff > 0.15).sum()),
+        "n_fail_ours": int(sum(fails_ours)), "n_fail_paper": int(sum(fails_paper)),
+        "n_fail_paper_same": int(sum(fails_paper_done)),
+        "tau_headline_ours": float(head["our_tau"].iloc[0]) if len(head) else float("nan"),
+        "tau_headline_paper": float(t[(t["model"] == "lenet5_mini") & (t["dataset"] == "mnist")
+                                      & (t["layers"] == "conv1") & (t["ratio"] == 0.5)]["paper_tau"].iloc[0]),
+        "n_runs": len(runs), "devices_md": ", ".join(f"`{d}`" for d in devices) or "no device yet",
+        "hours": float(runs["wall_s"].fillna(0).sum() / 3600) if not runs.empty else 0.0,
+    }
+
+
+def pretrain_table(root: Path | None = None) -> pd.DataFrame:
+    """One row per pretrained dense network in the store: what it is, its accuracy, and how it was made."""
+    rows = []
+    base = Path(root or default_results_root()) / "pretrained"
+    for f in sorted(base.glob("*/pretrain.json")):
+        p = read_json(f)
+        rows.append({"pretrained": f.parent.name, "model": p.get("model"), "dataset": p.get("dataset"),
+                     "seed": p.get("seed"), "epochs": p.get("recipe", {}).get("epochs"),
+                     "train images": p.get("train_images"), "final test acc": p.get("final_test_acc"),
+                     "code_version": str(p.get("code_version", ""))[:12], "torch": p.get("torch"),
+                     "device": p.get("device"), "wall_s": p.get("wall_s")})
+    return pd.DataFrame(rows)
+
+
+def reproducibility_summary(runs: pd.DataFrame) -> str:
+    """One paragraph: how many runs, on which devices and profiles, how much compute in all."""
+    if runs.empty:
+        return "The results store holds no finished run."
+    hours = runs["wall_s"].fillna(0).sum() / 3600
+    devices = ", ".join(sorted(str(d) for d in runs["device"].dropna().unique()))
+    profiles = ", ".join(f"{k}: {v}" for k, v in runs["profile"].value_counts().items())
+    versions = runs["code_version"].dropna().str[:12].nunique()
+    return (f"{len(runs)} finished runs ({profiles}); {hours:.1f} hours of recorded wall time in all; devices: "
+            f"{devices}; {versions} code version(s); torch {', '.join(sorted(runs['torch'].dropna().unique()))}.")

@@ -89,6 +89,13 @@ def raw_dir(info: DatasetInfo, root: Path) -> Path:
     return Path(root) / info.folder / "raw"
 
 
+def dataset_present(name: str, root: Path | None = None) -> bool:
+    """Whether every raw file of ``name`` is in place (not checksummed: ``verify`` does that when it loads)."""
+    info = get_dataset_info(name)
+    folder = raw_dir(info, Path(root or default_root()))
+    return all((folder / f).is_file() for f in info.files)
+
+
 def verify(info: DatasetInfo, root: Path) -> dict[str, str]:
     """md5 of every required raw file; a one-line OracleError if one is missing or corrupted."""
     folder = raw_dir(info, root)

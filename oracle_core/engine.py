@@ -123,7 +123,7 @@ class Metrics:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, k: int, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> Metrics:
+def evaluate(model: nn.Module, k: int, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> Metrics:
     """Eval-mode mean loss and accuracy of each of the ``k`` models in ``model`` (stacked or plain)."""
     was_training = model.training
     model.eval()
@@ -186,7 +186,7 @@ def train(
     recipe: Recipe,
     order_seeds: Sequence[int],
     on_step: Callable[[int], None] | None = None,
-    eval_batch: int = 1024,
+    eval_batch: int = 512,
     record_steps: bool = False,
     grad_clip: float | None = None,
 ) -> tuple[list[TrainResult], nn.Module]:

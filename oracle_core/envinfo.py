@@ -12,7 +12,13 @@ _REPO = Path(__file__).resolve().parent.parent
 
 
 def code_version() -> str:
-    """git commit of the package (+ '-dirty' if oracle_core/ has uncommitted changes), or 'unknown'."""
+    """git commit of the package (+ '-dirty' if oracle_core/ has uncommitted changes), or 'unknown'.
+    A long-lived parent (the grid) pins it in ORACLE_CODE_VERSION for its workers: they run the code they
+    imported at start, whatever is committed while they run."""
+    import os
+
+    if os.environ.get("ORACLE_CODE_VERSION"):
+        return os.environ["ORACLE_CODE_VERSION"]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True,
                                 check=True).stdout.strip()

@@ -60,6 +60,8 @@ class _Data:
         self.test_x, self.test_y = data.to_float(test.images, info, device), test.labels.to(device)
         n = spec.retrain_subset or len(self.train_y)
         self.retrain_x, self.retrain_y = self.train_x[:n], self.train_y[:n]
+        n = spec.loss_subset or len(self.train_y)
+        self.loss_x, self.loss_y = self.train_x[:n], self.train_y[:n]
         self.md5 = data.dataset_md5s(spec.dataset, root)
 
 
@@ -87,6 +89,16 @@ def _pretrained(spec: StudySpec, store: RunStore, d: _Data, device: torch.device
         "final_test_acc": res.test_acc[-1], "wall_s": time.perf_counter() - t0, **envinfo.environment(device)})
     atomic_torch_save(store.shared_pretrained_pt, {k: v.cpu() for k, v in model.state_dict().items()})
     return model
+
+
+def pretrain_only(spec: StudySpec, results_root: Path | None = None, data_root: Path | None = None,
+                  device: str | None = None, progress: bool = False) -> Path:
+    """Train (or find) the dense network of ``spec``'s pretraining key; lets a grid pretrain in parallel."""
+    store = RunStore(spec, "pretrain", results_root)
+    if not store.shared_pretrained_pt.exists():
+        dev = envinfo.pick_device(device)
+        _pretrained(spec, store, _Data(spec, dev, data_root), dev, progress)
+    return store.shared_pretrained_pt
 
 
 def _groups(items: list, size: int) -> list[list]:
@@ -178,7 +190,7 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
         with tqdm(total=len(masks), desc="pruned train loss", unit="mask", disable=not progress) as bar:
             for group in _groups(masks, k):
                 wide = engine.stack([prune(dense, m, spec.wiring, spec.ratio) for m in group])
-                met = engine.evaluate(wide, len(group), d.train_x, d.train_y)
+                met = engine.evaluate(wide, len(group), d.loss_x, d.loss_y)
                 rows += [{"mask_id": m.mask_id, "kept": m.text, "pruned_train_loss": met.loss[i],
                           "pruned_train_acc": met.acc[i]} for i, m in enumerate(group)]
                 bar.update(len(group))

@@ -33,6 +33,7 @@ class StudySpec:
     retrain_subset: int = 0  # first N of the training set are used for retraining (0 = all)
     test_subset: int = 0  # first N test images (0 = all)
     profile: str = "paper"
+    loss_subset: int = 0  # pruned train loss over the first N training images (0 = the whole training set)
 
     @property
     def layers_text(self) -> str:
@@ -125,7 +126,7 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
     spec = StudySpec(model=model, dataset=dataset, layers=tuple(sizes), ratio=ratio, n_masks=n_masks, seed=int(seed),
                      repeats=repeats, wiring=wiring, shared_order=bool(shared_order), pretrain=prof.pretrain,
                      retrain=prof.retrain, train_subset=prof.train_subset, retrain_subset=prof.retrain_subset,
-                     test_subset=prof.test_subset, profile=prof.name)
+                     test_subset=prof.test_subset, profile=prof.name, loss_subset=prof.loss_subset)
     return spec
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,3 +16,23 @@ sys.path.insert(0, str(REPO))
 def smoke_results(tmp_path_factory) -> Path:
     """One shared smoke-profile results root (pretraining is reused across tests)."""
     return tmp_path_factory.mktemp("results")
+
+
+# a few settings of every figure page (both wirings, a ratio, a multi-layer set, a dataset, a depth variant);
+# the rest of each page shows its placeholders and commands, which the test checks too
+SMOKE_GRID = ("lenet5_mini/mnist conv1@0.5,lenet5_mini/mnist conv2@0.5,lenet5_mini/mnist conv1@0.2,"
+              "lenet5_mini/mnist conv1+conv2@0.5,lenet5_mini/fashion_mnist,lenet5_mini_d6/")
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """The book rendered at the smoke profile from a small smoke grid: (folder, build log)."""
+    dest = tmp_path_factory.mktemp("book")
+    results = tmp_path_factory.mktemp("results")
+    g = subprocess.run([sys.executable, "-m", "oracle_core", "grid", "--profile", "smoke", "--results", str(results),
+                        "--only", SMOKE_GRID], cwd=REPO, capture_output=True, text=True)
+    assert g.returncode == 0, g.stdout[-3000:] + g.stderr[-3000:]
+    p = subprocess.run([sys.executable, "-m", "oracle_core.bookbuild", "--profile", "smoke", "--dest", str(dest),
+                        "--results", str(results)], cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return dest, p.stdout + p.stderr

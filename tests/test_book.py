@@ -20,16 +20,6 @@ def _errors_in(nb_path):
         [True] if nb["metadata"].get("papermill", {}).get("exception") else [])
 
 
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory):
-    dest = tmp_path_factory.mktemp("book")
-    results = tmp_path_factory.mktemp("results")
-    p = subprocess.run([sys.executable, "-m", "oracle_core.bookbuild", "--profile", "smoke", "--dest", str(dest),
-                        "--results", str(results)], cwd=REPO, capture_output=True, text=True)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    return dest, p.stdout + p.stderr
-
-
 def test_every_page_executes_without_error(smoke_book):
     dest, _ = smoke_book
     for _, page, params in bookbuild.PAGES:

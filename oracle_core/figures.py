@@ -1,0 +1,382 @@
+"""What each figure page of the book shows, computed from the results store only (never trains).
+
+A page asks for the grid settings of its figure (``cells``), then draws our panels and the paper's panels
+with the same helper, and a table of ours next to the paper's numbers. A setting not in the store yet is a
+visible placeholder with the exact command that produces it, so an unfinished grid still builds a truthful book.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau
+
+from . import analysis, charts, reference
+from .grid import GridEntry, mnist_grid
+from .protocol import get_profile
+from .report import TAU_DISAGREEMENT
+from .runner import StudyResult, load_result
+from .store import RunStore
+
+
+@dataclass
+class Cell:
+    """One setting of a figure: the grid entry, our stored result (or None), and the paper's panel."""
+
+    entry: GridEntry
+    result: StudyResult | None
+    panel: str | None  # the paper's scatter panel name in paper_points.csv, if it published one
+    command: str  # the exact command that produces (or resumed) our result
+
+    @property
+    def title(self) -> str:
+        e = self.entry
+        what = {"lenet_variants": e.model.replace("lenet5_mini", "LeNet5-Mini").replace("_", "-"),
+                "mnist_variants": e.dataset}.get(e.experiment, f"{e.layers} @ {e.ratio:g}")
+        title = what if e.experiment != "lenet_mnist" else f"{e.layers} @ {e.ratio:g}"
+        return title if e.wiring == "correct" else f"{title} ({e.wiring} wiring)"
+
+
+def cells(profile: str, experiment: str | None = None, results_root: Path | None = None,
+          wiring: str = "correct", where=None) -> list[Cell]:
+    """The grid settings of one figure with whatever the store holds for them at ``profile``."""
+    out = []
+    for e in mnist_grid():
+        if (experiment and e.experiment != experiment) or e.wiring != wiring or (where and not where(e)):
+            continue
+        spec = e.spec(profile)
+        store = RunStore(spec, e.experiment, results_root)
+        res = load_result(store) if store.is_complete() else None
+        cmd = (f"python -m oracle_core run --experiment {e.experiment} --model {e.model} --dataset {e.dataset} "
+               f"--layers {e.layers} --ratio {e.ratio:g}" + (f" --n-masks {e.n_masks}" if e.n_masks else "")
+               + ("" if wiring == "correct" else f" --wiring {wiring}") + f" --profile {profile}")
+        out.append(Cell(e, res, reference.panel_name(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio), cmd))
+    order = {e: i for i, e in enumerate(_paper_order())}
+    return sorted(out, key=lambda c: order.get(c.entry, 999))
+
+
+def _paper_order() -> list[GridEntry]:
+    """Figure order (layer, then ratio), not the grid's run order."""
+    def k(e: GridEntry):
+        return (e.experiment, e.model, e.dataset, e.layers.count("+"), e.layers, e.ratio)
+    return sorted(mnist_grid(), key=k)
+
+
+# ---- tables -------------------------------------------------------------------------------------------
+
+def _num(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def setting_table(cs: list[Cell]) -> pd.DataFrame:
+    """One row per setting: our tau, p, anomaly ratio, oracle and median accuracy next to the paper's, and
+    whether our tau disagrees with the paper's by more than TAU_DISAGREEMENT."""
+    rows = []
+    for c in cs:
+        e, r = c.entry, c.result
+        ref = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
+        sm = r.summary if r else {}
+        row = {"setting": c.title, "N ours": sm.get("n_masks"), "tau ours": _num(sm.get("kendall_tau")),
+               "tau paper": _num(None if ref is None else ref["kendall_tau"]),
+               "p ours": _num(sm.get("p_value")), "p paper": None if ref is None else ref["p_value"],
+               "anomaly % ours": 100 * _num(sm.get("anomaly_ratio")),
+               "anomaly % paper": _num(None if ref is None else ref["anomaly_ratio_percent"]),
+               "oracle acc % ours": 100 * _num(sm.get("oracle_final_test_acc")),
+               "oracle acc % paper": _num(None if ref is None else ref["oracle_final_acc_percent"]),
+               "median acc % ours": 100 * _num(sm.get("final_acc_median")),
+               "median acc % paper": _num(None if ref is None else ref["final_acc_median_percent"]),
+               "tau vs test loss ours": _num(sm.get("kendall_tau_loss")),
+               "anomaly % vs test loss ours": 100 * _num(sm.get("anomaly_ratio_loss"))}
+        d = row["tau ours"] - row["tau paper"]
+        row["verdict"] = ("not run yet" if r is None else "no paper number" if ref is None else
+                          "n/a (tau undefined)" if math.isnan(d) else
+                          f"differs by {d:+.2f}" if abs(d) > TAU_DISAGREEMENT else "agrees")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("setting")
+
+
+def disagreements(cs: list[Cell]) -> str:
+    """Markdown: every setting whose tau differs from the paper's by more than TAU_DISAGREEMENT, with the
+    likely reasons; or a sentence saying there is none. Never empty, never hidden."""
+    from .report import disagreement
+
+    lines = [f"- **{c.title}**: " + disagreement(c.result).replace("**Disagreement:** ", "") for c in cs
+             if c.result is not None and "Disagreement" in disagreement(c.result)]
+    done = sum(c.result is not None for c in cs)
+    if not done:
+        return "No setting of this figure has been run yet at this profile, so nothing can be compared."
+    if not lines:
+        return (f"In all {done} settings run so far our Kendall tau lies within {TAU_DISAGREEMENT} of the "
+                "paper's.")
+    return (f"{len(lines)} of {done} settings run so far differ from the paper's tau by more than "
+            f"{TAU_DISAGREEMENT}:\n\n" + "\n".join(lines))
+
+
+def missing_commands(cs: list[Cell]) -> str:
+    todo = [c for c in cs if c.result is None]
+    if not todo:
+        return "Every setting of this figure is in the results store."
+    return (f"{len(todo)} setting(s) are not in the results store yet; each of these commands produces one "
+            "(or `python -m oracle_core grid` runs them all, resuming):\n\n```\n"
+            + "\n".join(c.command for c in todo) + "\n```")
+
+
+def paper_check_table(cs: list[Cell]) -> pd.DataFrame:
+    """Our analysis code on the paper's recovered points of every panel of the figure, beside the printed values."""
+    rows = []
+    for c in cs:
+        if c.panel is None:
+            continue
+        pts = reference.paper_points(c.panel)
+        row = reference.paper_panel(c.panel)
+        st = analysis.analyze(pts["pruned_train_loss"].to_numpy(), pts["final_test_acc"].to_numpy())
+        rows.append({"setting": c.title, "N": len(pts), "tau printed": row["printed_tau"],
+                     "tau, our code on its points": round(st["kendall_tau"], 4),
+                     "anomaly % printed": row["printed_anomaly_percent"],
+                     "anomaly %, our code on its points": round(100 * st["anomaly_ratio"], 2)})
+    return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
+
+
+# ---- charts -------------------------------------------------------------------------------------------
+
+def _placeholder(title: str, text: str, width: int, height: int) -> alt.Chart:
+    return alt.Chart(pd.DataFrame({"t": [text]})).mark_text(color="#777", fontSize=12).encode(
+        text="t:N").properties(width=width, height=height, title=alt.TitleParams(title, anchor="start"))
+
+
+def our_panel(c: Cell, y: str = "final_test_acc", width: int = 200, height: int = 160,
+              x_domain=None, y_domain=None) -> alt.Chart:
+    if c.result is None:
+        return _placeholder(c.title, "not run yet", width, height)
+    return charts.oracle_scatter(c.result.per_mask, y=y, title=c.title, width=width, height=height,
+                                 x_domain=x_domain, y_domain=y_domain)
+
+
+def paper_panel(c: Cell, width: int = 200, height: int = 160, x_domain=None, y_domain=None) -> alt.Chart:
+    if c.panel is None:
+        return _placeholder(c.title, "no published panel", width, height)
+    return charts.oracle_scatter(reference.paper_points(c.panel), title=c.title, width=width, height=height,
+                                 x_domain=x_domain, y_domain=y_domain)
+
+
+def _domain(frames: list[pd.DataFrame], col: str) -> tuple[float, float] | None:
+    vals = pd.concat([f[col] for f in frames if f is not None and col in f and len(f)], ignore_index=True) \
+        if any(f is not None and col in f and len(f) for f in frames) else pd.Series(dtype=float)
+    if vals.empty:
+        return None
+    lo, hi = float(vals.min()), float(vals.max())
+    pad = 0.03 * (hi - lo or 1.0)
+    return lo - pad, hi + pad
+
+
+def panel_grid(cs: list[Cell], source: str = "ours", y: str = "final_test_acc", columns: int = 4,
+               shared_y: bool = False, width: int = 200, height: int = 160) -> alt.VConcatChart:
+    """The panels of one figure in a grid, as in the paper: ``source`` 'ours' or 'paper'. With ``shared_y``
+    every panel uses one y range (the paper shares axes within a figure row where it does so)."""
+    frames = [(c.result.per_mask if c.result else None) if source == "ours" else
+              (reference.paper_points(c.panel) if c.panel else None) for c in cs]
+    yd = _domain(frames, y) if shared_y else None
+    make = (lambda c: our_panel(c, y, width, height, y_domain=yd)) if source == "ours" else (
+        lambda c: paper_panel(c, width, height, y_domain=yd))
+    rows = [alt.hconcat(*[make(c) for c in cs[i:i + columns]]) for i in range(0, len(cs), columns)]
+    return alt.vconcat(*rows).resolve_scale(color="shared").configure_title(fontSize=12, subtitleFontSize=10)
+
+
+def tau_vs(table: pd.DataFrame, x: str, x_title: str, order: list[str] | None = None) -> alt.LayerChart:
+    """Kendall tau against one axis of task complexity (dataset, depth, width, ratio, layers): ours and the
+    paper's as two lines with the same colors as everywhere else."""
+    t = table.reset_index()
+    long = pd.concat([t.assign(source="paper", tau=t["tau paper"]), t.assign(source="ours", tau=t["tau ours"])])
+    long = long.dropna(subset=["tau"])[[x, "source", "tau"]]
+    enc_x = alt.X(f"{x}:O" if order is None else f"{x}:N", sort=order, title=x_title)
+    color = alt.Color("source:N", scale=alt.Scale(domain=["paper", "ours"], range=[charts.COLORS["paper"], "#1f77b4"]),
+                      legend=alt.Legend(title=None, orient="bottom"))
+    base = alt.Chart(long).encode(x=enc_x, y=alt.Y("tau:Q", title="Kendall tau (pruned train loss vs final acc)",
+                                                    scale=alt.Scale(domain=[-1, 1])), color=color,
+                                  tooltip=[x, "source", alt.Tooltip("tau:Q", format="+.2f")])
+    zero = alt.Chart(pd.DataFrame({"tau": [0.0]})).mark_rule(strokeDash=[3, 3], color="#999").encode(y="tau:Q")
+    return alt.layer(zero, base.mark_line(), base.mark_point(filled=True, size=50)).properties(width=360, height=220)
+
+
+# ---- the lesson: short retraining vs full retraining ----------------------------------------------------
+
+def short_retrain_acc(res: StudyResult) -> pd.Series:
+    """Per-mask test accuracy after the profile's short retraining, read from the retraining curve.
+
+    Only valid when the short recipe is a prefix of the full one (same lr in its epochs, same batch, same data
+    order), which is how the cpu and smoke profiles define it: then the first ``short.epochs`` epochs of the full
+    run *are* the short run. The paper profile's short recipe compresses the schedule, so it needs its own runs.
+    """
+    short = get_profile(res.spec.profile).short_retrain
+    full = res.spec.retrain
+    prefix = (short.epochs <= full.epochs and short.batch_size == full.batch_size
+              and short.weight_decay == full.weight_decay and short.momentum == full.momentum
+              and all(short.lr_at(e) == full.lr_at(e) for e in range(short.epochs)))
+    if not prefix:
+        raise ValueError(f"profile {res.spec.profile!r}: its short recipe is not a prefix of its retraining; "
+                         "run the short retraining as its own setting")
+    c = res.curves[res.curves["epoch"] <= short.epochs]
+    best = c.groupby(["mask_id", "repeat"])["test_acc"].max().groupby("mask_id").mean()
+    return best
+
+
+def lesson_frame(res: StudyResult) -> pd.DataFrame:
+    pm = res.per_mask.set_index("mask_id")
+    pm["short_retrain_test_acc"] = short_retrain_acc(res)
+    return pm.reset_index()
+
+
+def lesson_table(cs: list[Cell]) -> pd.DataFrame:
+    """Kendall tau between short-retrain and full-retrain accuracy per setting, ours beside the paper's."""
+    ref = pd.read_csv(reference.REFERENCE_DIR / "reference_short_vs_full.csv")
+    rows = []
+    for c in cs:
+        e = c.entry
+        hit = ref[(ref["model"] == e.model) & (ref["dataset"] == e.dataset) & (ref["layers"] == e.layers)
+                  & ((ref["ratio"] - e.ratio).abs() < 1e-9)]
+        tau = p = float("nan")
+        if c.result is not None:
+            f = lesson_frame(c.result)
+            res = kendalltau(f["short_retrain_test_acc"], f["final_test_acc"])
+            tau, p = float(res.statistic), float(res.pvalue)
+        rows.append({"setting": c.title, "N": None if c.result is None else len(c.result.per_mask),
+                     "tau short vs full, ours": tau, "p ours": p,
+                     "tau short vs full, paper": float(hit["kendall_tau_short_vs_full"].iloc[0]) if len(hit) else np.nan,
+                     "short / full epochs, ours": None if c.result is None else
+                     f"{get_profile(c.result.spec.profile).short_retrain.epochs} / {c.result.spec.retrain.epochs}",
+                     "short / full epochs, paper": "3 / 30"})
+    return pd.DataFrame(rows).set_index("setting")
+
+
+def lesson_panel(c: Cell, width: int = 220, height: int = 180) -> alt.Chart:
+    if c.result is None:
+        return _placeholder(c.title, "not run yet", width, height)
+    f = lesson_frame(c.result)
+    return _lesson_scatter(f, c.title, width, height)
+
+
+def paper_lesson_panel(panel: str, title: str, width: int = 220, height: int = 180) -> alt.Chart:
+    return _lesson_scatter(reference.paper_points(panel), title, width, height)
+
+
+def _lesson_scatter(f: pd.DataFrame, title: str, width: int, height: int) -> alt.Chart:
+    res = kendalltau(f["short_retrain_test_acc"], f["final_test_acc"])
+    return alt.Chart(f).mark_circle(size=20, opacity=0.7, color=charts.COLORS["other"]).encode(
+        x=alt.X("short_retrain_test_acc:Q", title=charts.LABELS["short_retrain_test_acc"], scale=alt.Scale(zero=False)),
+        y=alt.Y("final_test_acc:Q", title=charts.LABELS["final_test_acc"], scale=alt.Scale(zero=False)),
+    ).properties(width=width, height=height, title=alt.TitleParams(
+        title, subtitle=f"Kendall tau {res.statistic:+.2f}, p {res.pvalue:.2g} (N={len(f)})", anchor="start"))
+
+
+def lesson_panels(cs: list[Cell]) -> list[tuple[str, str]]:
+    """(panel, title) of the paper's '10% epochs' panels for the settings of ``cs`` that it published."""
+    names = set(reference.panels()["panel"])
+    out = []
+    for c in cs:
+        e = c.entry
+        name = "direction/lenet5_" + "+".join(f"{layer}_{e.ratio:g}" for layer in e.layers.split("+"))
+        if e.model == "lenet5_mini" and e.dataset == "mnist" and name in names:
+            out.append((name, c.title))
+    return out
+
+
+def lesson_conclusion(lt: pd.DataFrame) -> str:
+    done = lt.dropna(subset=["tau short vs full, ours"])
+    if done.empty:
+        return "No lesson setting has been run at this profile yet."
+    lo, hi = done["tau short vs full, ours"].min(), done["tau short vs full, ours"].max()
+    pl, ph = lt["tau short vs full, paper"].min(), lt["tau short vs full, paper"].max()
+    return (f"Over {len(done)} setting(s), our short-retrain accuracy ranks the masks like the full retraining with "
+            f"tau {lo:+.2f} to {hi:+.2f} (the paper: {pl:+.2f} to {ph:+.2f}). Our short retraining is the first "
+            f"{done['short / full epochs, ours'].iloc[0]} epochs, a larger fraction than the paper's 3 / 30, which "
+            "by itself makes the two rankings closer; compare the level, not the exact value.")
+
+
+def profile_note(profile: str, cs: list[Cell]) -> str:
+    """The page's statement of what was run: the profile's reductions, next to the numbers they qualify."""
+    p = get_profile(profile)
+    done = sum(c.result is not None for c in cs)
+    head = (f"**Profile `{profile}`**" + (" (the paper's protocol)." if profile == "paper" else
+                                           " — a reduced protocol, not the paper's: ") + ("" if profile == "paper" else p.why))
+    return head + f"\n\n{done} of {len(cs)} settings of this figure are in the results store at this profile."
+
+
+def data_notes(cs: list[Cell], data_root: Path | None = None) -> str:
+    """For each dataset of the figure that is not on disk: which files go where, and the paper's numbers."""
+    from .data import DATASETS, dataset_present, default_root, raw_dir
+
+    notes = []
+    for c in cs:
+        ds = c.entry.dataset
+        if c.result is None and not dataset_present(ds, data_root):
+            info = DATASETS[ds]
+            ref = reference.paper_row(c.entry.model, ds, ("conv1",), 0.5)
+            folder = raw_dir(info, Path(data_root or default_root()))
+            notes.append(
+                f"**{ds}: the data is missing here**, so our panel is empty. Put {', '.join(info.files)} in "
+                f"`{folder}/` (`python -m oracle_core.data fetch {ds}` does it on a networked machine via torchvision), "
+                f"then run `{c.command}`. The paper's numbers for it: tau {ref['kendall_tau']:+.2f}, anomaly ratio "
+                f"{ref['anomaly_ratio_percent']:.2f}%, oracle accuracy {ref['oracle_final_acc_percent']:.2f}%; its "
+                "points are shown below.")
+    return "\n\n".join(notes) or "Every dataset of this figure is on disk."
+
+
+LARGE_PANELS = [("resnet56/layer*.conv1_0.5", "ResNet56 / CIFAR-10", "resnet56", "cifar10"),
+                ("vgg19/all16conv_0.5", "VGG19 / CIFAR-100", "vgg19", "cifar100"),
+                ("resnet18/layer*.conv1_0.5", "ResNet18 / ImageNet", "resnet18", "imagenet")]
+
+
+def large_model_panels() -> alt.HConcatChart:
+    return alt.hconcat(*[charts.oracle_scatter(reference.paper_points(p), title=f"paper: {t}", width=220, height=180)
+                         for p, t, _, _ in LARGE_PANELS]).resolve_scale(color="shared")
+
+
+def large_model_table() -> pd.DataFrame:
+    rows = []
+    t = reference.results_table()
+    for p, title, model, ds in LARGE_PANELS:
+        pts = reference.paper_points(p)
+        st = analysis.analyze(pts["pruned_train_loss"].to_numpy(), pts["final_test_acc"].to_numpy())
+        ref = t[(t["model"] == model) & (t["dataset"] == ds)].iloc[0]
+        rows.append({"setting": title, "N": len(pts), "tau printed": ref["kendall_tau"],
+                     "tau, our code on its points": round(st["kendall_tau"], 4),
+                     "anomaly % printed": ref["anomaly_ratio_percent"],
+                     "anomaly %, our code on its points": round(100 * st["anomaly_ratio"], 2),
+                     "retrain epochs": int(ref["retrain_epochs"]), "ours": "not run (see below)"})
+    return pd.DataFrame(rows).set_index("setting")
+
+
+def large_model_status() -> str:
+    return ("**Our runs of these settings do not exist yet.** ResNet56 with option-A shortcuts is in the model "
+            "registry and the batched engine (`oracle_core/models/resnet_cifar.py`, tested for batched = single "
+            "training), but the CIFAR/ImageNet loaders, VGG19, ResNet18 and their recipes are not built, so "
+            "`python -m oracle_core run --model resnet56 ...` stops with a one-line error today. The paper's own "
+            "points above, analyzed by our code, are the only numbers on this page.")
+
+
+def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VConcatChart:
+    """Tau against each axis of task complexity, one panel per axis, ours and the paper's."""
+    def base(e: GridEntry) -> bool:
+        return e.model == "lenet5_mini" and e.dataset == "mnist" and e.layers == "conv1" and e.ratio == 0.5
+
+    axes = [
+        ("dataset", lambda e: base(e) or (e.experiment == "mnist_variants")),
+        ("depth", lambda e: base(e) or e.model[-2:] in ("d6", "d7", "d8")),
+        ("width", lambda e: base(e) or e.model[-3:] in ("w20", "w30", "w40")),
+        ("pruned layers", lambda e: e.model == "lenet5_mini" and e.dataset == "mnist" and e.ratio == 0.5),
+        ("conv1 ratio", lambda e: e.model == "lenet5_mini" and e.dataset == "mnist" and e.layers == "conv1"),
+    ]
+    panels = []
+    for name, where in axes:
+        cs = cells(profile, None, results_root, where=where)
+        if name == "pruned layers":
+            cs = sorted(cs, key=lambda c: (c.entry.layers.count("+"), c.entry.layers))
+        t = setting_table(cs)
+        panels.append(tau_vs(t, "setting", name, order=list(t.index)).properties(width=200, height=180,
+                                                                                  title=name))
+    return charts.grid(panels, columns=3)

@@ -1,0 +1,162 @@
+"""The paper's MNIST-family grid as data, and a resumable runner for it.
+
+Every setting of the paper's LeNet figures (Fig. 2, 4, 5, the lesson and the wiring check) is one ``GridEntry``;
+the book's pages and ``python -m oracle_core grid`` read this one list, so a page and the grid cannot disagree
+about which settings exist. Running the grid only computes what the results store lacks: a killed grid resumes.
+Workers are separate processes with one thread each (two 1-thread processes beat one 2-thread process on a
+2-core CPU: CPU_MEASUREMENTS.md).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .errors import OracleError
+
+RATIOS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+MULTI_LAYERS = ("conv1+conv2", "conv1+conv3", "conv2+conv3", "conv1+conv2+conv3")
+
+
+@dataclass(frozen=True)
+class GridEntry:
+    """One setting of the grid: the experiment folder it belongs to and make_spec's arguments."""
+
+    experiment: str  # results/<experiment>/ and the book chapter that shows it
+    layers: str
+    ratio: float = 0.5
+    model: str = "lenet5_mini"
+    dataset: str = "mnist"
+    n_masks: int = 0  # 0 = exhaustive; else the paper's sample size (the profile may reduce it)
+    wiring: str = "correct"
+    priority: int = 9  # lower runs first: the settings the book needs most
+
+    @property
+    def label(self) -> str:
+        extra = "" if self.wiring == "correct" else f" [{self.wiring}]"
+        return f"{self.model}/{self.dataset} {self.layers}@{self.ratio:g}{extra}"
+
+    def spec(self, profile: str, seed: int = 0):
+        from .spec import make_spec
+
+        return make_spec(self.model, self.dataset, self.layers, self.ratio, self.n_masks, seed, None, profile,
+                         self.wiring)
+
+
+def mnist_grid() -> list[GridEntry]:
+    """Every LeNet5-Mini / MNIST-family setting the paper publishes, plus the released-code wiring check."""
+    g: list[GridEntry] = []
+    for layer in ("conv1", "conv2", "conv3"):
+        for r in RATIOS:
+            g.append(GridEntry("lenet_mnist", layer, r, priority=0 if r == 0.5 else 3))
+        g.append(GridEntry("lenet_mnist", layer, 0.5, wiring="released_code", priority=1))
+    for layers in MULTI_LAYERS:
+        g.append(GridEntry("lenet_mnist", layers, 0.5, n_masks=1000, priority=2))
+    g.append(GridEntry("mnist_variants", "conv1", dataset="fashion_mnist", priority=1))
+    g.append(GridEntry("mnist_variants", "conv1", dataset="kmnist", priority=1))
+    for d in (6, 7, 8):
+        g.append(GridEntry("lenet_variants", "conv1", model=f"lenet5_mini_d{d}", priority=2))
+    for w in (20, 30, 40):
+        g.append(GridEntry("lenet_variants", "conv1", model=f"lenet5_mini_w{w}", n_masks=1000, priority=2))
+    return sorted(g, key=lambda e: e.priority)
+
+
+def _n_masks(spec) -> int:
+    from .masks import count_masks
+    from .models import build_model
+    from .surgery import layer_sizes
+
+    if spec.n_masks:
+        return spec.n_masks
+    return count_masks(layer_sizes(build_model(spec.model, 1, 10), spec.layers), spec.ratio)
+
+
+def plan(profile: str, only: str = "", data_root: Path | None = None) -> list[dict]:
+    """The grid's settings for a profile: spec, mask count, and whether its data is present. ``only``: comma-separated
+    texts; a setting is kept if its label contains any of them."""
+    from .data import dataset_present
+
+    rows = []
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    for e in mnist_grid():
+        if wanted and not any(w in e.label for w in wanted):
+            continue
+        spec = e.spec(profile)
+        rows.append({"entry": e, "spec": spec, "masks": _n_masks(spec) * spec.repeats,
+                     "data": dataset_present(e.dataset, data_root)})
+    return rows
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_one(job: tuple) -> tuple[str, float, str]:
+    from .runner import run_study
+
+    entry, spec, results_root, data_root = job
+    t0 = time.perf_counter()
+    try:
+        run_study(spec, entry.experiment, results_root, data_root, progress=False)
+    except OracleError as exc:
+        return entry.label, time.perf_counter() - t0, f"error: {exc}"
+    return entry.label, time.perf_counter() - t0, "done"
+
+
+def _pretrain_one(job: tuple) -> str:
+    from .runner import pretrain_only
+
+    spec, results_root, data_root = job
+    pretrain_only(spec, results_root, data_root)
+    return spec.pretrain_key()
+
+
+def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_root: Path | None = None,
+             data_root: Path | None = None, log=print) -> list[tuple[str, float, str]]:
+    """Run (or resume) every setting of the grid. Settings whose data is missing are skipped with the fix."""
+    from .store import RunStore
+
+    rows = plan(profile, only, data_root)
+    if not rows:
+        raise OracleError(f"no grid setting matches {only!r}: see `python -m oracle_core grid --list`")
+    todo = []
+    for r in rows:
+        if not r["data"]:
+            log(f"skip {r['entry'].label}: dataset {r['entry'].dataset!r} is missing "
+                f"(`python -m oracle_core.data fetch {r['entry'].dataset}` says where its files go)")
+        elif not RunStore(r["spec"], r["entry"].experiment, results_root).is_complete():
+            todo.append(r)
+    total = sum(r["masks"] for r in todo)
+    log(f"grid ({profile}): {len(rows)} settings, {len(todo)} to run, {total} mask-retrainings, {workers} worker(s)")
+    if not todo:
+        return []
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from .envinfo import code_version
+
+    os.environ["ORACLE_CODE_VERSION"] = code_version()  # what the workers import now, not what HEAD is later
+    ctx = mp.get_context("spawn")
+    # a dense network shared by several settings is pretrained once, first (two workers must not both train
+    # it); one used by a single setting is pretrained inside that setting's job
+    users: dict[str, list] = {}
+    for r in todo:
+        users.setdefault(r["spec"].pretrain_key(), []).append(r["spec"])
+    pre = [(specs[0], results_root, data_root) for specs in users.values() if len(specs) > 1]
+    out = []
+    with ctx.Pool(workers, initializer=_init_worker) as pool:
+        for key in tqdm(pool.imap_unordered(_pretrain_one, pre), total=len(pre), desc="pretrain", unit="net"):
+            log(f"pretrained {key}")
+        jobs = [(r["entry"], r["spec"], results_root, data_root) for r in todo]
+        sizes = {r["entry"].label: r["masks"] for r in todo}
+        with tqdm(total=total, desc="grid", unit="mask", smoothing=0) as bar:
+            for label, secs, status in pool.imap_unordered(_run_one, jobs):
+                bar.update(sizes[label])
+                log(f"{status}: {label} in {secs / 60:.1f} min")
+                out.append((label, secs, status))
+    return out
