@@ -2,8 +2,9 @@
 PY      := .venv/bin/python
 STAMP   := .venv/.installed-$(shell sha1sum requirements.txt 2>/dev/null | cut -c1-10)
 DATASETS ?= mnist fashion_mnist
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv data book book-html test bench clean-book
+.PHONY: venv data browser book book-html grid test bench clean-book
 
 $(STAMP): requirements.txt
 	python3 -m venv .venv
@@ -26,7 +27,17 @@ book: data
 book-html: venv
 	$(PY) -m oracle_core.bookbuild --no-execute
 
-test: data
+# Debian's Chromium for the browser test (Playwright drives it; nothing is downloaded from a browser CDN).
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }; }
+	@command -v chromium >/dev/null || { echo "error: Debian's chromium did not install: run apt-get install chromium as root"; exit 2; }
+
+# The whole MNIST-family grid at the cpu profile (about 6 h on 2 cores; resumable: rerun to continue).
+grid: data
+	$(PY) -m oracle_core grid --profile cpu
+
+test: data browser
 	$(PY) -m pytest -q tests
 
 bench: data

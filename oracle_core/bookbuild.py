@@ -28,6 +28,7 @@ PAGES: list[tuple[str, str, dict[str, object]]] = [
     ("notebooks/lenet_variants.ipynb", "experiments/lenet_variants.ipynb", {}),
     ("notebooks/retrain_lesson.ipynb", "experiments/retrain_lesson.ipynb", {}),
     ("notebooks/wiring.ipynb", "experiments/wiring.ipynb", {}),
+    ("notebooks/beyond.ipynb", "beyond.ipynb", {}),
     ("notebooks/summary.ipynb", "summary.ipynb", {}),
     ("notebooks/reproducibility.ipynb", "reproducibility.ipynb", {}),
 ]

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .analysis import analyze
+from .analysis import analyze, bootstrap
 
 COLORS = {"oracle": "#1f1f1f", "anomaly": "#d62728", "other": "#2ca02c", "paper": "#7f7f7f"}
 STAR = ("M0,-1L0.2245,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.382L-0.588,0.809L-0.363,0.118"
@@ -42,7 +42,11 @@ def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned
     d = df[[x, y] + [c for c in ("kept", "mask_id") if c in df]].copy()
     d["role"], stats = roles(d[x].to_numpy(), d[y].to_numpy(), higher)
     tau = stats["kendall_tau"] if higher else -stats["kendall_tau"]
-    sub = f"Kendall tau {tau:+.2f}, p {stats['p_value']:.2g}, anomaly ratio {100 * stats['anomaly_ratio']:.2f}% (N={len(d)})"
+    ci = bootstrap(d[x].to_numpy(), d[y].to_numpy() if higher else -d[y].to_numpy())
+    t_lo, t_hi = ci["kendall_tau"] if higher else (-ci["kendall_tau"][1], -ci["kendall_tau"][0])
+    a_lo, a_hi = ci["anomaly_ratio"]
+    sub = [f"Kendall tau {tau:+.2f} [{t_lo:+.2f}, {t_hi:+.2f}], p {stats['p_value']:.2g}",
+           f"anomaly ratio {100 * stats['anomaly_ratio']:.1f}% [{100 * a_lo:.1f}, {100 * a_hi:.1f}] (N={len(d)}; 95% CI)"]
     xs = alt.Scale(zero=False, domain=list(x_domain)) if x_domain else alt.Scale(zero=False)
     ys = alt.Scale(zero=False, domain=list(y_domain)) if y_domain else alt.Scale(zero=False)
     color = alt.Color("role:N", scale=alt.Scale(domain=list(COLORS)[:3], range=[COLORS[k] for k in list(COLORS)[:3]]),

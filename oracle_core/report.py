@@ -148,4 +148,30 @@ def wiring_conclusion(runs: dict) -> str:
                  " with correct wiring and " + ("fails" if verdict["released_code"] else "works") +
                  " with the released wiring.")
         parts.append(line)
+    parts.append(_wiring_meaning(runs))
     return "\n\n".join(parts)
+
+
+def _wiring_meaning(runs: dict) -> str:
+    """One paragraph in plain words: does the released code's mis-wiring change the paper's conclusion?"""
+    layers = list(dict.fromkeys(k[0] for k in runs))
+    taus = {w: [runs[layer, w].summary["kendall_tau"] for layer in layers] for w in ("correct", "released_code")}
+    if any(t is None for ts in taus.values() for t in ts):
+        return "**What this means:** a tau is undefined in at least one setting, so no overall reading is given."
+    diff = [r - c for c, r in zip(taus["correct"], taus["released_code"])]
+    flips = [layer for layer in layers if analysis.oracle_fails(
+        runs[layer, "correct"].summary["kendall_tau"], runs[layer, "correct"].summary["p_value"],
+        runs[layer, "correct"].summary["anomaly_ratio"]) != analysis.oracle_fails(
+        runs[layer, "released_code"].summary["kendall_tau"], runs[layer, "released_code"].summary["p_value"],
+        runs[layer, "released_code"].summary["anomaly_ratio"])]
+    direction = ("more negative (the mis-wired loss tracks the final accuracy *better*)" if all(d < 0 for d in diff)
+                 else "less negative (the mis-wired loss tracks the final accuracy *worse*)" if all(d > 0 for d in diff)
+                 else "sometimes more and sometimes less negative")
+    verdict = ("The paper's flags give the same verdict under both wirings in every setting here, so for these "
+               "LeNet settings the mis-wiring does not change the paper's conclusion, only the size of its "
+               "correlations." if not flips else
+               f"The paper's flags change verdict in {', '.join(flips)}: there the conclusion depends on the wiring.")
+    return (f"**What this means for the paper's conclusion:** over {len(layers)} setting(s) the released code's "
+            f"wiring makes tau {direction}, by {min(diff):+.2f} to {max(diff):+.2f}. {verdict} "
+            "The paper's LeNet numbers were measured with the released wiring, so where the two differ, the "
+            "correct sub-network's tau is the one that answers the paper's question.")

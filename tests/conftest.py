@@ -25,13 +25,20 @@ SMOKE_GRID = ("lenet5_mini/mnist conv1@0.5,lenet5_mini/mnist conv2@0.5,lenet5_mi
 
 
 @pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
-    """The book rendered at the smoke profile from a small smoke grid: (folder, build log)."""
-    dest = tmp_path_factory.mktemp("book")
-    results = tmp_path_factory.mktemp("results")
+def smoke_grid(tmp_path_factory) -> Path:
+    """A results root holding the SMOKE_GRID settings at the smoke profile (run by the grid CLI, 2 workers)."""
+    results = tmp_path_factory.mktemp("grid-results")
     g = subprocess.run([sys.executable, "-m", "oracle_core", "grid", "--profile", "smoke", "--results", str(results),
                         "--only", SMOKE_GRID], cwd=REPO, capture_output=True, text=True)
     assert g.returncode == 0, g.stdout[-3000:] + g.stderr[-3000:]
+    return results
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, smoke_grid):
+    """The book rendered at the smoke profile from the smoke grid: (folder, build log)."""
+    dest = tmp_path_factory.mktemp("book")
+    results = smoke_grid
     p = subprocess.run([sys.executable, "-m", "oracle_core.bookbuild", "--profile", "smoke", "--dest", str(dest),
                         "--results", str(results)], cwd=REPO, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]

@@ -56,3 +56,21 @@ def test_constant_accuracies_give_an_undefined_tau_that_reports_cleanly():
     res = StudyResult(make_spec(profile="smoke"), None, pm, pm, s, {}, pd.DataFrame())
     assert report.comparison_table(res).loc["ours (smoke)", "p"] == "n/a"
     assert "undefined" in report.disagreement(res)
+
+
+def test_bootstrap_interval_is_seeded_contains_the_estimate_and_narrows_with_more_masks():
+    from oracle_core.analysis import analyze, bootstrap
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=400)
+    acc = -0.5 * x + rng.normal(size=400)
+    full = analyze(x, acc)
+    ci = bootstrap(x, acc)
+    assert ci == bootstrap(x, acc)  # seeded
+    assert ci["kendall_tau"][0] < full["kendall_tau"] < ci["kendall_tau"][1]
+    assert 0 <= ci["anomaly_ratio"][0] <= ci["anomaly_ratio"][1] <= 1
+    small = bootstrap(x[:50], acc[:50])
+    width = lambda c: c["kendall_tau"][1] - c["kendall_tau"][0]
+    assert width(small) > 1.5 * width(ci)
+    perfect = bootstrap(np.arange(30.0), -np.arange(30.0))
+    assert np.allclose(perfect["kendall_tau"], (-1.0, -1.0)) and perfect["anomaly_ratio"] == (0.0, 0.0)

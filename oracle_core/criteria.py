@@ -1,0 +1,145 @@
+"""Which criterion should a pruner use? Each criterion picks one mask from the same candidate set; we then read
+off what that mask became after retraining (its final accuracy, rank among all masks, regret to the best mask)
+and what the pick cost.
+
+Criteria: the oracle (lowest pruned train loss), L1-norm magnitude (keep the largest mean |w| filters, the
+paper's baseline), first-order Taylor (Molchanov et al. 2017: keep the filters with the largest mean
+|activation x gradient| on training data), random (the expectation over the candidates), and two
+retraining-aware ones read off the same retraining run: test accuracy after the profile's short retraining
+(the lesson's "10% epochs"; its first epoch on the cpu profile) and the mean training loss over the first
+retraining epoch ("loss after a few hundred steps": 59 SGD steps on the cpu profile).
+
+Costs are in model-images: one image through one pruned network forward = 1, a training step on one image = 3
+(forward + backward is about three forwards).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .masks import Mask, n_removed
+from .models import build_model
+from .protocol import get_profile
+from .runner import StudyResult
+
+
+def l1_mask(dense: nn.Module, layers: tuple[str, ...], ratio: float) -> Mask:
+    """Keep, in each layer, the n - int(n * ratio) filters with the largest mean |w| (bias excluded)."""
+    kept = []
+    for name in layers:
+        conv = dense.get_submodule(name)
+        n = conv.out_channels
+        score = conv.weight.detach().abs().reshape(n, -1).mean(1)
+        order = torch.argsort(score, descending=True, stable=True).tolist()
+        kept.append((name, tuple(sorted(order[: n - n_removed(n, ratio)]))))
+    return Mask(tuple(kept))
+
+
+def taylor_scores(dense: nn.Module, layers: tuple[str, ...], x: torch.Tensor, y: torch.Tensor,
+                  batch_size: int = 256) -> dict[str, torch.Tensor]:
+    """First-order Taylor importance per filter: the batch mean of |mean over the feature map of a * dL/da|,
+    averaged over batches (Molchanov et al. 2017, without their per-layer l2 normalisation: we rank within a layer)."""
+    dense = dense.eval()
+    acts: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(module, inputs, output):  # returns None: the output is left unchanged
+            output.retain_grad()
+            acts[name] = output
+        return hook
+
+    hooks = [dense.get_submodule(n).register_forward_hook(keep(n)) for n in layers]
+    total = {n: torch.zeros(dense.get_submodule(n).out_channels, dtype=torch.float64) for n in layers}
+    batches = 0
+    try:
+        for s in range(0, len(y), batch_size):
+            dense.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(dense(x[s:s + batch_size]), y[s:s + batch_size])
+            loss.backward()
+            for n in layers:
+                a = acts[n]
+                total[n] += (a * a.grad).mean(dim=(2, 3)).abs().mean(0).double().cpu()
+            batches += 1
+    finally:
+        for h in hooks:
+            h.remove()
+    return {n: t / batches for n, t in total.items()}
+
+
+def taylor_mask(scores: dict[str, torch.Tensor], ratio: float) -> Mask:
+    kept = []
+    for name, sc in scores.items():
+        n = len(sc)
+        order = torch.argsort(sc, descending=True, stable=True).tolist()
+        kept.append((name, tuple(sorted(order[: n - n_removed(n, ratio)]))))
+    return Mask(tuple(kept))
+
+
+def dense_of(res: StudyResult) -> nn.Module:
+    """The pretrained network of a stored result (weights_only load)."""
+    from .data import get_dataset_info
+
+    info = get_dataset_info(res.spec.dataset)
+    model = build_model(res.spec.model, info.in_channels, info.num_classes)
+    model.load_state_dict(torch.load(Path(res.dir) / "pretrained.pt", map_location="cpu", weights_only=True))
+    return model
+
+
+def compare(res: StudyResult, taylor_x: torch.Tensor | None = None, taylor_y: torch.Tensor | None = None) -> pd.DataFrame:
+    """One row per criterion for one stored setting: its pick, the pick's final accuracy, rank (1 = best of N),
+    regret to the best mask (percentage points), and selection cost (model-images). A criterion whose mask is
+    not among the retrained candidates (L1/Taylor in a sampled setting) has no final accuracy: it says so."""
+    pm = res.per_mask.copy()
+    spec = res.spec
+    acc = pm["final_test_acc"].to_numpy()
+    best = acc.max()
+    n = len(pm)
+    short = get_profile(spec.profile).short_retrain
+    retrain_images = (spec.retrain_subset or 60000)
+    loss_images = spec.loss_subset or spec.train_subset or 60000
+    test_images = spec.test_subset or 10000
+    curves = res.curves
+    first = curves[curves["epoch"] == 1].groupby("mask_id")[["train_loss"]].mean()
+    from .figures import short_retrain_acc
+
+    pm = pm.set_index("mask_id")
+    pm["short_acc"] = short_retrain_acc(res)
+    pm["epoch1_train_loss"] = first["train_loss"]
+    pm = pm.reset_index()
+
+    def row(name: str, idx: int | None, cost: float, how: str, mask_text: str | None = None) -> dict:
+        if idx is None:
+            return {"criterion": name, "pick": mask_text, "final acc %": np.nan, "rank (1 = best)": np.nan,
+                    "regret (pp)": np.nan, "cost (model-images)": cost, "how": how + " (not among the retrained masks)"}
+        a = acc[idx]
+        return {"criterion": name, "pick": pm["kept"].iloc[idx], "final acc %": 100 * a,
+                "rank (1 = best)": int((acc > a).sum()) + 1, "regret (pp)": 100 * (best - a),
+                "cost (model-images)": cost, "how": how}
+
+    where = {k: i for i, k in enumerate(pm["kept"])}
+    dense = dense_of(res)
+    rows = [row("oracle (lowest pruned train loss)", int(np.argmin(pm["pruned_train_loss"].to_numpy())),
+                n * loss_images, f"{n} pruned networks x {loss_images} training images, forward")]
+    l1 = l1_mask(dense, spec.layers, spec.ratio)
+    rows.append(row("L1 magnitude (largest mean |w|)", where.get(l1.text), 0, "weights only", l1.text))
+    if taylor_x is not None:
+        tm = taylor_mask(taylor_scores(dense, spec.layers, taylor_x, taylor_y), spec.ratio)
+        rows.append(row("first-order Taylor", where.get(tm.text), 3 * len(taylor_y),
+                        f"dense network, {len(taylor_y)} training images, forward + backward", tm.text))
+    rows.append({"criterion": "random (expectation)", "pick": "any", "final acc %": 100 * acc.mean(),
+                 "rank (1 = best)": float(np.mean([(acc > a).sum() + 1 for a in acc])),
+                 "regret (pp)": 100 * (best - acc.mean()), "cost (model-images)": 0, "how": "mean over the candidates"})
+    rows.append(row(f"short retraining ({short.epochs} epoch(s)), best test acc",
+                    int(np.argmax(pm["short_acc"].to_numpy())),
+                    n * (3 * short.epochs * retrain_images + short.epochs * test_images),
+                    f"{n} masks x {short.epochs} epoch(s) on {retrain_images} images + test"))
+    rows.append(row("training loss over the first retraining epoch", int(np.argmin(pm["epoch1_train_loss"].to_numpy())),
+                    n * 3 * retrain_images, f"{n} masks x 1 epoch on {retrain_images} images"))
+    out = pd.DataFrame(rows).set_index("criterion")
+    out.attrs["n_masks"] = n
+    return out

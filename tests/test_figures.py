@@ -1,0 +1,99 @@
+"""The figure pages' computations: read-only cells, ours-vs-paper tables with stated disagreements, the lesson's
+short retraining, the front page's numbers."""
+
+import copy
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from oracle_core import collect, engine, figures
+from oracle_core.grid import GridEntry
+from oracle_core.models import build_model
+from oracle_core.protocol import SMOKE_RETRAIN, SMOKE_SHORT_RETRAIN, CPU_SHORT_RETRAIN, LENET_SHORT_RETRAIN
+
+
+def test_cells_hold_stored_results_and_commands_for_the_rest(smoke_grid):
+    cs = figures.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1")
+    assert len(cs) == 7  # conv1 at 0.2 ... 0.8
+    done = {c.entry.ratio for c in cs if c.result is not None}
+    assert done == {0.2, 0.5}
+    todo = [c for c in cs if c.result is None]
+    assert all("--profile smoke" in c.command and f"--ratio {c.entry.ratio:g}" in c.command for c in todo)
+    text = figures.missing_commands(cs)
+    assert text.count("python -m oracle_core run") == 5
+    assert [c.entry.ratio for c in cs] == sorted(c.entry.ratio for c in cs)  # figure order
+
+
+def _fake(tau, anomaly=0.1):
+    sm = {"n_masks": 10, "kendall_tau": tau, "p_value": 0.01, "anomaly_ratio": anomaly,
+          "oracle_final_test_acc": 0.98, "final_acc_median": 0.97, "kendall_tau_loss": -tau,
+          "anomaly_ratio_loss": 0.0}
+    return SimpleNamespace(summary=sm)
+
+
+def test_setting_table_states_agreement_and_disagreement_against_the_paper():
+    e = GridEntry("lenet_mnist", "conv1", 0.5)  # paper tau -0.51
+    cs = [figures.Cell(e, _fake(-0.45), None, "cmd"), figures.Cell(GridEntry("lenet_mnist", "conv2", 0.5),
+                                                                    _fake(+0.10), None, "cmd"),
+          figures.Cell(GridEntry("lenet_mnist", "conv3", 0.5), None, None, "cmd")]
+    t = figures.setting_table(cs)
+    assert t.loc["conv1 @ 0.5", "verdict"] == "agrees"
+    assert t.loc["conv2 @ 0.5", "verdict"] == "differs by +0.61"
+    assert t.loc["conv3 @ 0.5", "verdict"] == "not run yet"
+    assert t.loc["conv1 @ 0.5", "tau paper"] == pytest.approx(-0.51)
+    assert t.loc["conv1 @ 0.5", "anomaly % ours"] == pytest.approx(10.0)
+
+
+def test_short_retraining_is_the_prefix_of_the_full_one():
+    """The cpu/smoke lesson reads the short-retrain accuracy off the full run's first epoch(s). That is only
+    right if a separate short run is identical: train both from the same start with the same seed."""
+    torch.manual_seed(0)
+    base = build_model("lenet5_mini", 1, 10)
+    x, y = torch.randn(512, 1, 32, 32), torch.randint(0, 10, (512,))
+    full, _ = engine.train([copy.deepcopy(base)], x, y, x[:256], y[:256], SMOKE_RETRAIN, [7])
+    short, _ = engine.train([copy.deepcopy(base)], x, y, x[:256], y[:256], SMOKE_SHORT_RETRAIN, [7])
+    assert short[0].test_acc[0] == full[0].test_acc[0]
+    assert short[0].test_loss[0] == full[0].test_loss[0]
+    assert CPU_SHORT_RETRAIN.lr_at(0) == LENET_SHORT_RETRAIN.lr_at(0)
+
+
+def test_lesson_reads_the_curve_and_refuses_a_non_prefix_recipe(smoke_grid):
+    [c] = figures.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1" and e.ratio == 0.5)
+    acc = figures.short_retrain_acc(c.result)
+    curves = c.result.curves
+    first = curves[curves["epoch"] == 1].set_index("mask_id")["test_acc"]
+    assert np.allclose(acc.loc[first.index].to_numpy(), first.to_numpy())
+    t = figures.lesson_table([c])
+    assert -1 <= t.iloc[0]["tau short vs full, ours"] <= 1 and t.iloc[0]["tau short vs full, paper"] == 0.70
+    paper_like = SimpleNamespace(spec=c.result.spec.__class__(**{**c.result.spec.__dict__, "profile": "paper"}),
+                                 curves=curves)
+    with pytest.raises(ValueError, match="not a prefix"):
+        figures.short_retrain_acc(paper_like)
+
+
+def test_paper_points_reproduce_printed_tau_on_every_figure_2_panel():
+    cs = figures.cells("cpu", "lenet_mnist")
+    t = figures.paper_check_table(cs)
+    assert len(t) == 25
+    assert (t["tau, our code on its points"] - t["tau printed"]).abs().max() < 0.005 + 1e-9
+    assert (t["anomaly %, our code on its points"] - t["anomaly % printed"]).abs().max() <= 1.0
+
+
+def test_missing_dataset_note_says_which_files_go_where(tmp_path):
+    e = GridEntry("mnist_variants", "conv1", dataset="kmnist")
+    note = figures.data_notes([figures.Cell(e, None, "km-mnist/kmnist_conv1_0.5", "python -m oracle_core run ...")],
+                              tmp_path)
+    assert "train-images-idx3-ubyte.gz" in note and str(tmp_path) in note and "fetch kmnist" in note
+    assert "-0.32" in note  # the paper's tau for KMNIST
+
+
+def test_headline_numbers_come_from_the_store():
+    runs = collect.runs_table()
+    facts = collect.headline(runs, "cpu_single")
+    row = runs[(runs["profile"] == "cpu_single") & (runs["wiring"] == "correct") & (runs["layers"] == "conv1")]
+    assert facts["n_done"] >= 1 and facts["n_published"] == 36
+    assert facts["tau_headline_ours"] == pytest.approx(float(row["kendall_tau"].iloc[0]))
+    assert facts["tau_headline_paper"] == pytest.approx(-0.51)
+    assert facts["n_agree"] + facts["n_disagree"] == facts["n_done"]

@@ -1,0 +1,80 @@
+"""The grid: every MNIST-family setting the paper published is in it, with the profile's stated mask counts, and
+running it resumes, skips missing data with the fix, and refuses a filter that matches nothing."""
+
+import subprocess
+import sys
+
+import pytest
+
+from oracle_core import reference
+from oracle_core.errors import OracleError
+from oracle_core.grid import mnist_grid, plan, run_grid
+
+from conftest import REPO
+
+
+def test_every_published_lenet_setting_is_in_the_grid_once():
+    ref = reference.results_table()
+    ref = ref[ref["model"].str.startswith("lenet5_mini")]
+    keys = [(e.model, e.dataset, e.layers, e.ratio) for e in mnist_grid() if e.wiring == "correct" and not e.repeats]
+    assert len(keys) == len(set(keys))
+    for _, r in ref.iterrows():
+        assert (r["model"], r["dataset"], r["layers"], r["ratio"]) in keys, r["layers"]
+    assert len(keys) == len(ref)  # nothing beyond the paper's settings, except the wiring checks
+    wiring = [(e.layers, e.ratio) for e in mnist_grid() if e.wiring == "released_code"]
+    assert sorted(wiring) == [("conv1", 0.5), ("conv2", 0.5), ("conv3", 0.5)]
+
+
+def test_cpu_plan_keeps_exhaustive_settings_exhaustive_and_reduces_sampled_ones():
+    rows = {r["entry"].label: r for r in plan("cpu")}
+    assert rows["lenet5_mini/mnist conv1@0.2"]["masks"] == 45
+    assert rows["lenet5_mini/mnist conv3@0.5"]["masks"] == 252
+    assert rows["lenet5_mini_d8/mnist conv1@0.5"]["masks"] == 252
+    assert rows["lenet5_mini/mnist conv1+conv2@0.5"]["masks"] == 100  # 1000 in the paper
+    assert rows["lenet5_mini_w40/mnist conv1@0.5"]["masks"] == 100
+    paper = {r["entry"].label: r for r in plan("paper")}
+    assert paper["lenet5_mini/mnist conv1+conv2@0.5"]["masks"] == 3000  # 1000 masks x 3 repeats
+    assert paper["lenet5_mini/mnist conv1@0.2"]["masks"] == 135
+
+
+def test_only_filters_by_any_of_several_texts():
+    labels = [r["entry"].label for r in plan("cpu", "conv1@0.2,fashion")]
+    assert labels == ["lenet5_mini/fashion_mnist conv1@0.5", "lenet5_mini/mnist conv1@0.2"] or sorted(labels) == sorted(
+        ["lenet5_mini/fashion_mnist conv1@0.5", "lenet5_mini/mnist conv1@0.2"])
+
+
+def test_a_filter_matching_nothing_is_one_line_error(tmp_path):
+    with pytest.raises(OracleError, match="no grid setting matches"):
+        run_grid("smoke", 1, "conv9@0.5", tmp_path)
+    p = subprocess.run([sys.executable, "-m", "oracle_core", "grid", "--only", "conv9", "--results", str(tmp_path)],
+                       cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.startswith("error: no grid setting matches") and p.stderr.count("\n") == 1
+
+
+def test_missing_data_is_skipped_with_the_command_that_fetches_it(tmp_path):
+    log = []
+    out = run_grid("smoke", 1, "kmnist", tmp_path / "results", tmp_path / "no-data", log=log.append)
+    assert out == []
+    assert any("skip" in line and "fetch kmnist" in line for line in log)
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("summary.json"))
+
+
+def test_grid_ran_every_selected_setting_and_a_rerun_does_nothing(smoke_grid):
+    from conftest import SMOKE_GRID
+
+    rows = plan("smoke", SMOKE_GRID)
+    assert len(rows) == 8
+    for r in rows:
+        assert (smoke_grid / r["entry"].experiment / r["spec"].key / "summary.json").is_file(), r["entry"].label
+    log = []
+    assert run_grid("smoke", 2, SMOKE_GRID, smoke_grid, log=log.append) == []
+    assert "0 to run" in log[-1]
+
+
+def test_grid_list_prints_every_setting_and_its_state(smoke_grid):
+    p = subprocess.run([sys.executable, "-m", "oracle_core", "grid", "--profile", "smoke", "--list", "--results",
+                        str(smoke_grid)], cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 0
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == len(mnist_grid()) + 1
+    assert sum(" done" in line for line in lines) == 8
