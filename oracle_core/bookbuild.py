@@ -1,7 +1,8 @@
 """Execute every book notebook with papermill, fail on any error, then build the HTML with Jupyter Book.
 
 ``python -m oracle_core.bookbuild`` renders the committed book from the results store at the default
-(``cpu``) profile: finished settings load instantly, missing ones are computed (and resumed if killed).
+(``cpu``) profile. Figure pages only read the store (a missing setting shows its command); the one
+single-setting page (LeNet5-Mini/MNIST conv1 at 0.5) computes it if the store lacks it.
 ``--profile smoke --dest DIR`` renders a throwaway copy for CI without touching ``book/``.
 Papermill's exit code is checked because a failed notebook still renders in Jupyter Book with exit 0.
 """

