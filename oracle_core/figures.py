@@ -383,36 +383,52 @@ def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VCon
     return charts.grid(panels, columns=3)
 
 
-def profile_fidelity(results_root: Path | None = None, a: str = "cpu", b: str = "cpu_single") -> dict:
-    """Profile ``a`` against ``b`` on the same masks of LeNet5-Mini/MNIST conv1 at 0.5 (correct wiring): how
-    closely the pruned losses and the final accuracies rank the masks alike, and both taus next to the paper's."""
+def profile_fidelity(results_root: Path | None = None,
+                     profiles: tuple[str, ...] = ("cpu", "cpu_15k", "cpu_single")) -> dict:
+    """The same masks of LeNet5-Mini/MNIST conv1 at 0.5 (correct wiring, same pretrained network) under several
+    reductions, each compared with the most thorough one (the last): how alike their pruned losses and final
+    accuracies rank the masks, and every profile's tau next to the paper's."""
     e = GridEntry("lenet_mnist", "conv1", 0.5)
     res = {}
-    for p in (a, b):
+    for p in profiles:
         store = RunStore(e.spec(p), e.experiment, results_root)
-        res[p] = load_result(store) if store.is_complete() else None
-    if res[a] is None or res[b] is None:
-        missing = " and ".join(f"`{p}`" for p in (a, b) if res[p] is None)
+        if store.is_complete():
+            res[p] = load_result(store)
+    ref_name = profiles[-1]
+    if len(res) < 2 or ref_name not in res:
+        missing = ", ".join(f"`{p}`" for p in profiles if p not in res)
         return {"text": f"Not measured yet: conv1 at 0.5 has no finished run at profile {missing}.", "frame": None}
-    m = res[a].per_mask.merge(res[b].per_mask, on="mask_id", suffixes=(f" {a}", f" {b}"))
-    t_loss = kendalltau(m[f"pruned_train_loss {a}"], m[f"pruned_train_loss {b}"]).statistic
-    t_acc = kendalltau(m[f"final_test_acc {a}"], m[f"final_test_acc {b}"]).statistic
-    ref = reference.paper_row("lenet5_mini", "mnist", ("conv1",), 0.5)
-    table = pd.DataFrame({
-        p: {"N": r.summary["n_masks"], "tau (pruned loss vs final acc)": round(r.summary["kendall_tau"], 3),
-            "anomaly %": round(100 * r.summary["anomaly_ratio"], 2),
-            "oracle's pick": r.summary["oracle_kept"], "median final acc %": round(100 * r.summary["final_acc_median"], 2),
-            "retraining wall time (s)": round(r.env.get("wall_s_this_invocation", {}).get("retrain_s", float("nan")))}
-        for p, r in res.items()}).T
-    table.loc["paper"] = [int(ref["n_masks"]), float(ref["kendall_tau"]), float(ref["anomaly_ratio_percent"]), "n/a",
-                          float(ref["final_acc_median_percent"]), float("nan")]
-    chart = alt.Chart(m).mark_circle(size=20, opacity=0.7, color="#1f77b4").encode(
-        x=alt.X(f"final_test_acc {b}:Q", title=f"final test accuracy, {b} (fraction)", scale=alt.Scale(zero=False)),
-        y=alt.Y(f"final_test_acc {a}:Q", title=f"final test accuracy, {a} (fraction)", scale=alt.Scale(zero=False)),
-    ).properties(width=300, height=240, title=alt.TitleParams(
-        f"the same {len(m)} masks under two profiles", subtitle=f"Kendall tau {t_acc:+.2f}", anchor="start"))
-    text = (f"Over the {len(m)} masks both profiles ran, the pruned train loss over 10k images ranks the masks like "
-            f"the loss over 60k with Kendall tau {t_loss:+.3f}, and the final accuracies after the two retrainings "
-            f"agree with tau {t_acc:+.2f}. The headline tau is {res[a].summary['kendall_tau']:+.2f} under `{a}` and "
-            f"{res[b].summary['kendall_tau']:+.2f} under `{b}` (paper {float(ref['kendall_tau']):+.2f}).")
+    base = res[ref_name].per_mask.set_index("mask_id")
+    paper = reference.paper_row("lenet5_mini", "mnist", ("conv1",), 0.5)
+    rows, frames = {}, []
+    for p, r in res.items():
+        pm = r.per_mask.set_index("mask_id").loc[base.index]
+        s = r.spec
+        rows[p] = {"retraining images": s.retrain_subset or "all", "pruned-loss images": s.loss_subset or "all",
+                   "N": r.summary["n_masks"], "tau (pruned loss vs final acc)": round(r.summary["kendall_tau"], 3),
+                   "anomaly %": round(100 * r.summary["anomaly_ratio"], 2), "oracle's pick": r.summary["oracle_kept"],
+                   "median final acc %": round(100 * r.summary["final_acc_median"], 2),
+                   f"tau of pruned losses vs {ref_name}": round(kendalltau(pm["pruned_train_loss"],
+                                                                          base["pruned_train_loss"]).statistic, 3),
+                   f"tau of final accs vs {ref_name}": round(kendalltau(pm["final_test_acc"],
+                                                                       base["final_test_acc"]).statistic, 3),
+                   "retraining wall time (s)": round(r.env.get("wall_s_this_invocation", {}).get("retrain_s", float("nan")))}
+        if p != ref_name:
+            frames.append(pd.DataFrame({"profile": p, "reference": base["final_test_acc"], "this": pm["final_test_acc"]}))
+    rows["paper"] = {"retraining images": "all (30 epochs)", "pruned-loss images": "all", "N": int(paper["n_masks"]),
+                     "tau (pruned loss vs final acc)": float(paper["kendall_tau"]),
+                     "anomaly %": float(paper["anomaly_ratio_percent"]), "oracle's pick": "n/a",
+                     "median final acc %": float(paper["final_acc_median_percent"])}
+    table = pd.DataFrame(rows).T
+    m = pd.concat(frames)
+    chart = alt.Chart(m).mark_circle(size=18, opacity=0.6).encode(
+        x=alt.X("reference:Q", title=f"final test accuracy, {ref_name} (fraction)", scale=alt.Scale(zero=False)),
+        y=alt.Y("this:Q", title="final test accuracy, reduced profile (fraction)", scale=alt.Scale(zero=False)),
+        color=alt.Color("profile:N", legend=alt.Legend(orient="bottom", title=None)),
+    ).properties(width=300, height=240, title=alt.TitleParams(f"the same {len(base)} masks under each profile",
+                                                              anchor="start"))
+    taus = ", ".join(f"{table.loc[p, 'tau (pruned loss vs final acc)']:+.2f} under `{p}`" for p in res)
+    text = (f"Measured on the {len(base)} masks every profile ran: the headline tau is {taus} (paper "
+            f"{float(paper['kendall_tau']):+.2f}). The table gives, for each reduction, how closely its pruned losses "
+            f"and its final accuracies rank the masks like `{ref_name}`'s.")
     return {"text": text, "frame": m, "table": table, "chart": chart}
