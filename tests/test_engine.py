@@ -149,3 +149,24 @@ def test_gradient_clipping_stays_per_model(pruned):
         assert max(abs(a - b) for a, b in zip(losses, batched.step_loss)) < 1e-4
     unclipped, _ = engine.train([copy.deepcopy(pruned[0])], x, y, x[:64], y[:64], recipe, [1], record_steps=True)
     assert max(abs(a - b) for a, b in zip(unclipped[0].step_loss, wide_res[0].step_loss)) > 1e-3
+
+
+def test_eval_max_pool_is_bit_identical_to_max_pool2d_and_training_keeps_the_reference():
+    import torch.nn.functional as F
+
+    from oracle_core.models.pool import max_pool2x2
+
+    torch.manual_seed(0)
+    for shape in [(64, 10, 28, 28), (8, 5, 10, 10), (3, 4, 7, 9)]:
+        x = F.relu(torch.randn(*shape))  # ReLU makes ties (zeros), as in the model
+        with torch.no_grad():
+            assert torch.equal(max_pool2x2(x), F.max_pool2d(x, 2))
+        xg = x.clone().requires_grad_()
+        out = max_pool2x2(xg)
+        assert out.grad_fn is not None and "MaxPool" in type(out.grad_fn).__name__
+    m = build_model("lenet5_mini", 1, 10).eval()
+    x = torch.randn(16, 1, 32, 32)
+    with torch.no_grad():
+        fast = m(x)
+    ref = m(x)  # grad mode on: parameters require grad, so max_pool2d runs
+    assert torch.equal(fast, ref.detach())

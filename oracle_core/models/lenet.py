@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .graph import PruneLink
+from .pool import max_pool2x2
 
 
 class LeNet5Mini(nn.Module):
@@ -28,8 +29,8 @@ class LeNet5Mini(nn.Module):
             setattr(self, f"fc{i}", nn.Linear(10, out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = max_pool2x2(F.relu(self.conv1(x)))
+        x = max_pool2x2(F.relu(self.conv2(x)))
         x = F.relu(self.conv3(x))
         x = torch.flatten(x, 1)
         for i in range(1, self.n_fc):
