@@ -42,3 +42,4 @@ test: data browser
 
 bench: data
 	$(PY) bench/retrain.py
+	OMP_NUM_THREADS=1 $(PY) bench/eval_pool.py
