@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--profile", default="cpu")
     r.add_argument("--wiring", default="correct")
     r.add_argument("--shared-order", action="store_true")
+    r.add_argument("--short-retrain", action="store_true",
+                   help="retrain with the profile's short recipe (the lesson's separate short run)")
     r.add_argument("--results", type=Path, default=None, help="results root (default ./results)")
     r.add_argument("--data", type=Path, default=None, help="data root (default ./data)")
     r.add_argument("--device", default=None)
@@ -48,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
 
         spec = make_spec(args.model, args.dataset, args.layers, args.ratio, args.n_masks, args.seed, args.repeats,
                          args.profile, args.wiring, args.shared_order)
+        if args.short_retrain:
+            from .figures import short_run_spec
+
+            spec = short_run_spec(spec)
         res = run_study(spec, args.experiment, args.results, args.data, args.device, args.group_size,
                         executor=args.executor, ray_address=args.ray_address)
     except OracleError as exc:

@@ -206,33 +206,56 @@ def tau_vs(table: pd.DataFrame, x: str, x_title: str, order: list[str] | None = 
 
 # ---- the lesson: short retraining vs full retraining ----------------------------------------------------
 
-def short_retrain_acc(res: StudyResult) -> pd.Series:
-    """Per-mask test accuracy after the profile's short retraining, read from the retraining curve.
-
-    Only valid when the short recipe is a prefix of the full one (same lr in its epochs, same batch, same data
-    order), which is how the cpu and smoke profiles define it: then the first ``short.epochs`` epochs of the full
-    run *are* the short run. The paper profile's short recipe compresses the schedule, so it needs its own runs.
-    """
-    short = get_profile(res.spec.profile).short_retrain
-    full = res.spec.retrain
-    prefix = (short.epochs <= full.epochs and short.batch_size == full.batch_size
-              and short.weight_decay == full.weight_decay and short.momentum == full.momentum
-              and all(short.lr_at(e) == full.lr_at(e) for e in range(short.epochs)))
-    if not prefix:
-        raise ValueError(f"profile {res.spec.profile!r}: its short recipe is not a prefix of its retraining; "
-                         "run the short retraining as its own setting")
-    c = res.curves[res.curves["epoch"] <= short.epochs]
-    best = c.groupby(["mask_id", "repeat"])["test_acc"].max().groupby("mask_id").mean()
-    return best
+def short_is_prefix(spec) -> bool:
+    """Whether the profile's short retraining is the first epochs of its full retraining (same lr in those
+    epochs, batch, weight decay, momentum and data order): then the full run's curve holds the short run."""
+    short, full = get_profile(spec.profile).short_retrain, spec.retrain
+    return (short.epochs <= full.epochs and short.batch_size == full.batch_size
+            and short.weight_decay == full.weight_decay and short.momentum == full.momentum
+            and all(short.lr_at(e) == full.lr_at(e) for e in range(short.epochs)))
 
 
-def lesson_frame(res: StudyResult) -> pd.DataFrame:
+def short_run_spec(spec):
+    """The separate short-retraining run of a setting whose short recipe is not a prefix (the paper profile:
+    3 epochs with the compressed schedule): same masks, seeds and pretrained network, the short recipe."""
+    from dataclasses import replace
+
+    return replace(spec, retrain=get_profile(spec.profile).short_retrain)
+
+
+def short_retrain_acc(res: StudyResult, results_root: Path | None = None) -> pd.Series | None:
+    """Per-mask test accuracy (best epoch, repeats averaged) after the profile's short retraining.
+
+    When the short recipe is a prefix of the full one (the cpu and smoke profiles) it is read off the full run's
+    curve: those first epochs *are* the short run (tests/test_figures.py trains both and compares). Otherwise it
+    comes from the setting's separate short run in ``results/retrain_lesson/`` (None if that is not stored yet)."""
+    if short_is_prefix(res.spec):
+        short = get_profile(res.spec.profile).short_retrain
+        c = res.curves[res.curves["epoch"] <= short.epochs]
+        return c.groupby(["mask_id", "repeat"])["test_acc"].max().groupby("mask_id").mean()
+    store = RunStore(short_run_spec(res.spec), "retrain_lesson", results_root)
+    if not store.is_complete():
+        return None
+    return load_result(store).per_mask.set_index("mask_id")["final_test_acc"]
+
+
+def short_run_command(c: Cell, profile: str) -> str:
+    """How to produce a setting's separate short run (only needed when the short recipe is not a prefix)."""
+    e = c.entry
+    return (f"python -m oracle_core run --experiment retrain_lesson --layers {e.layers} --ratio {e.ratio:g}"
+            + (f" --n-masks {e.n_masks}" if e.n_masks else "") + f" --profile {profile} --short-retrain")
+
+
+def lesson_frame(res: StudyResult, results_root: Path | None = None) -> pd.DataFrame | None:
+    short = short_retrain_acc(res, results_root)
+    if short is None:
+        return None
     pm = res.per_mask.set_index("mask_id")
-    pm["short_retrain_test_acc"] = short_retrain_acc(res)
-    return pm.reset_index()
+    pm["short_retrain_test_acc"] = short
+    return pm.reset_index().dropna(subset=["short_retrain_test_acc"])
 
 
-def lesson_table(cs: list[Cell]) -> pd.DataFrame:
+def lesson_table(cs: list[Cell], results_root: Path | None = None) -> pd.DataFrame:
     """Kendall tau between short-retrain and full-retrain accuracy per setting, ours beside the paper's."""
     ref = pd.read_csv(reference.REFERENCE_DIR / "reference_short_vs_full.csv")
     rows = []
@@ -241,8 +264,8 @@ def lesson_table(cs: list[Cell]) -> pd.DataFrame:
         hit = ref[(ref["model"] == e.model) & (ref["dataset"] == e.dataset) & (ref["layers"] == e.layers)
                   & ((ref["ratio"] - e.ratio).abs() < 1e-9)]
         tau = p = float("nan")
-        if c.result is not None:
-            f = lesson_frame(c.result)
+        f = None if c.result is None else lesson_frame(c.result, results_root)
+        if f is not None:
             res = kendalltau(f["short_retrain_test_acc"], f["final_test_acc"])
             tau, p = float(res.statistic), float(res.pvalue)
         rows.append({"setting": c.title, "N": None if c.result is None else len(c.result.per_mask),
@@ -254,10 +277,12 @@ def lesson_table(cs: list[Cell]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("setting")
 
 
-def lesson_panel(c: Cell, width: int = 220, height: int = 180) -> alt.Chart:
+def lesson_panel(c: Cell, width: int = 220, height: int = 180, results_root: Path | None = None) -> alt.Chart:
     if c.result is None:
         return _placeholder(c.title, "not run yet", width, height)
-    f = lesson_frame(c.result)
+    f = lesson_frame(c.result, results_root)
+    if f is None:
+        return _placeholder(c.title, "short run not stored yet", width, height)
     return _lesson_scatter(f, c.title, width, height)
 
 
@@ -432,3 +457,13 @@ def profile_fidelity(results_root: Path | None = None,
             f"{float(paper['kendall_tau']):+.2f}). The table gives, for each reduction, how closely its pruned losses "
             f"and its final accuracies rank the masks like `{ref_name}`'s.")
     return {"text": text, "frame": m, "table": table, "chart": chart}
+
+
+def lesson_missing(cs: list[Cell], profile: str, results_root: Path | None = None) -> str:
+    """Commands for the settings whose lesson is not computable yet (no full run, or no separate short run)."""
+    todo = [c.command for c in cs if c.result is None]
+    todo += [short_run_command(c, profile) for c in cs
+             if c.result is not None and short_retrain_acc(c.result, results_root) is None]
+    if not todo:
+        return "Every lesson setting is computable from the results store."
+    return ("Not computable yet; each command below produces what is missing:\n\n```\n" + "\n".join(todo) + "\n```")

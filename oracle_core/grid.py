@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -36,18 +36,25 @@ class GridEntry:
     wiring: str = "correct"
     priority: int = 9  # lower runs first: the settings the book needs most
     repeats: int = 0  # 0 = the profile's; the noise ceiling asks for at least 2
+    short_retrain: bool = False  # the lesson's separate short run (only where the short recipe is not a prefix)
 
     @property
     def label(self) -> str:
         extra = "" if self.wiring == "correct" else f" [{self.wiring}]"
         extra += f" x{self.repeats} repeats" if self.repeats else ""
+        extra += " [short retrain]" if self.short_retrain else ""
         return f"{self.model}/{self.dataset} {self.layers}@{self.ratio:g}{extra}"
 
     def spec(self, profile: str, seed: int = 0):
         from .spec import make_spec
 
-        return make_spec(self.model, self.dataset, self.layers, self.ratio, self.n_masks, seed,
+        spec = make_spec(self.model, self.dataset, self.layers, self.ratio, self.n_masks, seed,
                          self.repeats or None, profile, self.wiring)
+        if self.short_retrain:
+            from .figures import short_run_spec
+
+            spec = short_run_spec(spec)
+        return spec
 
 
 def mnist_grid() -> list[GridEntry]:
@@ -66,6 +73,9 @@ def mnist_grid() -> list[GridEntry]:
         g.append(GridEntry("lenet_variants", "conv1", model=f"lenet5_mini_d{d}", priority=2))
     for w in (20, 30, 40):
         g.append(GridEntry("lenet_variants", "conv1", model=f"lenet5_mini_w{w}", n_masks=1000, priority=2))
+    for layers in ("conv1", "conv2", "conv3") + MULTI_LAYERS:  # the lesson's short runs (paper profile only)
+        g.append(GridEntry("retrain_lesson", layers, 0.5, n_masks=1000 if "+" in layers else 0, short_retrain=True,
+                           priority=4))
     for layer in ("conv1", "conv2", "conv3"):  # beyond the paper: how reproducible is the final ranking at all?
         g.append(GridEntry("noise_ceiling", layer, 0.5, repeats=2, priority=2))
     return sorted(g, key=lambda e: e.priority)
@@ -88,9 +98,13 @@ def plan(profile: str, only: str = "", data_root: Path | None = None) -> list[di
 
     rows = []
     wanted = [w.strip() for w in only.split(",") if w.strip()]
+    from .figures import short_is_prefix
+
     for e in mnist_grid():
         if wanted and not any(w in e.label for w in wanted):
             continue
+        if e.short_retrain and short_is_prefix(replace(e, short_retrain=False).spec(profile)):
+            continue  # the short run is the full run's first epochs: read off its curve instead
         spec = e.spec(profile)
         rows.append({"entry": e, "spec": spec, "masks": _n_masks(spec) * spec.repeats,
                      "data": dataset_present(e.dataset, data_root)})

@@ -59,7 +59,7 @@ def test_short_retraining_is_the_prefix_of_the_full_one():
     assert CPU_SHORT_RETRAIN.lr_at(0) == LENET_SHORT_RETRAIN.lr_at(0)
 
 
-def test_lesson_reads_the_curve_and_refuses_a_non_prefix_recipe(smoke_grid):
+def test_lesson_reads_the_curve_or_waits_for_a_separate_short_run(smoke_grid, tmp_path):
     [c] = figures.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1" and e.ratio == 0.5)
     acc = figures.short_retrain_acc(c.result)
     curves = c.result.curves
@@ -69,8 +69,8 @@ def test_lesson_reads_the_curve_and_refuses_a_non_prefix_recipe(smoke_grid):
     assert -1 <= t.iloc[0]["tau short vs full, ours"] <= 1 and t.iloc[0]["tau short vs full, paper"] == 0.70
     paper_like = SimpleNamespace(spec=c.result.spec.__class__(**{**c.result.spec.__dict__, "profile": "paper"}),
                                  curves=curves)
-    with pytest.raises(ValueError, match="not a prefix"):
-        figures.short_retrain_acc(paper_like)
+    assert not figures.short_is_prefix(paper_like.spec)  # the paper's 3-epoch compressed schedule
+    assert figures.short_retrain_acc(paper_like, tmp_path) is None  # its separate short run is not stored
 
 
 def test_paper_points_reproduce_printed_tau_on_every_figure_2_panel():
@@ -97,3 +97,29 @@ def test_headline_numbers_come_from_the_store():
     assert facts["tau_headline_ours"] == pytest.approx(float(row["kendall_tau"].iloc[0]))
     assert facts["tau_headline_paper"] == pytest.approx(-0.51)
     assert facts["n_agree"] + facts["n_disagree"] == facts["n_done"]
+
+
+def test_a_non_prefix_short_recipe_uses_its_own_stored_run(tmp_path, monkeypatch):
+    """The paper profile's short recipe compresses the schedule, so its lesson needs separate short runs: the page
+    says which command is missing until the run is stored, then reads it."""
+    from dataclasses import replace
+
+    from oracle_core import protocol
+    from oracle_core.protocol import Recipe
+    from oracle_core.runner import run_study
+
+    compressed = Recipe(epochs=1, lr_steps=((0, 0.005),), batch_size=256, weight_decay=1e-4)
+    monkeypatch.setitem(protocol.PROFILES, "smoke", replace(protocol.PROFILES["smoke"], short_retrain=compressed))
+    e = GridEntry("lenet_mnist", "conv1", 0.5)
+    full = run_study(e.spec("smoke"), "lenet_mnist", tmp_path, progress=False)
+    assert not figures.short_is_prefix(full.spec)
+    cell = figures.Cell(e, full, None, "cmd")
+    assert figures.short_retrain_acc(full, tmp_path) is None
+    assert "--short-retrain" in figures.lesson_missing([cell], "smoke", tmp_path)
+    short = run_study(figures.short_run_spec(full.spec), "retrain_lesson", tmp_path, progress=False)
+    assert short.spec.retrain == compressed and short.spec.pretrain_key() == full.spec.pretrain_key()
+    frame = figures.lesson_frame(full, tmp_path)
+    assert len(frame) == len(full.per_mask)
+    assert np.allclose(frame.set_index("mask_id")["short_retrain_test_acc"].sort_index(),
+                       short.per_mask.set_index("mask_id")["final_test_acc"].sort_index())
+    assert figures.lesson_missing([cell], "smoke", tmp_path).startswith("Every lesson setting")
