@@ -22,7 +22,7 @@ PAGES: list[tuple[str, str, dict[str, object]]] = [
     ("notebooks/front.ipynb", "intro.ipynb", {}),
     ("notebooks/profiles.ipynb", "profiles.ipynb", {}),
     ("notebooks/lenet_mnist.ipynb", "experiments/lenet_mnist.ipynb",
-     {"model": "lenet5_mini", "dataset": "mnist", "layers": "conv1", "ratio": 0.5}),
+     {"model": "lenet5_mini", "dataset": "mnist", "layers": "conv1", "ratio": 0.5, "compute": False}),
     ("notebooks/lenet_grid.ipynb", "experiments/lenet_grid.ipynb", {}),
     ("notebooks/large_models.ipynb", "experiments/large_models.ipynb", {}),
     ("notebooks/mnist_variants.ipynb", "experiments/mnist_variants.ipynb", {}),

@@ -175,3 +175,22 @@ def _wiring_meaning(runs: dict) -> str:
             f"wiring makes tau {direction}, by {min(diff):+.2f} to {max(diff):+.2f}. {verdict} "
             "The paper's LeNet numbers were measured with the released wiring, so where the two differ, the "
             "correct sub-network's tau is the one that answers the paper's question.")
+
+
+def stored_result(spec, experiment: str, results_root=None) -> StudyResult | None:
+    """The stored result of ``spec`` if its run finished, else None (never trains)."""
+    from .runner import load_result
+    from .store import RunStore
+
+    store = RunStore(spec, experiment, results_root)
+    return load_result(store) if store.is_complete() else None
+
+
+def not_stored(spec, experiment: str) -> str:
+    """What a read-only page says for a setting the store lacks: the exact command that produces it."""
+    cmd = (f"python -m oracle_core run --experiment {experiment} --model {spec.model} --dataset {spec.dataset} "
+           f"--layers {spec.layers_text} --ratio {spec.ratio:g}" + (f" --n-masks {spec.n_masks}" if spec.n_masks else "")
+           + ("" if spec.wiring == "correct" else f" --wiring {spec.wiring}") + f" --profile {spec.profile}")
+    return (f"**{setting_title(spec)}, profile `{spec.profile}`: not in the results store yet.** This page only "
+            f"reads the store when the book is built; produce it with\n\n```\n{cmd}\n```\n\nor execute this notebook "
+            "with `-p compute True` (the default).")
