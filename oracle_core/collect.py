@@ -32,9 +32,12 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+PROFILE_PREFERENCE = ("paper", "cpu_single", "cpu_15k", "cpu", "smoke")  # most thorough first
+
+
 def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
     """Every published setting (reference_results.csv) with our run beside it where one exists (correct wiring,
-    at ``profile`` when given: one row per published setting)."""
+    at ``profile`` when given, else the most thorough profile that has one: one row per published setting)."""
     if profile is not None and not runs.empty:
         runs = runs[runs["profile"] == profile]
     ref = reference.results_table().copy()
@@ -52,7 +55,9 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
     ours["our_median_acc_%"] = 100 * ours["final_acc_median"]
     ours = ours[["model", "dataset", "layers", "ratio", "profile", "n_masks", "our_tau", "our_anomaly_%",
                  "our_oracle_acc_%", "our_median_acc_%"]]
-    ours = ours.drop_duplicates(["model", "dataset", "layers", "ratio", "profile"])
+    rank = {p: i for i, p in enumerate(PROFILE_PREFERENCE)}  # one run per setting: the most thorough profile
+    ours = ours.assign(_r=ours["profile"].map(lambda p: rank.get(p, len(rank)))).sort_values("_r", kind="stable")
+    ours = ours.drop_duplicates(["model", "dataset", "layers", "ratio"]).drop(columns="_r")
     return ref.merge(ours, on=["model", "dataset", "layers", "ratio"], how="left")
 
 
