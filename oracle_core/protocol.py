@@ -86,7 +86,9 @@ PROFILES: dict[str, Profile] = {
              "masks (not 1000) in the sampled settings; every exhaustive setting stays exhaustive. The lesson's "
              "short retraining is the first of those 3 epochs (33%, not 10%, of the retraining). Measured: with "
              "15k retraining images (`cpu_15k`) the grid needed about 10 s per conv1 mask and 15 s per conv2/conv3 "
-             "mask per worker, about 9.7 hours in all; halving the retraining images brings it to about 6.")),
+             "mask per worker, about 9.7 hours in all. With 7,500 images the first runs took 4.0 s per conv1 mask and "
+             "7.7 s per conv3 mask per worker: about 5.3 hours for the grid with its noise ceiling (an estimate from "
+             "those per-mask times, not yet one uninterrupted run).")),
     "cpu_15k": Profile(
         name="cpu_15k", pretrain=LENET_PRETRAIN, retrain=LENET_SHORT_RETRAIN, short_retrain=CPU_SHORT_RETRAIN,
         repeats=1, retrain_subset=15000, loss_subset=10000, sampled_masks=100,
