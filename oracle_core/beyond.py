@@ -96,7 +96,7 @@ def noise_ceiling(profile: str, results_root: Path | None = None) -> pd.DataFram
         if c.result is None:
             rows.append({"setting": _label(c), "N": np.nan, "tau repeat 1 vs repeat 2": np.nan,
                          "tau pruned loss vs acc, repeat 1": np.nan, "tau pruned loss vs acc, repeat 2": np.nan,
-                         "reading": f"not run yet: `{c.command} --repeats {c.entry.repeats}`"})
+                         "reading": f"not run yet: `{c.command}`"})
             continue
         m = c.result.masks
         wide = m.pivot_table(index="mask_id", columns="repeat", values="final_test_acc")

@@ -19,9 +19,8 @@ from scipy.stats import kendalltau
 from . import analysis, charts, reference
 from .grid import GridEntry, mnist_grid
 from .protocol import get_profile
-from .report import TAU_DISAGREEMENT
-from .runner import StudyResult, load_result
-from .store import RunStore
+from .report import TAU_DISAGREEMENT, run_command, stored_result
+from .runner import StudyResult
 
 
 @dataclass
@@ -51,11 +50,8 @@ def cells(profile: str, experiment: str | None = None, results_root: Path | None
                 e.repeats and experiment != e.experiment):
             continue
         spec = e.spec(profile)
-        store = RunStore(spec, e.experiment, results_root)
-        res = load_result(store) if store.is_complete() else None
-        cmd = (f"python -m oracle_core run --experiment {e.experiment} --model {e.model} --dataset {e.dataset} "
-               f"--layers {e.layers} --ratio {e.ratio:g}" + (f" --n-masks {e.n_masks}" if e.n_masks else "")
-               + ("" if wiring == "correct" else f" --wiring {wiring}") + f" --profile {profile}")
+        res = stored_result(spec, e.experiment, results_root)
+        cmd = run_command(spec, e.experiment)
         out.append(Cell(e, res, reference.panel_name(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio), cmd))
     order = {e: i for i, e in enumerate(_paper_order())}
     return sorted(out, key=lambda c: order.get(c.entry, 999))
@@ -233,17 +229,13 @@ def short_retrain_acc(res: StudyResult, results_root: Path | None = None) -> pd.
         short = get_profile(res.spec.profile).short_retrain
         c = res.curves[res.curves["epoch"] <= short.epochs]
         return c.groupby(["mask_id", "repeat"])["test_acc"].max().groupby("mask_id").mean()
-    store = RunStore(short_run_spec(res.spec), "retrain_lesson", results_root)
-    if not store.is_complete():
-        return None
-    return load_result(store).per_mask.set_index("mask_id")["final_test_acc"]
+    short = stored_result(short_run_spec(res.spec), "retrain_lesson", results_root)
+    return None if short is None else short.per_mask.set_index("mask_id")["final_test_acc"]
 
 
 def short_run_command(c: Cell, profile: str) -> str:
     """How to produce a setting's separate short run (only needed when the short recipe is not a prefix)."""
-    e = c.entry
-    return (f"python -m oracle_core run --experiment retrain_lesson --layers {e.layers} --ratio {e.ratio:g}"
-            + (f" --n-masks {e.n_masks}" if e.n_masks else "") + f" --profile {profile} --short-retrain")
+    return run_command(short_run_spec(c.entry.spec(profile)), "retrain_lesson")
 
 
 def lesson_frame(res: StudyResult, results_root: Path | None = None) -> pd.DataFrame | None:
@@ -416,9 +408,9 @@ def profile_fidelity(results_root: Path | None = None,
     e = GridEntry("lenet_mnist", "conv1", 0.5)
     res = {}
     for p in profiles:
-        store = RunStore(e.spec(p), e.experiment, results_root)
-        if store.is_complete():
-            res[p] = load_result(store)
+        r = stored_result(e.spec(p), e.experiment, results_root)
+        if r is not None:
+            res[p] = r
     ref_name = profiles[-1]
     if len(res) < 2 or ref_name not in res:
         missing = ", ".join(f"`{p}`" for p in profiles if p not in res)

@@ -186,11 +186,20 @@ def stored_result(spec, experiment: str, results_root=None) -> StudyResult | Non
     return load_result(store) if store.is_complete() else None
 
 
+def run_command(spec, experiment: str) -> str:
+    """The CLI command that produces (or resumes) ``spec`` in results/<experiment>/: one spelling for every page."""
+    from .protocol import get_profile
+
+    prof = get_profile(spec.profile)
+    return (f"python -m oracle_core run --experiment {experiment} --model {spec.model} --dataset {spec.dataset} "
+            f"--layers {spec.layers_text} --ratio {spec.ratio:g}" + (f" --n-masks {spec.n_masks}" if spec.n_masks else "")
+            + ("" if spec.wiring == "correct" else f" --wiring {spec.wiring}") + f" --profile {spec.profile}"
+            + (f" --repeats {spec.repeats}" if spec.repeats != prof.repeats else "")
+            + (" --short-retrain" if spec.retrain != prof.retrain and spec.retrain == prof.short_retrain else ""))
+
+
 def not_stored(spec, experiment: str) -> str:
     """What a read-only page says for a setting the store lacks: the exact command that produces it."""
-    cmd = (f"python -m oracle_core run --experiment {experiment} --model {spec.model} --dataset {spec.dataset} "
-           f"--layers {spec.layers_text} --ratio {spec.ratio:g}" + (f" --n-masks {spec.n_masks}" if spec.n_masks else "")
-           + ("" if spec.wiring == "correct" else f" --wiring {spec.wiring}") + f" --profile {spec.profile}")
     return (f"**{setting_title(spec)}, profile `{spec.profile}`: not in the results store yet.** This page only "
-            f"reads the store when the book is built; produce it with\n\n```\n{cmd}\n```\n\nor execute this notebook "
-            "with `-p compute True` (the default).")
+            f"reads the store when the book is built; produce it with\n\n```\n{run_command(spec, experiment)}\n```\n\n"
+            "or execute this notebook with `-p compute True` (the default).")
