@@ -18,7 +18,7 @@ from .figures import Cell, cells
 from .store import RunStore
 from .runner import load_result
 
-TAYLOR_IMAGES = 2048  # training images for the Taylor scores (forward + backward through the dense network)
+TAYLOR_IMAGES = criteria.TAYLOR_IMAGES
 
 
 def _label(c: Cell) -> str:

@@ -15,6 +15,7 @@ Costs are in model-images: one image through one pruned network forward = 1, a t
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,18 @@ def taylor_mask(scores: dict[str, torch.Tensor], ratio: float) -> Mask:
     return Mask(tuple(kept))
 
 
+TAYLOR_IMAGES = 2048  # the first training images, for the Taylor scores (forward + backward, dense network)
+
+
+def criterion_picks(dense: nn.Module, layers: tuple[str, ...], ratio: float, x: torch.Tensor,
+                    y: torch.Tensor) -> dict[str, Mask]:
+    """The masks the two data-light criteria pick: L1 magnitude (weights only) and first-order Taylor (on x, y).
+    The runner retrains them beside a sampled setting, so ``compare`` can read their outcome."""
+    picks = {"L1": l1_mask(dense, layers, ratio),
+             "Taylor": taylor_mask(taylor_scores(copy.deepcopy(dense), layers, x, y), ratio)}
+    return picks
+
+
 def dense_of(res: StudyResult) -> nn.Module:
     """The pretrained network of a stored result (weights_only load)."""
     from .data import get_dataset_info
@@ -112,7 +125,21 @@ def compare(res: StudyResult, taylor_x: torch.Tensor | None = None, taylor_y: to
     pm["epoch1_train_loss"] = first["train_loss"]
     pm = pm.reset_index()
 
+    stored = res.criteria_picks  # picks outside a sample, retrained beside it by the runner
+    outside = (stored.groupby("kept")["final_test_acc"].mean() if len(stored) else pd.Series(dtype=float))
+
+    def stored_pick(tag: str) -> str | None:
+        if not len(stored):
+            return None
+        hit = stored[stored["criterion"].str.split(" & ").apply(lambda names: tag in names)]
+        return str(hit["kept"].iloc[0]) if len(hit) else None
+
     def row(name: str, idx: int | None, cost: float, how: str, mask_text: str | None = None) -> dict:
+        if idx is None and mask_text in outside.index:  # retrained beside the sample: rank it among the sample
+            a = float(outside[mask_text])
+            return {"criterion": name, "pick": mask_text, "final acc %": 100 * a,
+                    "rank (1 = best)": int((acc > a).sum()) + 1, "regret (pp)": 100 * (best - a),
+                    "cost (model-images)": cost, "how": how + " (outside the sample: retrained beside it)"}
         if idx is None:
             return {"criterion": name, "pick": mask_text, "final acc %": np.nan, "rank (1 = best)": np.nan,
                     "regret (pp)": np.nan, "cost (model-images)": cost, "how": how + " (not among the retrained masks)"}
@@ -125,12 +152,14 @@ def compare(res: StudyResult, taylor_x: torch.Tensor | None = None, taylor_y: to
     dense = dense_of(res)
     rows = [row("oracle (lowest pruned train loss)", int(np.argmin(pm["pruned_train_loss"].to_numpy())),
                 n * loss_images, f"{n} pruned networks x {loss_images} training images, forward")]
-    l1 = l1_mask(dense, spec.layers, spec.ratio)
-    rows.append(row("L1 magnitude (largest mean |w|)", where.get(l1.text), 0, "weights only", l1.text))
-    if taylor_x is not None:
-        tm = taylor_mask(taylor_scores(dense, spec.layers, taylor_x, taylor_y), spec.ratio)
-        rows.append(row("first-order Taylor", where.get(tm.text), 3 * len(taylor_y),
-                        f"dense network, {len(taylor_y)} training images, forward + backward", tm.text))
+    l1 = stored_pick("L1") or l1_mask(dense, spec.layers, spec.ratio).text
+    rows.append(row("L1 magnitude (largest mean |w|)", where.get(l1), 0, "weights only", l1))
+    taylor = stored_pick("Taylor")
+    if taylor is None and taylor_x is not None:
+        taylor = taylor_mask(taylor_scores(dense, spec.layers, taylor_x, taylor_y), spec.ratio).text
+    if taylor is not None:
+        rows.append(row("first-order Taylor", where.get(taylor), 3 * TAYLOR_IMAGES,
+                        f"dense network, {TAYLOR_IMAGES} training images, forward + backward", taylor))
     rows.append({"criterion": "random (expectation)", "pick": "any", "final acc %": 100 * acc.mean(),
                  "rank (1 = best)": float(np.mean([(acc > a).sum() + 1 for a in acc])),
                  "regret (pp)": 100 * (best - acc.mean()), "cost (model-images)": 0, "how": "mean over the candidates"})

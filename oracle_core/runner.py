@@ -7,7 +7,7 @@ needed), an interrupted one continues at the next unfinished group of masks.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,13 +33,15 @@ class StudyResult:
     summary: dict
     env: dict
     curves: pd.DataFrame
+    criteria_picks: pd.DataFrame = field(default_factory=pd.DataFrame)  # L1/Taylor picks outside a sample
 
 
 def load_result(store: RunStore) -> StudyResult:
     rows = pd.read_csv(store.masks_csv, dtype={"mask_id": str})
     curves = pd.read_csv(store.curves_csv, dtype={"mask_id": str}) if store.curves_csv.exists() else pd.DataFrame()
+    picks = pd.read_csv(store.criteria_csv, dtype={"mask_id": str}) if store.criteria_csv.exists() else pd.DataFrame()
     return StudyResult(store.spec, store.dir, rows, analysis.per_mask(rows), read_json(store.summary_json),
-                       read_json(store.env_json) if store.env_json.exists() else {}, curves)
+                       read_json(store.env_json) if store.env_json.exists() else {}, curves, picks)
 
 
 def load_run_dir(path: Path) -> StudyResult:
@@ -144,6 +146,44 @@ def retrain_shard(ctx: ShardContext, shard: list[tuple[str, int]]) -> list[tuple
     return keys
 
 
+def _criteria_picks(spec: StudySpec, dense: torch.nn.Module, d: "_Data") -> dict[str, Mask]:
+    """The masks the non-oracle criteria pick from the dense network (criteria.py), to retrain beside a sample."""
+    from . import criteria
+
+    x, y = d.train_x[:criteria.TAYLOR_IMAGES], d.train_y[:criteria.TAYLOR_IMAGES]
+    return criteria.criterion_picks(dense, spec.layers, spec.ratio, x, y)
+
+
+def _import_earlier_repeats(spec: StudySpec, store: RunStore) -> dict | None:
+    """A setting run with more repeats starts from a finished run of the same spec with fewer: repeat r of
+    mask m has the same seed in both (``retrain_seed``), so those rows are the same computation and are copied
+    (as one shard, with their curves) instead of recomputed. Returns what was imported, for env.json."""
+    if spec.repeats < 2:
+        return None
+    for fewer in range(spec.repeats - 1, 0, -1):
+        sibling = replace(spec, repeats=fewer)
+        for folder in sorted(store.root.glob(f"*/{sibling.key}")):
+            other = RunStore(sibling, folder.parent.name, store.root)
+            if not other.is_complete() or read_json(other.spec_json).get("spec") != sibling.to_dict():
+                continue
+            rows = pd.read_csv(other.masks_csv, dtype={"mask_id": str})
+            curves = pd.read_csv(other.curves_csv, dtype={"mask_id": str})
+            if other.criteria_csv.exists():  # the criteria's picks retrained beside a sample
+                rows = pd.concat([rows, pd.read_csv(other.criteria_csv, dtype={"mask_id": str})[MASK_COLUMNS]])
+                curves = pd.concat([curves, pd.read_csv(other.criteria_curves_csv, dtype={"mask_id": str})])
+            done = store.done_keys()
+            rows = rows[[(m, int(r)) not in done for m, r in zip(rows["mask_id"], rows["repeat"])]]
+            if len(rows):
+                keys = set(zip(rows["mask_id"], rows["repeat"].astype(int)))
+                curves = curves[[(m, int(r)) in keys for m, r in zip(curves["mask_id"], curves["repeat"])]]
+                store.write_shard(rows[MASK_COLUMNS], curves)
+            env = read_json(other.env_json) if other.env_json.exists() else {}
+            return {"from": f"{other.experiment}/{sibling.key}", "repeats": list(range(fewer)),
+                    "code_version": env.get("code_version"), "torch": env.get("torch"),
+                    "why": "same spec with fewer repeats: identical seeds, so identical computations"}
+    return None
+
+
 def load_context(spec: StudySpec, experiment: str, results_root: Path, data_root: Path | None,
                  device: str | None) -> ShardContext:
     """A worker's context from the store alone (data, pretrained network, pruned table): used by Ray tasks."""
@@ -182,26 +222,33 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     sizes = layer_sizes(dense, spec.layers)
     masks = make_masks(sizes, spec.ratio, spec.n_masks, derive_seed(spec.seed, "masks"))
     k = group_size or engine.default_group_size(dev)
+    picks = _criteria_picks(spec, dense, d) if spec.criteria_picks else {}
+    sample_ids = {m.mask_id for m in masks}
+    extra = list({m.mask_id: m for m in picks.values() if m.mask_id not in sample_ids}.values())
+    every = masks + extra  # the criteria's picks are retrained like any mask, then kept apart (stage 4)
 
     # ---- stage 2: the state right after pruning (pruned train loss), stored separately ----
     t0 = time.perf_counter()
-    if not store.pruned_csv.exists():
+    old = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}) if store.pruned_csv.exists() else None
+    missing = [m for m in every if old is None or m.mask_id not in set(old["mask_id"])]
+    if missing:
         rows = []
-        with tqdm(total=len(masks), desc="pruned train loss", unit="mask", disable=not progress) as bar:
-            for group in _groups(masks, k):
+        with tqdm(total=len(missing), desc="pruned train loss", unit="mask", disable=not progress) as bar:
+            for group in _groups(missing, k):
                 wide = engine.stack([prune(dense, m, spec.wiring, spec.ratio) for m in group])
                 met = engine.evaluate(wide, len(group), d.loss_x, d.loss_y)
                 rows += [{"mask_id": m.mask_id, "kept": m.text, "pruned_train_loss": met.loss[i],
                           "pruned_train_acc": met.acc[i]} for i, m in enumerate(group)]
                 bar.update(len(group))
-        atomic_write_csv(store.pruned_csv, pd.DataFrame(rows))
+        atomic_write_csv(store.pruned_csv, pd.concat([x for x in (old, pd.DataFrame(rows)) if x is not None]))
     pruned = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}).set_index("mask_id")
     timings["pruned_eval_s"] = time.perf_counter() - t0
 
     # ---- stage 3: retraining, in shards of k masks (one wide model each), each shard one atomic file ----
     t0 = time.perf_counter()
+    imported = _import_earlier_repeats(spec, store)
     done = store.done_keys()
-    todo = [(m, r) for r in range(spec.repeats) for m in masks if (m.mask_id, r) not in done]
+    todo = [(m, r) for r in range(spec.repeats) for m in every if (m.mask_id, r) not in done]
     shards = [[(m.text, r) for m, r in group] for group in _groups(todo, k)]
     if executor == "ray":
         from .executors import run_shards_ray
@@ -218,6 +265,14 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
 
     # ---- stage 4: assemble and analyze ----
     rows, curves = store.read_shards()
+    if extra:  # the criteria's own picks: stored beside the sample, never inside its analysis
+        names = {m.mask_id: " & ".join(n for n, p in picks.items() if p.mask_id == m.mask_id) for m in extra}
+        outside = ~rows["mask_id"].isin(sample_ids)
+        picked = rows[outside].assign(criterion=lambda t: t["mask_id"].map(names))
+        atomic_write_csv(store.criteria_csv, picked.sort_values(["mask_id", "repeat"]))
+        c_out = ~curves["mask_id"].isin(sample_ids)
+        atomic_write_csv(store.criteria_curves_csv, curves[c_out].sort_values(["mask_id", "repeat", "epoch"]))
+        rows, curves = rows[~outside], curves[~c_out]
     order = {(m.mask_id, r): i for i, (m, r) in enumerate((m, r) for r in range(spec.repeats) for m in masks)}
     rows = rows.assign(_o=[order[(str(a), int(b))] for a, b in zip(rows["mask_id"], rows["repeat"])])
     rows = rows.sort_values("_o").drop(columns="_o")[MASK_COLUMNS].reset_index(drop=True)
@@ -232,6 +287,8 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
                      "pretrain_order": derive_seed(spec.seed, "pretrain-order"),
                      "mask_sampling": derive_seed(spec.seed, "masks"),
                      "retrain_order": "per row of masks.csv (column seed)"}}
+    if imported:
+        env["imported_repeats"] = imported
     if store.env_json.exists():  # keep the record of earlier (interrupted) invocations
         env["earlier_invocations"] = [read_json(store.env_json)]
     atomic_write_json(store.env_json, env)

@@ -34,6 +34,7 @@ class StudySpec:
     test_subset: int = 0  # first N test images (0 = all)
     profile: str = "paper"
     loss_subset: int = 0  # pruned train loss over the first N training images (0 = the whole training set)
+    criteria_picks: bool = False  # also retrain the L1 and Taylor picks when they are not in the sample
 
     @property
     def layers_text(self) -> str:
@@ -126,7 +127,8 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
     spec = StudySpec(model=model, dataset=dataset, layers=tuple(sizes), ratio=ratio, n_masks=n_masks, seed=int(seed),
                      repeats=repeats, wiring=wiring, shared_order=bool(shared_order), pretrain=prof.pretrain,
                      retrain=prof.retrain, train_subset=prof.train_subset, retrain_subset=prof.retrain_subset,
-                     test_subset=prof.test_subset, profile=prof.name, loss_subset=prof.loss_subset)
+                     test_subset=prof.test_subset, profile=prof.name, loss_subset=prof.loss_subset,
+                     criteria_picks=n_masks > 0)  # a sample may miss the criteria's masks: retrain them too
     return spec
 
 

@@ -4,7 +4,9 @@
 (the state right after pruning: one row per mask), ``shards/*.csv`` (retraining rows, one file per
 finished group of masks, named by the hash of its (mask, repeat) keys, so concurrent writers never
 collide and a finished group is never redone), and, once complete, ``masks.csv``, ``curves.csv`` and
-``summary.json`` (written last; then the shards are dropped). Dense networks live once per pretraining key in ``results/pretrained/<key>/``.
+``summary.json`` (written last; then the shards are dropped). A sampled setting also holds
+``criteria_picks.csv`` / ``criteria_curves.csv``: the L1 and Taylor masks retrained beside the sample, kept out
+of masks.csv so the paper's analysis stays on the uniform sample. Dense networks live once per pretraining key in ``results/pretrained/<key>/``.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ class RunStore:
     masks_csv = property(lambda self: self.dir / "masks.csv")
     curves_csv = property(lambda self: self.dir / "curves.csv")
     summary_json = property(lambda self: self.dir / "summary.json")
+    criteria_csv = property(lambda self: self.dir / "criteria_picks.csv")  # L1/Taylor picks outside the sample
+    criteria_curves_csv = property(lambda self: self.dir / "criteria_curves.csv")
     shared_pretrained_pt = property(lambda self: self.pretrained_dir / "pretrained.pt")
     shared_pretrain_json = property(lambda self: self.pretrained_dir / "pretrain.json")
 

@@ -68,11 +68,13 @@ def test_killed_run_resumes_to_identical_results(smoke_results, tmp_path, monkey
     assert not store.summary_json.exists() and len(store.done_keys()) == 2
     monkeypatch.setattr(engine, "train", real_train)
     calls.clear()
-    # resume with another group size: only the 4 unfinished masks are retrained
+    # resume with another group size: only the 4 unfinished sampled masks (and the criteria's picks, retrained
+    # beside the sample) are retrained
     counted = []
     monkeypatch.setattr(engine, "train", lambda *a, **k: (counted.append(len(a[0])), real_train(*a, **k))[1])
     resumed = runner.run_study(spec, "lenet_mnist", tmp_path, progress=False, group_size=1)
-    assert sum(counted) == 4
+    assert sum(counted) == 4 + resumed.criteria_picks["mask_id"].nunique()
+    pd.testing.assert_frame_equal(resumed.criteria_picks, full.criteria_picks, check_exact=False, atol=1e-6, rtol=0)
     pd.testing.assert_frame_equal(resumed.masks, full.masks, check_exact=False, atol=1e-6, rtol=0)
     assert resumed.summary["oracle_mask_id"] == full.summary["oracle_mask_id"]
 
@@ -152,3 +154,33 @@ def test_wiring_meaning_reads_direction_and_verdict_from_the_numbers():
     assert "more negative" in text and "-0.20 to -0.20" in text and "same verdict" in text
     flip = {("conv1", "correct"): run(-0.10), ("conv1", "released_code"): run(-0.60)}
     assert "change verdict in conv1" in report._wiring_meaning(flip)
+
+
+def test_more_repeats_reuse_the_finished_fewer_repeat_run(smoke_results, tmp_path, monkeypatch):
+    """The noise ceiling (2 repeats) copies repeat 0 from the finished 1-repeat run of the same spec, and
+    those copied rows equal what retraining them again computes (same seeds): only repeat 1 is trained."""
+    one = make_spec(profile="smoke", layers="conv3", seed=11)
+    runner.run_study(one, "lenet_mnist", smoke_results, progress=False)
+    two = make_spec(profile="smoke", layers="conv3", seed=11, repeats=2)
+
+    trained = []
+    real_shard = runner.retrain_shard
+
+    def counting(ctx, shard):
+        trained.extend(r for _, r in shard)
+        return real_shard(ctx, shard)
+
+    monkeypatch.setattr(runner, "retrain_shard", counting)
+    reused = runner.run_study(two, "noise_ceiling", smoke_results, progress=False)
+    assert trained and set(trained) == {1}
+    assert reused.env["imported_repeats"]["from"] == f"lenet_mnist/{one.key}"
+    monkeypatch.setattr(runner, "retrain_shard", real_shard)
+
+    fresh_root = tmp_path / "fresh"  # the same 2-repeat spec computed from scratch (same pretrained net)
+    (fresh_root / "pretrained").mkdir(parents=True)
+    import shutil
+    shutil.copytree(smoke_results / "pretrained" / one.pretrain_key(), fresh_root / "pretrained" / one.pretrain_key())
+    fresh = runner.run_study(two, "noise_ceiling", fresh_root, progress=False)
+    assert "imported_repeats" not in fresh.env
+    cols = ["mask_id", "repeat", "seed", "pruned_train_loss", "final_test_acc", "final_test_loss"]
+    pd.testing.assert_frame_equal(reused.masks[cols], fresh.masks[cols], check_exact=True)
