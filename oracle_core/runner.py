@@ -164,7 +164,7 @@ def _import_earlier_repeats(spec: StudySpec, store: RunStore) -> dict | None:
         sibling = replace(spec, repeats=fewer)
         for folder in sorted(store.root.glob(f"*/{sibling.key}")):
             other = RunStore(sibling, folder.parent.name, store.root)
-            if not other.is_complete() or read_json(other.spec_json).get("spec") != sibling.to_dict():
+            if not other.is_complete() or StudySpec.from_dict(read_json(other.spec_json)["spec"]) != sibling:
                 continue
             rows = pd.read_csv(other.masks_csv, dtype={"mask_id": str})
             curves = pd.read_csv(other.curves_csv, dtype={"mask_id": str})

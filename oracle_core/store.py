@@ -104,7 +104,7 @@ class RunStore:
                   "non_default": self.spec.non_default()}
         if self.spec_json.exists():
             old = read_json(self.spec_json)
-            if old.get("spec") != record["spec"]:
+            if StudySpec.from_dict(old.get("spec", {})) != self.spec:  # fields added later take their defaults
                 raise OracleError(f"{self.spec_json} holds a different spec: move that folder away and rerun")
             return
         atomic_write_json(self.spec_json, record)

@@ -184,3 +184,19 @@ def test_more_repeats_reuse_the_finished_fewer_repeat_run(smoke_results, tmp_pat
     assert "imported_repeats" not in fresh.env
     cols = ["mask_id", "repeat", "seed", "pruned_train_loss", "final_test_acc", "final_test_loss"]
     pd.testing.assert_frame_equal(reused.masks[cols], fresh.masks[cols], check_exact=True)
+
+
+def test_a_folder_written_before_a_spec_field_existed_still_resumes(tmp_path):
+    """spec.json of an older run lacks fields added since (their defaults): it is the same spec; a real
+    difference is still refused."""
+    spec = make_spec(profile="cpu")
+    store = RunStore(spec, "lenet_mnist", tmp_path)
+    store.init()
+    rec = json.loads(store.spec_json.read_text())
+    del rec["spec"]["criteria_picks"]
+    store.spec_json.write_text(json.dumps(rec))
+    store.init()  # no error
+    rec["spec"]["ratio"] = 0.4
+    store.spec_json.write_text(json.dumps(rec))
+    with pytest.raises(OracleError, match="holds a different spec"):
+        store.init()
