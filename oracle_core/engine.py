@@ -189,10 +189,13 @@ def train(
     eval_batch: int = 512,
     record_steps: bool = False,
     grad_clip: float | None = None,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
 ) -> tuple[list[TrainResult], nn.Module]:
     """Retrain ``models`` (trained in place when K = 1) with ``recipe``; each model k draws its epoch orders
     from a generator seeded ``order_seeds[k]`` (equal seeds = a shared order). Returns per-model results and
-    the trained (possibly stacked) module. ``on_step(images)`` reports progress in model-images."""
+    the trained (possibly stacked) module. ``on_step(images)`` reports progress in model-images. ``augment(batch,
+    generator)`` (e.g. augment.CropFlip) transforms each model's training batch with that model's own generator
+    (seeded ``order_seeds[k] + 1``), so a model's augmentations do not depend on which models share its stack."""
     k = len(models)
     if len(order_seeds) != k:
         raise ValueError("one order seed per model")
@@ -202,6 +205,7 @@ def train(
                           weight_decay=recipe.weight_decay)
     gens = [torch.Generator().manual_seed(int(s)) for s in order_seeds]
     shared = len(set(order_seeds)) == 1
+    aug_gens = [torch.Generator().manual_seed(int(s) + 1) for s in order_seeds] if augment is not None else []
     n, bs = len(train_y), recipe.batch_size
     results = [TrainResult() for _ in range(k)]
     c, h, w = train_x.shape[1:]
@@ -225,6 +229,9 @@ def train(
                 b = idx.shape[1]
                 xb = train_x[idx].transpose(0, 1).reshape(b, k * c, h, w)
                 yb = train_y[idx].transpose(0, 1)
+            if augment is not None:
+                xv = xb.reshape(b, k, c, h, w)
+                xb = torch.cat([augment(xv[:, i], aug_gens[i]) for i in range(k)], 1)
             out = model(xb).reshape(b * k, -1)
             per_sample = F.cross_entropy(out, yb.reshape(-1), reduction="none").reshape(b, k)
             per_model = per_sample.sum(0)
@@ -251,9 +258,9 @@ def train(
 
 def pretrain(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
              test_y: torch.Tensor, recipe: Recipe, order_seed: int,
-             on_step: Callable[[int], None] | None = None) -> TrainResult:
+             on_step: Callable[[int], None] | None = None, augment=None) -> TrainResult:
     """Train the dense network (in place); the model kept is the last epoch's, as the paper's code."""
-    results, _ = train([model], train_x, train_y, test_x, test_y, recipe, [order_seed], on_step)
+    results, _ = train([model], train_x, train_y, test_x, test_y, recipe, [order_seed], on_step, augment=augment)
     return results[0]
 
 

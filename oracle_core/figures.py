@@ -19,6 +19,7 @@ from scipy.stats import kendalltau
 from . import analysis, charts, reference
 from .grid import GridEntry, mnist_grid
 from .protocol import get_profile
+from .spec import profile_of
 from .report import TAU_DISAGREEMENT, run_command, stored_result
 from .runner import StudyResult
 
@@ -206,7 +207,7 @@ def tau_vs(table: pd.DataFrame, x: str, x_title: str, order: list[str] | None = 
 def short_is_prefix(spec) -> bool:
     """Whether the profile's short retraining is the first epochs of its full retraining (same lr in those
     epochs, batch, weight decay, momentum and data order): then the full run's curve holds the short run."""
-    short, full = get_profile(spec.profile).short_retrain, spec.retrain
+    short, full = profile_of(spec).short_retrain, spec.retrain
     return (short.epochs <= full.epochs and short.batch_size == full.batch_size
             and short.weight_decay == full.weight_decay and short.momentum == full.momentum
             and all(short.lr_at(e) == full.lr_at(e) for e in range(short.epochs)))
@@ -217,7 +218,7 @@ def short_run_spec(spec):
     3 epochs with the compressed schedule): same masks, seeds and pretrained network, the short recipe."""
     from dataclasses import replace
 
-    return replace(spec, retrain=get_profile(spec.profile).short_retrain)
+    return replace(spec, retrain=profile_of(spec).short_retrain)
 
 
 def short_retrain_acc(res: StudyResult, results_root: Path | None = None) -> pd.Series | None:
@@ -227,7 +228,7 @@ def short_retrain_acc(res: StudyResult, results_root: Path | None = None) -> pd.
     curve: those first epochs *are* the short run (tests/test_figures.py trains both and compares). Otherwise it
     comes from the setting's separate short run in ``results/retrain_lesson/`` (None if that is not stored yet)."""
     if short_is_prefix(res.spec):
-        short = get_profile(res.spec.profile).short_retrain
+        short = profile_of(res.spec).short_retrain
         c = res.curves[res.curves["epoch"] <= short.epochs]
         return c.groupby(["mask_id", "repeat"])["test_acc"].max().groupby("mask_id").mean()
     short = stored_result(short_run_spec(res.spec), "retrain_lesson", results_root)
@@ -265,7 +266,7 @@ def lesson_table(cs: list[Cell], results_root: Path | None = None) -> pd.DataFra
                      "tau short vs full, ours": tau, "p ours": p,
                      "tau short vs full, paper": float(hit["kendall_tau_short_vs_full"].iloc[0]) if len(hit) else np.nan,
                      "short / full epochs, ours": None if c.result is None else
-                     f"{get_profile(c.result.spec.profile).short_retrain.epochs} / {c.result.spec.retrain.epochs}",
+                     f"{profile_of(c.result.spec).short_retrain.epochs} / {c.result.spec.retrain.epochs}",
                      "short / full epochs, paper": "3 / 30"})
     return pd.DataFrame(rows).set_index("setting")
 

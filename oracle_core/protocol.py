@@ -108,11 +108,63 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def get_profile(name: str) -> Profile:
+# ---- CIFAR models (PROTOCOL.md "Recipes"): ResNet56 / CIFAR-10 and VGG19 / CIFAR-100 ---------------------
+RESNET_CIFAR_PRETRAIN = Recipe(epochs=200, lr_steps=((0, 0.1), (100, 0.01), (150, 0.001)), batch_size=128,
+                               weight_decay=5e-4)
+VGG_CIFAR_PRETRAIN = Recipe(epochs=200, lr_steps=((0, 0.1), (100, 0.01), (150, 0.001)), batch_size=256,
+                            weight_decay=5e-4)
+CIFAR_RETRAIN = Recipe(epochs=120, lr_steps=((0, 0.01), (60, 0.001), (90, 0.0001)), batch_size=256, weight_decay=5e-4)
+CIFAR_SHORT_RETRAIN = Recipe(epochs=12, lr_steps=((0, 0.01), (6, 0.001), (9, 0.0001)), batch_size=256,
+                             weight_decay=5e-4)
+# cpu: a 2-core machine in under an hour; the schedule keeps the paper's shape (lr drops at 1/2 and 3/4)
+RESNET_CIFAR_CPU_PRETRAIN = Recipe(epochs=8, lr_steps=((0, 0.1), (4, 0.01), (6, 0.001)), batch_size=128,
+                                   weight_decay=5e-4)
+CIFAR_CPU_RETRAIN = Recipe(epochs=2, lr_steps=((0, 0.01), (1, 0.001)), batch_size=256, weight_decay=5e-4)
+CIFAR_CPU_SHORT_RETRAIN = Recipe(epochs=1, lr_steps=((0, 0.01),), batch_size=256, weight_decay=5e-4)
+CIFAR_SMOKE_PRETRAIN = Recipe(epochs=2, lr_steps=((0, 0.05),), batch_size=64, weight_decay=5e-4)
+CIFAR_SMOKE_RETRAIN = Recipe(epochs=2, lr_steps=((0, 0.01), (1, 0.001)), batch_size=64, weight_decay=5e-4)
+CIFAR_SMOKE_SHORT = Recipe(epochs=1, lr_steps=((0, 0.01),), batch_size=64, weight_decay=5e-4)
+
+_CIFAR_SMOKE_WHY = ("Code check only (CI, fabricated CIFAR-format files): 256 training and 128 test images, 2 "
+                    "pretraining epochs, 4 masks, 2 retraining epochs. Its numbers mean nothing.")
+
+FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
+    ("resnet_cifar", "paper"): Profile(
+        name="paper", pretrain=RESNET_CIFAR_PRETRAIN, retrain=CIFAR_RETRAIN, short_retrain=CIFAR_SHORT_RETRAIN,
+        repeats=3, why="The paper's ResNet56 / CIFAR-10 protocol: 200 pretraining epochs, 1000 sampled masks of the 27 "
+                       "block-conv1 layers, 120 retraining epochs, 3 repeats. Meant for GPUs."),
+    ("resnet_cifar", "cpu"): Profile(
+        name="cpu", pretrain=RESNET_CIFAR_CPU_PRETRAIN, retrain=CIFAR_CPU_RETRAIN, short_retrain=CIFAR_CPU_SHORT_RETRAIN,
+        repeats=1, train_subset=5000, test_subset=2000, loss_subset=5000, sampled_masks=8,
+        why=("NOT the paper's protocol: a 2-core CPU in under an hour. 8 pretraining epochs on the first 5,000 CIFAR-10 "
+             "training images (lr 0.1, /10 at epochs 4 and 6), 8 sampled masks, each retrained once for 2 epochs on the "
+             "same 5,000 images, test on the first 2,000 test images. Shows the pipeline end to end; its tau has 8 "
+             "points and a far-from-converged network, so it cannot confirm or refute the paper.")),
+    ("resnet_cifar", "smoke"): Profile(
+        name="smoke", pretrain=CIFAR_SMOKE_PRETRAIN, retrain=CIFAR_SMOKE_RETRAIN, short_retrain=CIFAR_SMOKE_SHORT,
+        repeats=1, train_subset=256, test_subset=128, max_masks=4, sampled_masks=4, why=_CIFAR_SMOKE_WHY),
+    ("vgg_cifar", "paper"): Profile(
+        name="paper", pretrain=VGG_CIFAR_PRETRAIN, retrain=CIFAR_RETRAIN, short_retrain=CIFAR_SHORT_RETRAIN,
+        repeats=3, why="The paper's VGG19 / CIFAR-100 protocol: 200 pretraining epochs, 1000 sampled masks of all 16 "
+                       "convs at 0.5, 120 retraining epochs, 3 repeats. Meant for GPUs."),
+    ("vgg_cifar", "smoke"): Profile(
+        name="smoke", pretrain=CIFAR_SMOKE_PRETRAIN, retrain=CIFAR_SMOKE_RETRAIN, short_retrain=CIFAR_SMOKE_SHORT,
+        repeats=1, train_subset=256, test_subset=128, max_masks=4, sampled_masks=4, why=_CIFAR_SMOKE_WHY),
+}
+
+
+def get_profile(name: str, family: str = "lenet") -> Profile:
+    """The profile ``name`` for a model family (the LeNet family's table is PROFILES; others FAMILY_PROFILES)."""
+    if family == "lenet":
+        try:
+            return PROFILES[name]
+        except KeyError:
+            raise OracleError(f"unknown profile {name!r}: use one of {', '.join(PROFILES)}") from None
     try:
-        return PROFILES[name]
+        return FAMILY_PROFILES[(family, name)]
     except KeyError:
-        raise OracleError(f"unknown profile {name!r}: use one of {', '.join(PROFILES)}") from None
+        have = [p for f, p in FAMILY_PROFILES if f == family]
+        raise OracleError(f"profile {name!r} is not defined for {family} models: use one of {', '.join(have)}") from None
 
 
 def profile_table() -> list[dict[str, object]]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis, reference
-from .protocol import get_profile
+from .spec import profile_of
 from .runner import StudyResult
 
 TAU_DISAGREEMENT = 0.15  # |our tau - paper tau| above this is stated on the page
@@ -20,7 +20,7 @@ def setting_title(spec) -> str:
 
 def protocol_sentence(res: StudyResult) -> str:
     s, env = res.spec, res.env
-    prof = get_profile(s.profile)
+    prof = profile_of(s)
     masks = "every mask" if s.n_masks == 0 else f"{s.n_masks} masks sampled without duplicates (seed {s.seed})"
     return (f"**Profile `{s.profile}`** ({'the paper protocol' if s.profile == 'paper' else 'a reduced protocol, not the paper'}): "
             f"{masks}, N = {res.summary['n_masks']}; retraining {s.retrain.describe()}; {s.repeats} repeat(s) per mask; "
@@ -188,9 +188,7 @@ def stored_result(spec, experiment: str, results_root=None) -> StudyResult | Non
 
 def run_command(spec, experiment: str) -> str:
     """The CLI command that produces (or resumes) ``spec`` in results/<experiment>/: one spelling for every page."""
-    from .protocol import get_profile
-
-    prof = get_profile(spec.profile)
+    prof = profile_of(spec)
     return (f"python -m oracle_core run --experiment {experiment} --model {spec.model} --dataset {spec.dataset} "
             f"--layers {spec.layers_text} --ratio {spec.ratio:g}" + (f" --n-masks {spec.n_masks}" if spec.n_masks else "")
             + ("" if spec.wiring == "correct" else f" --wiring {spec.wiring}") + f" --profile {spec.profile}"

@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from . import analysis, data, engine, envinfo
+from .augment import CropFlip
 from .masks import Mask, make_masks
 from .models import build_model
 from .errors import OracleError
@@ -65,6 +66,7 @@ class _Data:
         n = spec.loss_subset or len(self.train_y)
         self.loss_x, self.loss_y = self.train_x[:n], self.train_y[:n]
         self.md5 = data.dataset_md5s(spec.dataset, root)
+        self.augment = (CropFlip(info.mean, info.std, info.in_channels) if info.augment == "crop_flip" else None)
 
 
 def _load_dense(spec: StudySpec, d: _Data, path: Path, device: torch.device) -> torch.nn.Module:
@@ -83,7 +85,7 @@ def _pretrained(spec: StudySpec, store: RunStore, d: _Data, device: torch.device
     t0 = time.perf_counter()
     with tqdm(total=total, desc="pretrain", unit="img", unit_scale=True, disable=not progress) as bar:
         res = engine.pretrain(model, d.train_x, d.train_y, d.test_x, d.test_y, spec.pretrain,
-                              derive_seed(spec.seed, "pretrain-order"), on_step=bar.update)
+                              derive_seed(spec.seed, "pretrain-order"), on_step=bar.update, augment=d.augment)
     atomic_write_json(store.shared_pretrain_json, {
         "model": spec.model, "dataset": spec.dataset, "recipe": spec.to_dict()["pretrain"], "seed": spec.seed,
         "init_seed": derive_seed(spec.seed, "init"), "order_seed": derive_seed(spec.seed, "pretrain-order"),
@@ -134,7 +136,8 @@ def retrain_shard(ctx: ShardContext, shard: list[tuple[str, int]]) -> list[tuple
         return keys
     seeds = [retrain_seed(spec, m, r) for m, r in group]
     models = [prune(ctx.dense, m, spec.wiring, spec.ratio) for m, _ in group]
-    results, _ = engine.train(models, d.retrain_x, d.retrain_y, d.test_x, d.test_y, spec.retrain, seeds)
+    results, _ = engine.train(models, d.retrain_x, d.retrain_y, d.test_x, d.test_y, spec.retrain, seeds,
+                              augment=d.augment)
     rows, curves = [], []
     for (m, r), seed, res in zip(group, seeds, results):
         rows.append({"mask_id": m.mask_id, "kept": m.text, "repeat": r, "seed": seed,

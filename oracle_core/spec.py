@@ -84,6 +84,23 @@ def parse_layers(layers: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def expand_layers(names: tuple[str, ...], prunable: tuple[str, ...]) -> tuple[str, ...]:
+    """Shell-style patterns ("layer*.conv1": ResNet56's 27 block convs) and "all" become the matching prunable
+    layers, in model order; plain names pass through (layer_sizes validates them)."""
+    import fnmatch
+
+    out: list[str] = []
+    for name in names:
+        if name == "all" or any(ch in name for ch in "*?["):
+            hits = [p for p in prunable if name == "all" or fnmatch.fnmatchcase(p, name)]
+            if not hits:
+                raise OracleError(f"layer pattern {name!r} matches no prunable layer: use one of {', '.join(prunable)}")
+            out += [h for h in hits if h not in out]
+        else:
+            out.append(name)
+    return tuple(out)
+
+
 def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | tuple[str, ...] = "conv1",
               ratio: float = 0.5, n_masks: int = 0, seed: int = 0, repeats: int | None = None,
               profile: str = "cpu", wiring: str = "correct", shared_order: bool = False) -> StudySpec:
@@ -93,13 +110,10 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
     """
     from .data import get_dataset_info
     from .masks import check_ratio, count_masks
-    from .models import build_model, get_model_info
+    from .models import build_model, get_model_info, prunable_layers
     from .surgery import WIRINGS, layer_sizes
 
-    prof = get_profile(profile)
-    if get_model_info(model).family != "lenet":
-        raise OracleError(f"model {model!r} has no study recipe yet (only the LeNet5-Mini family runs end to end): "
-                          "use lenet5_mini or one of its variants")
+    prof = get_profile(profile, get_model_info(model).family)
     info = get_dataset_info(dataset)
     if wiring not in WIRINGS:
         raise OracleError(f"unknown wiring {wiring!r}: use one of {', '.join(WIRINGS)}")
@@ -107,8 +121,9 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
         ratio = float(ratio)
     except (TypeError, ValueError):
         raise OracleError(f"ratio {ratio!r} is not a number: give the fraction of filters to remove, e.g. 0.5") from None
-    layer_tuple = parse_layers(layers)
-    sizes = layer_sizes(build_model(model, info.in_channels, info.num_classes), layer_tuple)
+    net = build_model(model, info.in_channels, info.num_classes)
+    layer_tuple = expand_layers(parse_layers(layers), tuple(prunable_layers(net)))
+    sizes = layer_sizes(net, layer_tuple)
     for name, n in sizes.items():  # check_ratio owns the (0, 1) range check and the removes-none/all checks
         check_ratio(name, n, ratio)
     n_masks = int(n_masks)
@@ -130,6 +145,13 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
                      test_subset=prof.test_subset, profile=prof.name, loss_subset=prof.loss_subset,
                      criteria_picks=n_masks > 0)  # a sample may miss the criteria's masks: retrain them too
     return spec
+
+
+def profile_of(spec: StudySpec):
+    """The profile a spec was resolved from (the recipe table of its model's family)."""
+    from .models import get_model_info
+
+    return get_profile(spec.profile, get_model_info(spec.model).family)
 
 
 def derive_seed(*parts: object) -> int:
