@@ -25,6 +25,8 @@ PAGES: list[tuple[str, str, dict[str, object]]] = [
      {"model": "lenet5_mini", "dataset": "mnist", "layers": "conv1", "ratio": 0.5, "compute": False}),
     ("notebooks/lenet_grid.ipynb", "experiments/lenet_grid.ipynb", {}),
     ("notebooks/large_models.ipynb", "experiments/large_models.ipynb", {}),
+    ("notebooks/resnet_cifar.ipynb", "experiments/resnet_cifar.ipynb", {"compute": False}),
+    ("notebooks/vgg_cifar100.ipynb", "experiments/vgg_cifar100.ipynb", {"compute": False}),
     ("notebooks/mnist_variants.ipynb", "experiments/mnist_variants.ipynb", {}),
     ("notebooks/lenet_variants.ipynb", "experiments/lenet_variants.ipynb", {}),
     ("notebooks/retrain_lesson.ipynb", "experiments/retrain_lesson.ipynb", {}),

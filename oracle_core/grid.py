@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -161,6 +163,8 @@ def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_roo
 
     os.environ["ORACLE_CODE_VERSION"] = code_version()  # what the workers import now, not what HEAD is later
     ctx = mp.get_context("spawn")
+    # a SIGTERM (kill, a scheduler's timeout) must take the workers down too, not orphan them mid-setting
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # a dense network shared by several settings is pretrained once, first (two workers must not both train
     # it); one used by a single setting is pretrained inside that setting's job
     users: dict[str, list] = {}

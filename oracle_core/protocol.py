@@ -147,6 +147,12 @@ FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
         name="paper", pretrain=VGG_CIFAR_PRETRAIN, retrain=CIFAR_RETRAIN, short_retrain=CIFAR_SHORT_RETRAIN,
         repeats=3, why="The paper's VGG19 / CIFAR-100 protocol: 200 pretraining epochs, 1000 sampled masks of all 16 "
                        "convs at 0.5, 120 retraining epochs, 3 repeats. Meant for GPUs."),
+    ("vgg_cifar", "cpu"): Profile(
+        name="cpu", pretrain=RESNET_CIFAR_CPU_PRETRAIN, retrain=CIFAR_CPU_RETRAIN, short_retrain=CIFAR_CPU_SHORT_RETRAIN,
+        repeats=1, train_subset=5000, test_subset=2000, loss_subset=5000, sampled_masks=6,
+        why=("NOT the paper's protocol: a 2-core CPU budget. As ResNet56's cpu profile (8 pretraining epochs and 2 "
+             "retraining epochs on the first 5,000 CIFAR-100 images, test on 2,000) with 6 sampled masks. Shows the "
+             "pipeline end to end; it cannot confirm or refute the paper.")),
     ("vgg_cifar", "smoke"): Profile(
         name="smoke", pretrain=CIFAR_SMOKE_PRETRAIN, retrain=CIFAR_SMOKE_RETRAIN, short_retrain=CIFAR_SMOKE_SHORT,
         repeats=1, train_subset=256, test_subset=128, max_masks=4, sampled_masks=4, why=_CIFAR_SMOKE_WHY),

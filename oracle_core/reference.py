@@ -34,9 +34,18 @@ def _ratio_text(r: float) -> str:
     return f"{r:g}"
 
 
+# the larger models' settings: (model, dataset, number of pruned layers) -> (panel, layers text in reference_results)
+_LARGE = {("resnet56", "cifar10", 27): ("resnet56/layer*.conv1_0.5", "layer*.conv1 (27 block convs)"),
+          ("vgg19", "cifar100", 16): ("vgg19/all16conv_0.5", "13 of 16 convs"),
+          ("resnet18", "imagenet", 8): ("resnet18/layer*.conv1_0.5", "layer*.conv1 (8 block convs)")}
+
+
 def panel_name(model: str, dataset: str, layers: tuple[str, ...], ratio: float) -> str | None:
-    """The paper's scatter panel for a LeNet-family setting, or None if it published none."""
+    """The paper's scatter panel for a setting, or None if it published none."""
     r = _ratio_text(ratio)
+    large = _LARGE.get((model, dataset, len(layers)))
+    if large is not None:
+        return large[0] if abs(ratio - 0.5) < 1e-9 else None
     if model in _VARIANT_PANEL and dataset == "mnist" and layers == ("conv1",):
         name = f"{_VARIANT_PANEL[model]}_conv1_{r}"
     elif model == "lenet5_mini" and dataset in _DATASET_PANEL and layers == ("conv1",):
@@ -50,7 +59,9 @@ def panel_name(model: str, dataset: str, layers: tuple[str, ...], ratio: float) 
 
 def paper_row(model: str, dataset: str, layers: tuple[str, ...], ratio: float) -> pd.Series | None:
     t = results_table()
-    hit = t[(t["model"] == model) & (t["dataset"] == dataset) & (t["layers"] == "+".join(layers))
+    large = _LARGE.get((model, dataset, len(layers)))
+    text = large[1] if large is not None else "+".join(layers)
+    hit = t[(t["model"] == model) & (t["dataset"] == dataset) & (t["layers"] == text)
             & ((t["ratio"] - ratio).abs() < 1e-9)]
     return None if hit.empty else hit.iloc[0]
 
