@@ -139,7 +139,8 @@ FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
         why=("NOT the paper's protocol: a 2-core CPU in under an hour. 8 pretraining epochs on the first 5,000 CIFAR-10 "
              "training images (lr 0.1, /10 at epochs 4 and 6), 8 sampled masks, each retrained once for 2 epochs on the "
              "same 5,000 images, test on the first 2,000 test images. Shows the pipeline end to end; its tau has 8 "
-             "points and a far-from-converged network, so it cannot confirm or refute the paper.")),
+             "points and a far-from-converged network, so it cannot confirm or refute the paper. Projected from measured "
+             "rates (bench/resnet_cifar.py, 1 thread on a 2-core CPU busy with other work): about 32 minutes.")),
     ("resnet_cifar", "smoke"): Profile(
         name="smoke", pretrain=CIFAR_SMOKE_PRETRAIN, retrain=CIFAR_SMOKE_RETRAIN, short_retrain=CIFAR_SMOKE_SHORT,
         repeats=1, train_subset=256, test_subset=128, max_masks=4, sampled_masks=4, why=_CIFAR_SMOKE_WHY),
