@@ -89,6 +89,10 @@ DATASETS: dict[str, DatasetInfo] = {
         mean=CIFAR100_MEAN, std=CIFAR100_STD, raw_subdir="", fmt="cifar", train_files=("train",), test_files=("test",),
         label_key="fine_labels", augment="crop_flip", n_train=50000,
         source="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz (unpack it in the data folder)"),
+    # ImageNet: decoded per batch from torchvision's folder layout (imagenet.py), never held in memory
+    "imagenet": DatasetInfo("imagenet", "ImageNet", "imagenet", {}, registry=None, num_classes=1000, in_channels=3,
+                            mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), raw_subdir="", fmt="imagefolder",
+                            source="https://image-net.org (an account is needed)", n_train=1281167, n_test=50000),
 }
 
 
@@ -120,6 +124,10 @@ def raw_dir(info: DatasetInfo, root: Path) -> Path:
 def dataset_present(name: str, root: Path | None = None) -> bool:
     """Whether every raw file of ``name`` is in place (not checksummed: ``verify`` does that when it loads)."""
     info = get_dataset_info(name)
+    if info.fmt == "imagefolder":
+        from . import imagenet
+
+        return imagenet.present(Path(root or default_root()))
     folder = raw_dir(info, Path(root or default_root()))
     return all((folder / f).is_file() for f in info.files)
 
@@ -142,6 +150,10 @@ def expected_md5s(info: DatasetInfo, folder: Path) -> dict[str, str]:
 def verify(info: DatasetInfo, root: Path) -> dict[str, str]:
     """md5 of every required raw file; a one-line OracleError if one is missing or corrupted. A fabricated
     copy (tests only) adds ``fabricated: "true"`` to the sums, which every result records."""
+    if info.fmt == "imagefolder":
+        from . import imagenet
+
+        return imagenet.verify(root)
     folder = raw_dir(info, root)
     missing = [f for f in info.files if not (folder / f).is_file()]
     if missing:

@@ -49,3 +49,46 @@ def cifar(root: Path, name: str = "cifar10", n_train: int = 500, n_test: int = 2
 def _dump(path: Path, obj: dict) -> None:
     with open(path, "wb") as f:
         pickle.dump(obj, f, protocol=2)
+
+
+def imagenet(root: Path, classes: int = 4, train_per_class: int = 10, val_per_class: int = 4, size: int = 80,
+             seed: int = 0) -> Path:
+    """ImageNet as torchvision leaves it after unpacking: ``meta.bin`` and ``train|val/<wnid>/*.JPEG`` (tiny
+    JPEGs of class-coloured noise). Returns the folder."""
+    import torch
+    from PIL import Image
+
+    from .imagenet import folder as imagenet_folder
+
+    rng = np.random.default_rng(seed)
+    f = imagenet_folder(Path(root))
+    wnids = [f"n{10000000 + i:08d}" for i in range(classes)]
+    colours = rng.integers(40, 216, size=(classes, 3))
+    val_wnids = []
+    for split, per in (("train", train_per_class), ("val", val_per_class)):
+        for c, wnid in enumerate(wnids):
+            (f / split / wnid).mkdir(parents=True, exist_ok=True)
+            for i in range(per):
+                h, w = size + int(rng.integers(0, 40)), size + int(rng.integers(0, 40))
+                px = np.clip(colours[c] + rng.normal(0, 30, size=(h, w, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(px).save(f / split / wnid / f"{wnid}_{i}.JPEG", quality=90)
+                if split == "val":
+                    val_wnids.append(wnid)
+    torch.save(({w: (f"class {i}",) for i, w in enumerate(wnids)}, val_wnids), f / "meta.bin")
+    (f / FABRICATED_FILE).write_text(json.dumps({"classes": classes}))
+    return f
+
+
+def resnet18_weights(hub_dir: Path, seed: int = 0) -> Path:
+    """A randomly initialised ResNet18 saved where torchvision's pretrained file would lie (its name claims a sha256
+    prefix the content does not have: accepted only under ORACLE_FABRICATED_DATA=1)."""
+    import torch
+
+    from .models.resnet_imagenet import WEIGHTS, resnet18
+
+    torch.manual_seed(seed)
+    path = Path(hub_dir) / "checkpoints" / WEIGHTS["resnet18"][0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v for k, v in resnet18().state_dict().items()}
+    torch.save(state, path)
+    return path

@@ -33,6 +33,8 @@ class Recipe:
         return lr
 
     def describe(self) -> str:
+        if self.epochs == 0:
+            return "none: torchvision's pretrained weights"
         sched = ", ".join(f"{lr:g} from epoch {e}" if e else f"{lr:g}" for e, lr in self.lr_steps)
         return (f"{self.epochs} epochs, SGD momentum {self.momentum:g}, lr {sched}, batch {self.batch_size},"
                 f" weight decay {self.weight_decay:g}")
@@ -125,6 +127,13 @@ CIFAR_SMOKE_PRETRAIN = Recipe(epochs=2, lr_steps=((0, 0.05),), batch_size=64, we
 CIFAR_SMOKE_RETRAIN = Recipe(epochs=2, lr_steps=((0, 0.01), (1, 0.001)), batch_size=64, weight_decay=5e-4)
 CIFAR_SMOKE_SHORT = Recipe(epochs=1, lr_steps=((0, 0.01),), batch_size=64, weight_decay=5e-4)
 
+# ---- ResNet18 / ImageNet: torchvision's pretrained weights are the dense network (no pretraining) ---------
+PRETRAINED_WEIGHTS = Recipe(epochs=0, lr_steps=((0, 0.0),), batch_size=256, weight_decay=0.0)
+RESNET18_RETRAIN = Recipe(epochs=30, lr_steps=((0, 0.01), (10, 0.001), (20, 0.0001)), batch_size=256, weight_decay=1e-4)
+RESNET18_SHORT_RETRAIN = Recipe(epochs=3, lr_steps=((0, 0.01), (1, 0.001), (2, 0.0001)), batch_size=256,
+                                weight_decay=1e-4)
+IMAGENET_SMOKE_RETRAIN = Recipe(epochs=1, lr_steps=((0, 0.01),), batch_size=16, weight_decay=1e-4)
+
 _CIFAR_SMOKE_WHY = ("Code check only (CI, fabricated CIFAR-format files): 256 training and 128 test images, 2 "
                     "pretraining epochs, 4 masks, 2 retraining epochs. Its numbers mean nothing.")
 
@@ -144,6 +153,16 @@ FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
     ("resnet_cifar", "smoke"): Profile(
         name="smoke", pretrain=CIFAR_SMOKE_PRETRAIN, retrain=CIFAR_SMOKE_RETRAIN, short_retrain=CIFAR_SMOKE_SHORT,
         repeats=1, train_subset=256, test_subset=128, max_masks=4, sampled_masks=4, why=_CIFAR_SMOKE_WHY),
+    ("resnet_imagenet", "paper"): Profile(
+        name="paper", pretrain=PRETRAINED_WEIGHTS, retrain=RESNET18_RETRAIN, short_retrain=RESNET18_SHORT_RETRAIN,
+        repeats=3, sampled_masks=160,
+        why="The paper's ResNet18 / ImageNet protocol: torchvision's pretrained weights, 160 sampled masks of the 8 "
+            "block-conv1 layers at 0.5, 30 retraining epochs (lr 0.01, /10 at 10 and 20), 3 repeats. Meant for GPUs."),
+    ("resnet_imagenet", "smoke"): Profile(
+        name="smoke", pretrain=PRETRAINED_WEIGHTS, retrain=IMAGENET_SMOKE_RETRAIN, short_retrain=IMAGENET_SMOKE_RETRAIN,
+        repeats=1, train_subset=32, test_subset=16, max_masks=2, sampled_masks=2,
+        why="Code check only (CI, fabricated ImageNet-layout JPEGs and fabricated weights): 32 training and 16 "
+            "validation images, 2 masks, 1 retraining epoch. Its numbers mean nothing."),
     ("vgg_cifar", "paper"): Profile(
         name="paper", pretrain=VGG_CIFAR_PRETRAIN, retrain=CIFAR_RETRAIN, short_retrain=CIFAR_SHORT_RETRAIN,
         repeats=3, why="The paper's VGG19 / CIFAR-100 protocol: 200 pretraining epochs, 1000 sampled masks of all 16 "

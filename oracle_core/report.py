@@ -9,6 +9,7 @@ import pandas as pd
 
 from . import analysis, reference
 from .spec import profile_of
+from .errors import OracleError
 from .runner import StudyResult
 
 TAU_DISAGREEMENT = 0.15  # |our tau - paper tau| above this is stated on the page
@@ -186,11 +187,44 @@ def stored_result(spec, experiment: str, results_root=None) -> StudyResult | Non
     return load_result(store) if store.is_complete() else None
 
 
+def page_spec(model: str, dataset: str, layers: str, ratio: float, n_masks: int, seed: int, repeats: int | None,
+              profile: str, wiring: str, compute: bool):
+    """A notebook's spec and a note. A book build (compute False) asks every page for one profile; a model with no
+    such profile (ResNet18 has no cpu one) shows its paper protocol instead, and the note says so."""
+    from .spec import make_spec
+
+    try:
+        return make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, profile, wiring), ""
+    except OracleError as exc:
+        if compute or "is not defined for" not in str(exc):
+            raise
+        spec = make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, "paper", wiring)
+        return spec, (f"*{model} has no `{profile}` profile ({exc}); this page shows the paper's protocol "
+                      "instead.*\n\n")
+
+
+def layers_arg(spec) -> str:
+    """The shortest --layers that names spec.layers: 'all', a block pattern, or the names joined by '+'."""
+    from .data import get_dataset_info
+    from .models import build_model, prunable_layers
+    from .spec import expand_layers
+
+    info = get_dataset_info(spec.dataset)
+    names = tuple(prunable_layers(build_model(spec.model, info.in_channels, info.num_classes)))
+    for pattern in ("all", "layer*.conv1"):
+        try:
+            if len(spec.layers) > 1 and expand_layers((pattern,), names) == tuple(spec.layers):
+                return pattern if pattern == "all" else f"'{pattern}'"
+        except OracleError:
+            continue
+    return spec.layers_text
+
+
 def run_command(spec, experiment: str) -> str:
     """The CLI command that produces (or resumes) ``spec`` in results/<experiment>/: one spelling for every page."""
     prof = profile_of(spec)
     return (f"python -m oracle_core run --experiment {experiment} --model {spec.model} --dataset {spec.dataset} "
-            f"--layers {spec.layers_text} --ratio {spec.ratio:g}" + (f" --n-masks {spec.n_masks}" if spec.n_masks else "")
+            f"--layers {layers_arg(spec)} --ratio {spec.ratio:g}" + (f" --n-masks {spec.n_masks}" if spec.n_masks else "")
             + ("" if spec.wiring == "correct" else f" --wiring {spec.wiring}") + f" --profile {spec.profile}"
             + (f" --repeats {spec.repeats}" if spec.repeats != prof.repeats else "")
             + (" --short-retrain" if spec.retrain != prof.retrain and spec.retrain == prof.short_retrain else ""))

@@ -56,6 +56,9 @@ def load_run_dir(path: Path) -> StudyResult:
 class _Data:
     def __init__(self, spec: StudySpec, device: torch.device, root: Path | None):
         info = data.get_dataset_info(spec.dataset)
+        if info.fmt == "imagefolder":
+            self._lazy(spec, info, device, root)
+            return
         train = data.load_split(spec.dataset, True, root).head(spec.train_subset)
         test = data.load_split(spec.dataset, False, root).head(spec.test_subset)
         self.info = info
@@ -68,6 +71,22 @@ class _Data:
         self.md5 = data.dataset_md5s(spec.dataset, root)
         self.augment = (CropFlip(info.mean, info.std, info.in_channels) if info.augment == "crop_flip" else None)
 
+    def _lazy(self, spec: StudySpec, info, device: torch.device, root: Path | None) -> None:
+        """ImageNet: images decoded per batch (imagenet.LazyImages); subsets are seeded random draws."""
+        from . import imagenet
+
+        self.md5 = data.dataset_md5s(spec.dataset, root)  # fails fast (one line) if the data is missing
+        train, test = imagenet.splits(Path(root or data.default_root()), device, derive_seed(spec.seed, "decode"))
+        train, test = train.head(spec.train_subset, spec.seed), test.head(spec.test_subset, spec.seed)
+        self.info, self.augment = info, None  # the training crops and flips happen while decoding
+        self.train_x, self.train_y = train, train.labels().to(device)
+        self.test_x, self.test_y = test, test.labels().to(device)
+        retrain = train.head(spec.retrain_subset, spec.seed)
+        self.retrain_x, self.retrain_y = retrain, retrain.labels().to(device)
+        loss = train.head(spec.loss_subset, spec.seed)  # the pruned train loss sees the evaluation transform
+        self.loss_x = imagenet.LazyImages(loss.samples, False, 0, device)
+        self.loss_y = loss.labels().to(device)
+
 
 def _load_dense(spec: StudySpec, d: _Data, path: Path, device: torch.device) -> torch.nn.Module:
     model = build_model(spec.model, d.info.in_channels, d.info.num_classes).to(device)
@@ -79,6 +98,8 @@ def _pretrained(spec: StudySpec, store: RunStore, d: _Data, device: torch.device
     """The dense network of this pretraining key: loaded if stored, else trained (seeded) and stored."""
     if store.shared_pretrained_pt.exists():
         return _load_dense(spec, d, store.shared_pretrained_pt, device)
+    if spec.pretrain.epochs == 0:  # the dense network is a published checkpoint (torchvision's weights)
+        return _published(spec, store, d, device)
     torch.manual_seed(derive_seed(spec.seed, "init"))
     model = build_model(spec.model, d.info.in_channels, d.info.num_classes).to(device)
     total = spec.pretrain.epochs * len(d.train_y)
@@ -91,6 +112,22 @@ def _pretrained(spec: StudySpec, store: RunStore, d: _Data, device: torch.device
         "init_seed": derive_seed(spec.seed, "init"), "order_seed": derive_seed(spec.seed, "pretrain-order"),
         "train_images": len(d.train_y), "test_acc_per_epoch": res.test_acc, "test_loss_per_epoch": res.test_loss,
         "final_test_acc": res.test_acc[-1], "wall_s": time.perf_counter() - t0, **envinfo.environment(device)})
+    atomic_torch_save(store.shared_pretrained_pt, {k: v.cpu() for k, v in model.state_dict().items()})
+    return model
+
+
+def _published(spec: StudySpec, store: RunStore, d: _Data, device: torch.device) -> torch.nn.Module:
+    from .models.resnet_imagenet import pretrained_state
+
+    state, record = pretrained_state(spec.model)
+    model = build_model(spec.model, d.info.in_channels, d.info.num_classes).to(device)
+    model.load_state_dict(state)
+    t0 = time.perf_counter()
+    met = engine.evaluate(model, 1, d.test_x, d.test_y)
+    atomic_write_json(store.shared_pretrain_json, {
+        "model": spec.model, "dataset": spec.dataset, "recipe": spec.to_dict()["pretrain"], "source": record,
+        "test_images": len(d.test_y), "final_test_acc": met.acc[0], "test_acc_per_epoch": [met.acc[0]],
+        "test_loss_per_epoch": [met.loss[0]], "wall_s": time.perf_counter() - t0, **envinfo.environment(device)})
     atomic_torch_save(store.shared_pretrained_pt, {k: v.cpu() for k, v in model.state_dict().items()})
     return model
 
@@ -153,7 +190,7 @@ def _criteria_picks(spec: StudySpec, dense: torch.nn.Module, d: "_Data") -> dict
     """The masks the non-oracle criteria pick from the dense network (criteria.py), to retrain beside a sample."""
     from . import criteria
 
-    x, y = d.train_x[:criteria.TAYLOR_IMAGES], d.train_y[:criteria.TAYLOR_IMAGES]
+    x, y = d.loss_x[:criteria.TAYLOR_IMAGES], d.loss_y[:criteria.TAYLOR_IMAGES]  # first training images, no augmentation
     return criteria.criterion_picks(dense, spec.layers, spec.ratio, x, y)
 
 

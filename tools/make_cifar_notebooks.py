@@ -1,4 +1,4 @@
-"""Writes notebooks/resnet_cifar.ipynb and notebooks/vgg_cifar100.ipynb (kept so a change is made once, here)."""
+"""Writes the larger models' notebooks: resnet_cifar, vgg_cifar100, resnet_imagenet (so a change is made once, here)."""
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -7,22 +7,22 @@ BODY = '''from pathlib import Path
 from IPython.display import Markdown, display
 from oracle_core import charts, data, report, reference
 from oracle_core.runner import run_study
-from oracle_core.spec import make_spec
 
 charts.enable_offline()
-spec = make_spec(model, dataset, layers, ratio, n_masks, seed, repeats or None, profile, wiring)
+spec, note = report.page_spec(model, dataset, layers, ratio, n_masks, seed, repeats or None, profile, wiring, compute)
 root = Path(results_root) if results_root else None
 if compute:
-    data.fetch(dataset, Path(data_root) if data_root else None)  # present: md5 check; absent: download or say where
+    if dataset != "imagenet":  # ImageNet cannot be downloaded: run_study checks it and says where it goes
+        data.fetch(dataset, Path(data_root) if data_root else None)  # present: md5 check; absent: download or say where
     result = run_study(spec, experiment, root, Path(data_root) if data_root else None, device=device or None,
                        executor=executor, ray_address=ray_address or None)
 else:
     result = report.stored_result(spec, experiment, root)  # None when the store lacks it
 if result is None:
-    display(Markdown(report.not_stored(spec, experiment)))
+    display(Markdown(note + report.not_stored(spec, experiment)))
 else:
     report.check_summary(result)  # the stored summary is what the analysis computes from masks.csv
-    display(Markdown(f"### {report.setting_title(spec)}\\n\\n" + report.protocol_sentence(result)))'''
+    display(Markdown(note + f"### {report.setting_title(spec)}\\n\\n" + report.protocol_sentence(result)))'''
 
 SCATTER = '''if result is not None:
     pm = result.per_mask
@@ -40,20 +40,21 @@ if panel is None:
     display(Markdown("The paper published no scatter panel for this setting."))
 else:
     pts = reference.paper_points(panel)
-    display(charts.oracle_scatter(pts, "final_test_acc", title=f"paper ({panel}): 120 epochs, mean of 3 repeats"))
+    display(charts.oracle_scatter(pts, "final_test_acc", title=f"paper ({panel}): {reference.paper_row(spec.model, spec.dataset, spec.layers, spec.ratio)['retrain_epochs']} epochs, mean of 3 repeats"))
     display(report.paper_check(panel))'''
 
 
-def params(model, dataset, layers, experiment, layer_note, model_note):
+def params(model, dataset, layers, experiment, layer_note, model_note, n_masks=1000,
+           profiles="paper (GPU), cpu (ResNet56 only: under an hour on 2 cores, not the protocol), smoke"):
     return f'''# Parameters (papermill): one setting of the study
 model = "{model}"          # {model_note}
 dataset = "{dataset}"        # the torchvision dataset; missing files stop with where to put them
 layers = "{layers}"   # {layer_note}
 ratio = 0.5                # fraction of filters removed in each named layer
-n_masks = 1000             # masks sampled without duplicates (the profile may cap it)
+n_masks = {n_masks}             # masks sampled without duplicates (the profile may cap it)
 seed = 0                   # base seed of pretraining, sampling and every retraining
 repeats = 0                # retrainings per mask, 0 means the profile default
-profile = "paper"          # paper (GPU), cpu (ResNet56 only: under an hour on 2 cores, not the protocol), smoke
+profile = "paper"          # {profiles}
 wiring = "correct"         # or released_code to mimic the paper code
 experiment = "{experiment}" # folder name under results
 results_root = ""          # empty means results in the repository
@@ -100,6 +101,17 @@ NOTEBOOKS = {
                                                                 folder="cifar-100-python", dataset="cifar100"),
         params("vgg19", "cifar100", "all", "vgg_cifar100", "all 16 convs, or names joined by a plus sign",
                "vgg19")),
+    "resnet_imagenet": notebook(
+        "ResNet18 on ImageNet",
+        "Figure 3's third panel: torchvision's pretrained ResNet18, half the filters of the first conv of each of its 8 "
+        "BasicBlocks removed, 160 sampled masks, each retrained 30 epochs (the paper's tau about +0.19). Images are "
+        "decoded per batch from torchvision's ImageNet folders (RandomResizedCrop(224) + flip for training, "
+        "Resize(256) + CenterCrop(224) otherwise). Needs `ILSVRC2012_img_train.tar`, `ILSVRC2012_img_val.tar` and "
+        "`ILSVRC2012_devkit_t12.tar.gz` in `data/imagenet/` (image-net.org, an account is needed) and torchvision's "
+        "`resnet18-f37072fd.pth` in the torch hub cache; a missing one stops with one line saying where it goes. "
+        "Run it with `papermill notebooks/resnet_imagenet.ipynb out.ipynb -p ratio 0.5` on GPUs.",
+        params("resnet18", "imagenet", "layer*.conv1", "resnet_imagenet", "conv1 of the 8 BasicBlocks",
+               "resnet18 (torchvision, pretrained)", n_masks=160, profiles="paper (GPU) or smoke")),
 }
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from ..errors import OracleError
 from .graph import PruneLink
 from .lenet import LeNet5Mini
 from .resnet_cifar import ResNetCifar
+from .resnet_imagenet import resnet18
 from .vgg_cifar import VGG19_CFG, VGG_TINY_CFG, VGGCifar
 
 __all__ = ["MODELS", "ModelInfo", "PruneLink", "build_model", "get_model_info", "prunable_layers"]
@@ -36,6 +37,8 @@ MODELS: dict[str, ModelInfo] = {
                           "ResNet56 for CIFAR (option-A shortcuts)"),
     "resnet8": ModelInfo("resnet8", lambda c, k: ResNetCifar(8, c, k), "resnet_cifar",
                          "ResNet8 for CIFAR (1 block per stage): a small ResNet for tests"),
+    "resnet18": ModelInfo("resnet18", lambda c, k: resnet18(c, k), "resnet_imagenet",
+                          "torchvision ResNet18 with its pretrained ImageNet weights"),
     "vgg19": ModelInfo("vgg19", lambda c, k: VGGCifar(VGG19_CFG, c, k), "vgg_cifar",
                        "VGG19 for CIFAR (BN, global average pool, one linear)"),
     "vgg_tiny": ModelInfo("vgg_tiny", lambda c, k: VGGCifar(VGG_TINY_CFG, c, k), "vgg_cifar",
