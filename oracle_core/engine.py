@@ -15,10 +15,12 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .mixing import mix
 from .protocol import Recipe
 
 
@@ -201,8 +203,15 @@ def train(
         raise ValueError("one order seed per model")
     model = stack(models)
     model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr_at(0), momentum=recipe.momentum,
-                          weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "adamw":  # elementwise, so stacked models stay independent
+        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr_at_step(0, 1), weight_decay=recipe.weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=recipe.lr_at(0), momentum=recipe.momentum,
+                              weight_decay=recipe.weight_decay)
+    grad_clip = grad_clip or recipe.grad_clip
+    mixing = recipe.mixup_alpha > 0 or recipe.cutmix_alpha > 0
+    mix_rngs = [np.random.default_rng(int(s) + 2) for s in order_seeds] if mixing else []
+    steps_per_epoch, step = -(-len(train_y) // recipe.batch_size), 0
     gens = [torch.Generator().manual_seed(int(s)) for s in order_seeds]
     shared = len(set(order_seeds)) == 1
     aug_gens = [torch.Generator().manual_seed(int(s) + 1) for s in order_seeds] if augment is not None else []
@@ -210,8 +219,9 @@ def train(
     results = [TrainResult() for _ in range(k)]
     c, h, w = train_x.shape[1:]
     for epoch in range(recipe.epochs):
-        for group in opt.param_groups:
-            group["lr"] = recipe.lr_at(epoch)
+        if recipe.schedule == "step":
+            for group in opt.param_groups:
+                group["lr"] = recipe.lr_at(epoch)
         if shared:  # equal seeds: one order serves every model
             perm = torch.randperm(n, generator=gens[0]).to(train_x.device)
         else:
@@ -232,8 +242,21 @@ def train(
             if augment is not None:
                 xv = xb.reshape(b, k, c, h, w)
                 xb = torch.cat([augment(xv[:, i], aug_gens[i]) for i in range(k)], 1)
+            if mixing:
+                xv = xb.reshape(b, k, c, h, w)
+                mixed = [mix(xv[:, i], mix_rngs[i], recipe.mixup_alpha, recipe.cutmix_alpha) for i in range(k)]
+                xb = torch.cat([m[0] for m in mixed], 1)
+                lam = torch.tensor([m[1] for m in mixed], device=xb.device)
+            if recipe.schedule == "cosine":
+                for group in opt.param_groups:
+                    group["lr"] = recipe.lr_at_step(step, steps_per_epoch)
+            step += 1
             out = model(xb).reshape(b * k, -1)
-            per_sample = F.cross_entropy(out, yb.reshape(-1), reduction="none").reshape(b, k)
+            ls = recipe.label_smoothing
+            per_sample = F.cross_entropy(out, yb.reshape(-1), reduction="none", label_smoothing=ls).reshape(b, k)
+            if mixing:
+                other = F.cross_entropy(out, yb.flip(0).reshape(-1), reduction="none", label_smoothing=ls).reshape(b, k)
+                per_sample = lam * per_sample + (1 - lam) * other
             per_model = per_sample.sum(0)
             loss = per_model.sum() / b  # = sum over models of each model's own batch-mean loss
             opt.zero_grad(set_to_none=True)

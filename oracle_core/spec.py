@@ -14,6 +14,16 @@ from .errors import OracleError
 from .protocol import LENET_PRETRAIN, LENET_RETRAIN, Recipe, get_profile
 
 
+_LATER_RECIPE_FIELDS = {"optimizer": "sgd", "schedule": "step", "label_smoothing": 0.0, "mixup_alpha": 0.0,
+                        "cutmix_alpha": 0.0, "grad_clip": 0.0}
+
+
+def recipe_dict(r: Recipe) -> dict:
+    """A recipe as JSON, without the later-added fields left at their defaults (so older keys stay valid)."""
+    d = json.loads(json.dumps(asdict(r)))
+    return {k: v for k, v in d.items() if not (k in _LATER_RECIPE_FIELDS and v == _LATER_RECIPE_FIELDS[k])}
+
+
 @dataclass(frozen=True)
 class StudySpec:
     """One setting of the study (model, dataset, pruned layers, ratio) and exactly how it is run."""
@@ -41,7 +51,9 @@ class StudySpec:
         return "+".join(self.layers)
 
     def to_dict(self) -> dict:
-        return json.loads(json.dumps(asdict(self)))
+        d = json.loads(json.dumps(asdict(self)))
+        d["pretrain"], d["retrain"] = recipe_dict(self.pretrain), recipe_dict(self.retrain)
+        return d
 
     def non_default(self) -> dict:
         default = StudySpec().to_dict()
@@ -56,7 +68,7 @@ class StudySpec:
     def pretrain_key(self) -> str:
         """Identity of the dense network: settings that share it share one pretraining."""
         part = {"model": self.model, "dataset": self.dataset, "seed": self.seed, "train_subset": self.train_subset,
-                "pretrain": asdict(self.pretrain)}
+                "pretrain": recipe_dict(self.pretrain)}
         return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
 
     @classmethod

@@ -170,3 +170,37 @@ def test_eval_max_pool_is_bit_identical_to_max_pool2d_and_training_keeps_the_ref
         fast = m(x)
     ref = m(x)  # grad mode on: parameters require grad, so max_pool2d runs
     assert torch.equal(fast, ref.detach())
+
+
+def test_the_vit_style_recipe_stays_per_model_when_stacked(pruned):
+    """AdamW + per-step cosine + label smoothing + mixup/cutmix + clipping: K stacked models still follow their
+    single-model trajectories (each draws its own mixing from its own seed)."""
+    x, y = _data(20 * 32)
+    xt, yt = _data(128, seed=1)
+    recipe = Recipe(epochs=2, lr_steps=((0, 3e-3),), batch_size=32, weight_decay=0.05, optimizer="adamw",
+                    schedule="cosine", label_smoothing=0.1, mixup_alpha=0.8, cutmix_alpha=1.0, grad_clip=1.0)
+    seeds = [3, 4, 5]
+    singles = [engine.train([copy.deepcopy(m)], x, y, xt, yt, recipe, [s], record_steps=True)[0][0]
+               for m, s in zip(pruned, seeds)]
+    wide, _ = engine.train([copy.deepcopy(m) for m in pruned], x, y, xt, yt, recipe, seeds, record_steps=True)
+    for single, batched in zip(singles, wide):
+        assert len(single.step_loss) == 40
+        assert max(abs(a - b) for a, b in zip(single.step_loss, batched.step_loss)) < 1e-4
+    plain = Recipe(epochs=2, lr_steps=((0, 3e-3),), batch_size=32, weight_decay=0.05, optimizer="adamw")
+    other = engine.train([copy.deepcopy(pruned[0])], x, y, xt, yt, plain, [3], record_steps=True)[0][0]
+    assert max(abs(a - b) for a, b in zip(other.step_loss, singles[0].step_loss)) > 1e-3  # the extras act
+
+
+def test_cosine_schedule_and_mixing_follow_their_definitions():
+    import numpy as np
+
+    from oracle_core.mixing import mix
+
+    r = Recipe(epochs=10, lr_steps=((0, 1.0),), batch_size=1, weight_decay=0, schedule="cosine")
+    assert r.lr_at_step(0, 5) == 1.0 and abs(r.lr_at_step(25, 5) - 0.5) < 1e-12 and r.lr_at_step(50, 5) < 1e-12
+    x = torch.randn(6, 3, 8, 8)
+    m, lam = mix(x, np.random.default_rng(0), 0.8, 0.0)
+    assert 0 <= lam <= 1 and torch.allclose(m, lam * x + (1 - lam) * x.flip(0))
+    c, lam = mix(x, np.random.default_rng(1), 0.0, 1.0)
+    from_partner = (c == x.flip(0)) & (c != x)
+    assert abs(from_partner.float().mean().item() - (1 - lam)) < 1e-6  # lam = the area kept

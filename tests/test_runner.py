@@ -200,3 +200,14 @@ def test_a_folder_written_before_a_spec_field_existed_still_resumes(tmp_path):
     store.spec_json.write_text(json.dumps(rec))
     with pytest.raises(OracleError, match="holds a different spec"):
         store.init()
+
+
+def test_every_committed_results_folder_is_named_by_its_specs_key():
+    """Adding a field to StudySpec or Recipe must not rename the folders of results already computed."""
+    from oracle_core.spec import StudySpec
+
+    folders = sorted((REPO / "results").glob("*/*/spec.json"))
+    assert folders
+    for f in folders:
+        rec = json.loads(f.read_text())
+        assert StudySpec.from_dict(rec["spec"]).key == f.parent.name == rec["key"], f
