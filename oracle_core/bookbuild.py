@@ -28,6 +28,7 @@ PAGES: list[tuple[str, str, dict[str, object]]] = [
     ("notebooks/resnet_cifar.ipynb", "experiments/resnet_cifar.ipynb", {"compute": False}),
     ("notebooks/vgg_cifar100.ipynb", "experiments/vgg_cifar100.ipynb", {"compute": False}),
     ("notebooks/resnet_imagenet.ipynb", "experiments/resnet_imagenet.ipynb", {"compute": False}),
+    ("notebooks/vit_imagenet.ipynb", "experiments/vit_imagenet.ipynb", {"compute": False}),
     ("notebooks/mnist_variants.ipynb", "experiments/mnist_variants.ipynb", {}),
     ("notebooks/lenet_variants.ipynb", "experiments/lenet_variants.ipynb", {}),
     ("notebooks/retrain_lesson.ipynb", "experiments/retrain_lesson.ipynb", {}),

@@ -287,6 +287,16 @@ def pretrain(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, tes
     return results[0]
 
 
+def can_stack(model: nn.Module) -> bool:
+    """Whether ``stack`` can fuse copies of this model: every parameter lives in a Conv2d, Linear or BatchNorm2d
+    (a transformer's LayerNorm, attention and free embeddings cannot, so it trains one mask at a time)."""
+    for m in model.modules():
+        own = list(m.parameters(recurse=False))
+        if own and not isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm2d)):
+            return False
+    return True
+
+
 def default_group_size(device: torch.device) -> int:
     """Masks per wide model. On a 2-core CPU one pruned LeNet5-Mini at a time was as fast as any K we measured
     (K=1: ~12k model-images/s; K=2-8: ~8.5k, see bench/RESULTS.md), so K = 1 there; on a GPU, where one small

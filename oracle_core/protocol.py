@@ -156,6 +156,15 @@ RESNET18_SHORT_RETRAIN = Recipe(epochs=3, lr_steps=((0, 0.01), (1, 0.001), (2, 0
                                 weight_decay=1e-4)
 IMAGENET_SMOKE_RETRAIN = Recipe(epochs=1, lr_steps=((0, 0.01),), batch_size=16, weight_decay=1e-4)
 
+# ---- ViT-B/16 / ImageNet: AdamW with cosine decay, label smoothing, mixup/CutMix, clipping ----------------
+# mixup 0.2 and CutMix 1.0 are torchvision's ViT recipe values (PROTOCOL.md names both without alphas); no warm-up
+VIT_RETRAIN = Recipe(epochs=300, lr_steps=((0, 1.5e-4),), batch_size=128, weight_decay=0.3, optimizer="adamw",
+                     schedule="cosine", label_smoothing=0.11, mixup_alpha=0.2, cutmix_alpha=1.0, grad_clip=1.0)
+VIT_SHORT_RETRAIN = Recipe(epochs=30, lr_steps=((0, 1.5e-4),), batch_size=128, weight_decay=0.3, optimizer="adamw",
+                           schedule="cosine", label_smoothing=0.11, mixup_alpha=0.2, cutmix_alpha=1.0, grad_clip=1.0)
+VIT_SMOKE = Recipe(epochs=1, lr_steps=((0, 1e-3),), batch_size=16, weight_decay=0.05, optimizer="adamw",
+                   schedule="cosine", label_smoothing=0.11, mixup_alpha=0.2, cutmix_alpha=1.0, grad_clip=1.0)
+
 _CIFAR_SMOKE_WHY = ("Code check only (CI, fabricated CIFAR-format files): 256 training and 128 test images, 2 "
                     "pretraining epochs, 4 masks, 2 retraining epochs. Its numbers mean nothing.")
 
@@ -185,6 +194,19 @@ FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
         repeats=1, train_subset=32, test_subset=16, max_masks=2, sampled_masks=2,
         why="Code check only (CI, fabricated ImageNet-layout JPEGs and fabricated weights): 32 training and 16 "
             "validation images, 2 masks, 1 retraining epoch. Its numbers mean nothing."),
+    ("vit_imagenet", "paper"): Profile(
+        name="paper", pretrain=PRETRAINED_WEIGHTS, retrain=VIT_RETRAIN, short_retrain=VIT_SHORT_RETRAIN,
+        repeats=1, sampled_masks=10,
+        why="ViT-B/16 / ImageNet: torchvision's pretrained weights; half the heads and half the MLP channels of every "
+            "block removed by one random structured mask per seed (10 masks), each retrained once for 300 epochs with "
+            "AdamW (lr 1.5e-4 cosine, weight decay 0.3, label smoothing 0.11, mixup 0.2 / CutMix 1.0, clip 1.0). "
+            "The paper published no per-mask numbers for it. Meant for GPUs."),
+    ("vit_imagenet", "smoke"): Profile(
+        name="smoke", pretrain=VIT_SMOKE, retrain=VIT_SMOKE, short_retrain=VIT_SMOKE, repeats=1, train_subset=32,
+        test_subset=16, max_masks=2, sampled_masks=2,
+        why="Code check only (CI, fabricated ImageNet-layout JPEGs; the network is trained 1 epoch from scratch "
+            "instead of loading published weights): 32 training and 16 validation images, 2 masks. Its numbers mean "
+            "nothing."),
     ("vgg_cifar", "paper"): Profile(
         name="paper", pretrain=VGG_CIFAR_PRETRAIN, retrain=CIFAR_RETRAIN, short_retrain=CIFAR_SHORT_RETRAIN,
         repeats=3, why="The paper's VGG19 / CIFAR-100 protocol: 200 pretraining epochs, 1000 sampled masks of all 16 "

@@ -261,7 +261,7 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
 
     sizes = layer_sizes(dense, spec.layers)
     masks = make_masks(sizes, spec.ratio, spec.n_masks, derive_seed(spec.seed, "masks"))
-    k = group_size or engine.default_group_size(dev)
+    k = (group_size or engine.default_group_size(dev)) if engine.can_stack(dense) else 1
     picks = _criteria_picks(spec, dense, d) if spec.criteria_picks else {}
     sample_ids = {m.mask_id for m in masks}
     extra = list({m.mask_id: m for m in picks.values() if m.mask_id not in sample_ids}.values())

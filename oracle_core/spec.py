@@ -155,7 +155,8 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
                      repeats=repeats, wiring=wiring, shared_order=bool(shared_order), pretrain=prof.pretrain,
                      retrain=prof.retrain, train_subset=prof.train_subset, retrain_subset=prof.retrain_subset,
                      test_subset=prof.test_subset, profile=prof.name, loss_subset=prof.loss_subset,
-                     criteria_picks=n_masks > 0)  # a sample may miss the criteria's masks: retrain them too
+                     # a sample may miss the L1/Taylor masks: retrain them too (they are defined for conv filters)
+                     criteria_picks=n_masks > 0 and all(prunable_layers(net)[name].kind == "conv" for name in sizes))
     return spec
 
 

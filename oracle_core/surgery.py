@@ -97,6 +97,8 @@ def prune(model: nn.Module, mask: Mask, wiring: str = "correct", ratio: float | 
     links = prunable_layers(model)
     kept = mask.as_dict()
     layer_sizes(model, tuple(kept))  # validates names
+    if any(links[name].kind != "conv" for name in kept):
+        return _prune_units(model, mask, wiring)
     out_keep: dict[str, list[int]] = {}
     in_keep: dict[str, list[int]] = {}
     bn_keep: dict[str, list[int]] = {}
@@ -136,11 +138,31 @@ def prune(model: nn.Module, mask: Mask, wiring: str = "correct", ratio: float | 
     return pruned
 
 
+def _prune_units(model: nn.Module, mask: Mask, wiring: str) -> nn.Module:
+    """Transformer units (heads, MLP channels): each block's pruning is self-contained (models/vit.py)."""
+    from .models.vit import prune_unit_layer
+
+    if wiring != "correct":
+        raise OracleError("wiring='released_code' reproduces a conv-network bug: transformers only take 'correct'")
+    links = prunable_layers(model)
+    pruned = copy.deepcopy(model)
+    for layer, idx in mask.as_dict().items():
+        prune_unit_layer(pruned, layer, links[layer].kind, list(idx))
+    return pruned
+
+
 def zeroed(model: nn.Module, mask: Mask) -> nn.Module:
     """The dense model with the removed filters' weights, biases (and BN affine entries) set to zero: what the
     mask means in the dense network's coordinates. Used to prove ``prune`` exact."""
     links = prunable_layers(model)
     dense = copy.deepcopy(model)
+    if any(links[name].kind != "conv" for name in mask.as_dict()):
+        from .models.vit import zero_unit_layer
+
+        for layer, idx in mask.as_dict().items():
+            n = dense.get_submodule(layer).out_channels
+            zero_unit_layer(dense, layer, links[layer].kind, [i for i in range(n) if i not in set(idx)])
+        return dense
     with torch.no_grad():
         for layer, idx in mask.as_dict().items():
             conv = dense.get_submodule(layer)

@@ -112,6 +112,17 @@ NOTEBOOKS = {
         "Run it with `papermill notebooks/resnet_imagenet.ipynb out.ipynb -p ratio 0.5` on GPUs.",
         params("resnet18", "imagenet", "layer*.conv1", "resnet_imagenet", "conv1 of the 8 BasicBlocks",
                "resnet18 (torchvision, pretrained)", n_masks=160, profiles="paper (GPU) or smoke")),
+    "vit_imagenet": notebook(
+        "ViT-B/16 on ImageNet",
+        "The paper's transformer check (its Section 7 text; it published no per-mask points): torchvision's pretrained "
+        "ViT-B/16 with half the attention heads and half the MLP hidden channels of every block removed by random "
+        "structured masks (one per seed), each retrained with AdamW (cosine, weight decay 0.3, label smoothing 0.11, "
+        "mixup/CutMix, clipping). Heads and channels are removed physically (the pruned network is smaller), so "
+        "masks are trained one at a time. Needs ImageNet in `data/imagenet/` and torchvision's "
+        "`vit_b_16-c867db91.pth` in the torch hub cache. Run it with "
+        "`papermill notebooks/vit_imagenet.ipynb out.ipynb -p ratio 0.5` on GPUs.",
+        params("vit_b_16", "imagenet", "all", "vit_imagenet", "every block's heads and MLP channels",
+               "vit_b_16 (torchvision, pretrained) or vit_tiny for tests", n_masks=10, profiles="paper (GPU) or smoke")),
 }
 
 if __name__ == "__main__":

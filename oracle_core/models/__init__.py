@@ -12,6 +12,7 @@ from .graph import PruneLink
 from .lenet import LeNet5Mini
 from .resnet_cifar import ResNetCifar
 from .resnet_imagenet import resnet18
+from .vit import vit
 from .vgg_cifar import VGG19_CFG, VGG_TINY_CFG, VGGCifar
 
 __all__ = ["MODELS", "ModelInfo", "PruneLink", "build_model", "get_model_info", "prunable_layers"]
@@ -39,6 +40,10 @@ MODELS: dict[str, ModelInfo] = {
                          "ResNet8 for CIFAR (1 block per stage): a small ResNet for tests"),
     "resnet18": ModelInfo("resnet18", lambda c, k: resnet18(c, k), "resnet_imagenet",
                           "torchvision ResNet18 with its pretrained ImageNet weights"),
+    "vit_b_16": ModelInfo("vit_b_16", lambda c, k: vit("b_16", c, k), "vit_imagenet",
+                          "torchvision ViT-B/16 with its pretrained weights; heads and MLP channels prunable"),
+    "vit_tiny": ModelInfo("vit_tiny", lambda c, k: vit("tiny", c, k), "vit_imagenet",
+                          "a 2-block ViT of the same structure (224 px, 16 px patches): for tests"),
     "vgg19": ModelInfo("vgg19", lambda c, k: VGGCifar(VGG19_CFG, c, k), "vgg_cifar",
                        "VGG19 for CIFAR (BN, global average pool, one linear)"),
     "vgg_tiny": ModelInfo("vgg_tiny", lambda c, k: VGGCifar(VGG_TINY_CFG, c, k), "vgg_cifar",

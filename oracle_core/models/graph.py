@@ -13,3 +13,4 @@ class PruneLink:
     consumer: str
     bn: str | None = None
     spatial: int = 1
+    kind: str = "conv"  # "conv" (filters), or a transformer's "heads" / "mlp" units (models/vit.py does that surgery)

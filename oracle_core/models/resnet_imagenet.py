@@ -1,4 +1,4 @@
-"""torchvision's ResNet18 with the paper's prunable layers (conv1 of each of the 8 BasicBlocks) and its pretrained
+"""Published torchvision checkpoints (ResNet18, ViT-B/16) from the hub cache; torchvision's ResNet18 with the paper's prunable layers (conv1 of each of the 8 BasicBlocks) and its pretrained
 ImageNet weights read from the torch hub cache, never downloaded silently and never unpickled (weights_only)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from torch import nn
 from ..errors import OracleError
 from .graph import PruneLink
 
-WEIGHTS = {"resnet18": ("resnet18-f37072fd.pth", "https://download.pytorch.org/models/resnet18-f37072fd.pth")}
+WEIGHTS = {"resnet18": ("resnet18-f37072fd.pth", "https://download.pytorch.org/models/resnet18-f37072fd.pth"),
+           "vit_b_16": ("vit_b_16-c867db91.pth", "https://download.pytorch.org/models/vit_b_16-c867db91.pth")}
 
 
 def resnet18(in_channels: int = 3, num_classes: int = 1000) -> nn.Module:
@@ -49,4 +50,13 @@ def pretrained_state(name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]
             raise OracleError(f"{path} is corrupted (sha256 {digest[:8]}..., expected {prefix}...): delete it and fetch "
                               f"it again from {url}")
         record["fabricated"] = "true"
-    return torch.load(path, map_location="cpu", weights_only=True), record
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if name.startswith("vit"):  # torchvision's names -> ours (its attention becomes HeadAttention: models/vit.py)
+        from torchvision.models import vit_b_16
+
+        from .vit import convert
+
+        original = vit_b_16(weights=None)
+        original.load_state_dict(state)
+        state = convert(original).state_dict()
+    return state, record
