@@ -167,3 +167,14 @@ def test_cifar_notebooks_execute_at_smoke_on_fabricated_files(cifar_root, tmp_pa
     assert f"{model} / " in text and "Profile `smoke`" in text
     assert "<svg" in text or "image/svg+xml" in out.read_text()
     assert (tmp_path / "results" / notebook).is_dir()
+
+
+def test_device_images_give_exactly_the_precomputed_floats(cifar_root, monkeypatch):
+    monkeypatch.setenv("ORACLE_FABRICATED_DATA", "1")
+    info = data.get_dataset_info("cifar10")
+    split = data.load_split("cifar10", True, cifar_root)
+    lazy, full = data.DeviceImages(split.images, info), data.to_float(split.images, info)
+    idx = torch.tensor([5, 0, 17, 3])
+    assert torch.equal(lazy[idx], full[idx]) and torch.equal(lazy[10:20], full[10:20])
+    assert torch.equal(lazy[idx.reshape(2, 2)], full[idx.reshape(2, 2)])
+    assert lazy.images.dtype == torch.uint8 and len(lazy.head(7)) == 7 and lazy.shape == tuple(full.shape)
