@@ -13,10 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from . import analysis, charts, criteria, data
+from . import analysis, criteria, data
 from .figures import Cell, cells
-from .store import RunStore
-from .runner import load_result
 
 TAYLOR_IMAGES = criteria.TAYLOR_IMAGES
 

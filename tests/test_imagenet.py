@@ -89,8 +89,6 @@ def test_the_resnet_imagenet_notebook_executes_at_smoke(imagenet_root, tmp_path)
     import subprocess
     import sys
 
-    import nbformat
-
     from conftest import REPO
 
     fabricate.resnet18_weights(tmp_path / "torch" / "hub")
