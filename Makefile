@@ -43,3 +43,4 @@ test: data browser
 bench: data
 	$(PY) bench/retrain.py
 	OMP_NUM_THREADS=1 $(PY) bench/eval_pool.py
+	$(PY) bench/resnet_cifar.py   # on a GPU: the K sweep, memory and the paper's ResNet56 in GPU-hours

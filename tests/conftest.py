@@ -43,3 +43,17 @@ def smoke_book(tmp_path_factory, smoke_grid):
                         "--results", str(results)], cwd=REPO, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return dest, p.stdout + p.stderr
+
+
+def run_notebook(name: str, out: Path, env: dict | None = None, **params) -> str:
+    """Execute notebooks/<name>.ipynb with papermill into ``out`` (what a user runs); returns the executed text.
+    Fails the test with papermill's stderr if the notebook fails."""
+    import os
+
+    cmd = [sys.executable, "-m", "papermill", str(REPO / "notebooks" / f"{name}.ipynb"), str(out), "-k", "python3",
+           "--cwd", str(REPO)]
+    for k, v in params.items():
+        cmd += ["-p", k, str(v)]
+    run = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return Path(out).read_text()

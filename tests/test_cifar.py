@@ -147,25 +147,11 @@ def test_a_cifar_smoke_study_runs_end_to_end_and_is_marked_fabricated(cifar_root
 def test_cifar_notebooks_execute_at_smoke_on_fabricated_files(cifar_root, tmp_path, notebook, model):
     """What a user runs (`papermill notebooks/<name>.ipynb out.ipynb -p ...`), at the smoke profile on fabricated
     CIFAR files: the real model trains, the page shows our scatter, the table and the paper's own points."""
-    import os
-    import subprocess
-    import sys
+    from conftest import run_notebook
 
-    import nbformat
-
-    from conftest import REPO
-
-    out = tmp_path / f"{notebook}.ipynb"
-    env = {**os.environ, "ORACLE_FABRICATED_DATA": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "papermill", str(REPO / "notebooks" / f"{notebook}.ipynb"), str(out), "-k", "python3",
-           "--cwd", str(REPO), "-p", "profile", "smoke", "-p", "results_root", str(tmp_path / "results"),
-           "-p", "data_root", str(cifar_root)]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-3000:]
-    text = "\n".join(str(o.get("data", {}).get("text/markdown", "")) + str(o.get("data", {}).get("text/html", ""))
-                     for c in nbformat.read(out, 4).cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert f"{model} / " in text and "Profile `smoke`" in text
-    assert "<svg" in text or "image/svg+xml" in out.read_text()
+    text = run_notebook(notebook, tmp_path / f"{notebook}.ipynb", {"ORACLE_FABRICATED_DATA": "1", "OMP_NUM_THREADS": "1"},
+                        profile="smoke", results_root=tmp_path / "results", data_root=cifar_root)
+    assert f"{model} / " in text and "Profile `smoke`" in text and "<svg" in text
     assert (tmp_path / "results" / notebook).is_dir()
 
 

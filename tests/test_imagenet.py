@@ -1,7 +1,6 @@
 """ResNet18 / ImageNet on fabricated files in torchvision's unpacked layout and a fabricated checkpoint: the lazy
 decoder, its checks, the pretrained-weights rule, and a whole smoke study. The real files cannot be had here."""
 
-import os
 
 import pytest
 import torch
@@ -86,20 +85,12 @@ def test_a_resnet18_smoke_study_runs_end_to_end(imagenet_root, hub, tmp_path, mo
 
 
 def test_the_resnet_imagenet_notebook_executes_at_smoke(imagenet_root, tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import REPO
+    from conftest import run_notebook
 
     fabricate.resnet18_weights(tmp_path / "torch" / "hub")
-    out = tmp_path / "resnet_imagenet.ipynb"
-    env = {**os.environ, "ORACLE_FABRICATED_DATA": "1", "TORCH_HOME": str(tmp_path / "torch"), "OMP_NUM_THREADS": "2"}
-    cmd = [sys.executable, "-m", "papermill", str(REPO / "notebooks" / "resnet_imagenet.ipynb"), str(out), "-k",
-           "python3", "--cwd", str(REPO), "-p", "profile", "smoke", "-p", "results_root", str(tmp_path / "results"),
-           "-p", "data_root", str(imagenet_root)]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-3000:]
-    text = out.read_text()
+    env = {"ORACLE_FABRICATED_DATA": "1", "TORCH_HOME": str(tmp_path / "torch"), "OMP_NUM_THREADS": "2"}
+    text = run_notebook("resnet_imagenet", tmp_path / "resnet_imagenet.ipynb", env, profile="smoke",
+                        results_root=tmp_path / "results", data_root=imagenet_root)
     assert "resnet18 / imagenet" in text and "Profile `smoke`" in text and "<svg" in text
 
 

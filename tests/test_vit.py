@@ -2,7 +2,6 @@
 channels (= zeroing them in the dense network), and a whole smoke study on fabricated ImageNet files."""
 
 import copy
-import os
 
 import pytest
 import torch
@@ -63,10 +62,7 @@ def test_vit_specs_follow_the_protocol_and_missing_weights_say_where(tmp_path, m
 
 
 def test_a_vit_smoke_study_and_its_notebook_run_end_to_end(tmp_path, monkeypatch):
-    import subprocess
-    import sys
-
-    from conftest import REPO
+    from conftest import run_notebook
 
     root = tmp_path / "data"
     fabricate.imagenet(root)
@@ -75,12 +71,6 @@ def test_a_vit_smoke_study_and_its_notebook_run_end_to_end(tmp_path, monkeypatch
     res = runner.run_study(spec, "vit_imagenet", tmp_path / "results", root, progress=False)
     assert res.summary["n_masks"] == 2 and res.env["group_size"] == 1
     assert res.masks["final_test_acc"].between(0, 1).all()
-    out = tmp_path / "vit.ipynb"
-    env = {**os.environ, "ORACLE_FABRICATED_DATA": "1", "OMP_NUM_THREADS": "2"}
-    cmd = [sys.executable, "-m", "papermill", str(REPO / "notebooks" / "vit_imagenet.ipynb"), str(out), "-k", "python3",
-           "--cwd", str(REPO), "-p", "profile", "smoke", "-p", "model", "vit_tiny",
-           "-p", "results_root", str(tmp_path / "results"), "-p", "data_root", str(root)]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-3000:]
-    text = out.read_text()
+    text = run_notebook("vit_imagenet", tmp_path / "vit.ipynb", {"ORACLE_FABRICATED_DATA": "1", "OMP_NUM_THREADS": "2"},
+                        profile="smoke", model="vit_tiny", results_root=tmp_path / "results", data_root=root)
     assert "vit_tiny / imagenet" in text and "published no scatter panel" in text
