@@ -114,9 +114,19 @@ def plan(profile: str, only: str = "", data_root: Path | None = None) -> list[di
 
 
 def _init_worker() -> None:
+    """One thread; and every oracle_core module imported now, so that editing the code while a long grid runs
+    cannot hand a worker a half-edited module through a later (lazy) import."""
+    import importlib
+    import pkgutil
+
     import torch
 
+    import oracle_core
+
     torch.set_num_threads(1)
+    for m in pkgutil.walk_packages(oracle_core.__path__, "oracle_core."):
+        if not m.name.endswith("__main__"):
+            importlib.import_module(m.name)
 
 
 def _run_one(job: tuple) -> tuple[str, float, str]:

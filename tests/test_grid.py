@@ -79,3 +79,14 @@ def test_grid_list_prints_every_setting_and_its_state(smoke_grid):
     lines = p.stdout.strip().splitlines()
     assert len(lines) == len(plan("smoke")) + 1  # (the lesson's short runs are not needed at smoke)
     assert sum(" done" in line for line in lines) == 10
+
+
+def test_a_grid_worker_imports_all_of_oracle_core_when_it_starts():
+    import subprocess
+    import sys
+
+    code = ("import sys; from oracle_core import grid; grid._init_worker(); "
+            "print(all(m in sys.modules for m in ('oracle_core.criteria', 'oracle_core.figures', 'oracle_core.runner', "
+            "'oracle_core.models.vit', 'oracle_core.imagenet')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
