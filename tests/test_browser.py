@@ -102,8 +102,15 @@ def check_book(browser, html: Path, screenshot: Path | None = None) -> dict[str,
     return charts
 
 
-def _figure_pages(charts: dict[str, int]) -> list[str]:
-    return [p for p in charts if p.startswith("experiments/") or p in ("intro.html", "summary.html")]
+def _figure_pages(charts: dict[str, int], html: Path) -> list[str]:
+    """Pages that must show a chart: every figure page, except one with nothing to draw (no stored run of its
+    setting and no published points for it: the ViT page until a GPU run exists)."""
+    def nothing_to_draw(page: str) -> bool:
+        text = (html / page).read_text()
+        return "not in the results store yet" in text and "published no scatter panel" in text
+
+    return [p for p in charts if (p.startswith("experiments/") or p in ("intro.html", "summary.html"))
+            and not nothing_to_draw(p)]
 
 
 def test_smoke_book_every_page_renders_offline_with_charts(browser, smoke_book):
@@ -111,7 +118,9 @@ def test_smoke_book_every_page_renders_offline_with_charts(browser, smoke_book):
     shot = ARTIFACTS / "front_page_smoke.png"
     charts = check_book(browser, dest / "_build" / "html", shot)
     assert "intro.html" in charts and "experiments/lenet_grid.html" in charts
-    for page in _figure_pages(charts):
+    pages = _figure_pages(charts, dest / "_build" / "html")
+    assert "experiments/resnet_cifar.html" in pages  # the paper's points are drawn even before our run exists
+    for page in pages:
         assert charts[page] >= 1, f"{page} shows no chart"
     assert shot.stat().st_size > 10_000
 
@@ -127,7 +136,7 @@ def test_committed_book_renders_offline_with_charts(browser, tmp_path):
     log = p.stdout + p.stderr
     assert "nonexisting document" not in log and "isn't included in any toctree" not in log
     charts = check_book(browser, dest / "_build" / "html", ARTIFACTS / "front_page.png")
-    for page in _figure_pages(charts):
+    for page in _figure_pages(charts, dest / "_build" / "html"):
         assert charts[page] >= 1, f"{page} shows no chart"
 
 
