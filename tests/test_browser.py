@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import shutil
 import subprocess
 import sys
@@ -104,9 +105,12 @@ def check_book(browser, html: Path, screenshot: Path | None = None) -> dict[str,
 
 def _figure_pages(charts: dict[str, int], html: Path) -> list[str]:
     """Pages that must show a chart: every figure page, except one with nothing to draw (no stored run of its
-    setting and no published points for it: the ViT page until a GPU run exists)."""
+    setting and no published points for it: the ViT page until a GPU run exists), read off the executed
+    notebook's outputs (``html`` is <dest>/_build/html; the notebooks are in <dest>/book)."""
     def nothing_to_draw(page: str) -> bool:
-        text = (html / page).read_text()
+        nb = json.loads((html.parent.parent / "book" / page.replace(".html", ".ipynb")).read_text())
+        text = " ".join("".join(o.get("data", {}).get("text/markdown", "")) for c in nb["cells"]
+                        for o in c.get("outputs", []))
         return "not in the results store yet" in text and "published no scatter panel" in text
 
     return [p for p in charts if (p.startswith("experiments/") or p in ("intro.html", "summary.html"))
