@@ -7,7 +7,7 @@ paper's baseline), first-order Taylor (Molchanov et al. 2017: keep the filters w
 |activation x gradient| on training data), random (the expectation over the candidates), and two
 retraining-aware ones read off the same retraining run: test accuracy after the profile's short retraining
 (the lesson's "10% epochs"; its first epoch on the cpu profile) and the mean training loss over the first
-retraining epoch ("loss after a few hundred steps": 59 SGD steps on the cpu profile).
+retraining epoch ("loss after a few hundred steps": 30 SGD steps of 256 images on the cpu profile, 235 on the paper one).
 
 Costs are in model-images: one image through one pruned network forward = 1, a training step on one image = 3
 (forward + backward is about three forwards).
