@@ -165,8 +165,11 @@ VIT_SHORT_RETRAIN = Recipe(epochs=30, lr_steps=((0, 1.5e-4),), batch_size=128, w
 VIT_SMOKE = Recipe(epochs=1, lr_steps=((0, 1e-3),), batch_size=16, weight_decay=0.05, optimizer="adamw",
                    schedule="cosine", label_smoothing=0.11, mixup_alpha=0.2, cutmix_alpha=1.0, grad_clip=1.0)
 
-_CIFAR_SMOKE_WHY = ("Code check only (CI, fabricated CIFAR-format files): 256 training and 128 test images, 2 "
-                    "pretraining epochs, 4 masks, 2 retraining epochs. Its numbers mean nothing.")
+_CIFAR_SMOKE = Profile(  # ResNet56 and VGG19 share it
+    name="smoke", pretrain=CIFAR_SMOKE_PRETRAIN, retrain=CIFAR_SMOKE_RETRAIN, short_retrain=CIFAR_SMOKE_SHORT,
+    repeats=1, train_subset=256, test_subset=128, max_masks=4, sampled_masks=4,
+    why=("Code check only (CI, fabricated CIFAR-format files): 256 training and 128 test images, 2 pretraining "
+         "epochs, 4 masks, 2 retraining epochs. Its numbers mean nothing."))
 
 FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
     ("resnet_cifar", "paper"): Profile(
@@ -181,9 +184,7 @@ FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
              "same 5,000 images, test on the first 2,000 test images. Shows the pipeline end to end; its tau has 8 "
              "points and a far-from-converged network, so it cannot confirm or refute the paper. Projected from measured "
              "rates (bench/resnet_cifar.py, 1 thread on a 2-core CPU busy with other work): about 32 minutes.")),
-    ("resnet_cifar", "smoke"): Profile(
-        name="smoke", pretrain=CIFAR_SMOKE_PRETRAIN, retrain=CIFAR_SMOKE_RETRAIN, short_retrain=CIFAR_SMOKE_SHORT,
-        repeats=1, train_subset=256, test_subset=128, max_masks=4, sampled_masks=4, why=_CIFAR_SMOKE_WHY),
+    ("resnet_cifar", "smoke"): _CIFAR_SMOKE,
     ("resnet_imagenet", "paper"): Profile(
         name="paper", pretrain=PRETRAINED_WEIGHTS, retrain=RESNET18_RETRAIN, short_retrain=RESNET18_SHORT_RETRAIN,
         repeats=3, sampled_masks=160,
@@ -217,9 +218,7 @@ FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
         why=("NOT the paper's protocol: a 2-core CPU budget. As ResNet56's cpu profile (8 pretraining epochs and 2 "
              "retraining epochs on the first 5,000 CIFAR-100 images, test on 2,000) with 6 sampled masks. Shows the "
              "pipeline end to end; it cannot confirm or refute the paper.")),
-    ("vgg_cifar", "smoke"): Profile(
-        name="smoke", pretrain=CIFAR_SMOKE_PRETRAIN, retrain=CIFAR_SMOKE_RETRAIN, short_retrain=CIFAR_SMOKE_SHORT,
-        repeats=1, train_subset=256, test_subset=128, max_masks=4, sampled_masks=4, why=_CIFAR_SMOKE_WHY),
+    ("vgg_cifar", "smoke"): _CIFAR_SMOKE,
 }
 
 
