@@ -37,15 +37,16 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def train_rate(models, x, y, dev, aug, batch: int) -> float:
+def train_rate(models, x, y, dev, aug, batch: int, precision: str = "fp32", channels_last: bool = False) -> float:
     """Model-images per second of one training epoch over x (after one warm-up step)."""
     recipe = Recipe(epochs=1, lr_steps=((0, 0.01),), batch_size=batch, weight_decay=5e-4)
     k = len(models)
     tx, ty = x[:2], y[:2]
-    engine.train(models, x[:batch], y[:batch], tx, ty, recipe, list(range(k)), augment=aug)  # warm-up
+    kw = {"augment": aug, "precision": precision, "channels_last": channels_last}
+    engine.train(models, x[:batch], y[:batch], tx, ty, recipe, list(range(k)), **kw)  # warm-up
     _sync(dev)
     t0 = time.perf_counter()
-    engine.train(models, x, y, tx, ty, recipe, list(range(k)), augment=aug)
+    engine.train(models, x, y, tx, ty, recipe, list(range(k)), **kw)
     _sync(dev)
     return k * len(y) / (time.perf_counter() - t0)
 
@@ -65,6 +66,8 @@ def main(argv=None) -> int:
     p.add_argument("--images", type=int, default=0, help="training images per timed epoch (default 512 cpu, 8192 cuda)")
     p.add_argument("--ks", default="", help="stack sizes to time, e.g. 1,4 (default 1,2 cpu; 1,8,32,64 cuda)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's)")
+    p.add_argument("--variants", default="", help="arithmetic/layout at the best K, e.g. tf32,bf16,fp32+cl,bf16+cl "
+                   "(cl = channels_last; default: those four on cuda, none on cpu)")
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args(argv)
     dev = envinfo.pick_device(args.device)
@@ -96,6 +99,11 @@ def main(argv=None) -> int:
             rates[k] = (rates[k], torch.cuda.max_memory_allocated() / 2**20)
     per = {k: (r[0] if cuda else r) for k, r in rates.items()}
     best_k = max(per, key=per.get)
+    variants = {}  # the same best-K stack with another arithmetic or memory layout, against its fp32 rate
+    for v in [v for v in (args.variants or ("tf32,bf16,fp32+cl,bf16+cl" if cuda else "")).split(",") if v]:
+        precision, cl = v.split("+")[0], v.endswith("+cl")
+        r = train_rate([prune(dense, m) for m in masks[:best_k]], x, y, dev, aug, 256, precision, cl)
+        variants[v] = {"model_img_s": round(r, 1), "ratio_vs_fp32": round(r / per[best_k], 2)}
     mem = {k: round(r[1]) for k, r in rates.items()} if cuda else {"process_peak": round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
@@ -113,6 +121,7 @@ def main(argv=None) -> int:
            "dense_train_img_s": round(dense_train, 1), "pruned_eval_img_s": round(pruned_eval, 1),
            "pruned_train_model_img_s": {k: round(v, 1) for k, v in per.items()},
            "ratio_best_k_vs_k1": round(per[best_k] / per[1], 2) if 1 in per else None, "best_k": best_k,
+           "variants_at_best_k": variants,
            "memory_mb": mem, "projected_cpu_profile_min": round(cpu_s / 60, 1),
            "projected_paper_resnet56_device_hours": round(paper_s / 3600, 1),
            "code": envinfo.code_version()[:10]}
@@ -120,10 +129,11 @@ def main(argv=None) -> int:
     if not args.no_record:
         append_row("bench/resnet_cifar.py",
                    "| date | device | threads | dense train img/s | pruned eval img/s | pruned train model-img/s by K | "
-                   "ratio best K / K=1 | memory MB | cpu profile, projected min | paper ResNet56, projected device-h | code |",
+                   "ratio best K / K=1 | variants at best K vs fp32 | memory MB | cpu profile, projected min | paper ResNet56, projected device-h | code |",
                    f"| {date.today()} | {out['device']} | {out['threads']} | {out['dense_train_img_s']} | "
                    f"{out['pruned_eval_img_s']} | " + ", ".join(f"K={k}: {v}" for k, v in out["pruned_train_model_img_s"].items())
-                   + f" | {out['ratio_best_k_vs_k1']} | {mem} | {out['projected_cpu_profile_min']} | "
+                   + f" | {out['ratio_best_k_vs_k1']} | "
+                   + (", ".join(f"{v}: {r['ratio_vs_fp32']}x" for v, r in variants.items()) or "-") + f" | {mem} | {out['projected_cpu_profile_min']} | "
                    f"{out['projected_paper_resnet56_device_hours']} | {out['code']} |")
     return 0
 

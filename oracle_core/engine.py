@@ -12,7 +12,8 @@ The engine knows tensors, shapes and recipes only; it knows nothing of files, ma
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,28 @@ from torch import nn
 
 from .mixing import mix
 from .protocol import Recipe
+
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+@contextmanager
+def numerics(precision: str, device: torch.device) -> Iterator[None]:
+    """The arithmetic of a training forward pass. fp32: true float32, also on CUDA where cuDNN convs default to
+    TF32; tf32: CUDA matmuls and convs on TF32 tensor cores (10-bit mantissa; on a CPU this is fp32); bf16:
+    autocast to bfloat16 (weights, gradients and optimizer state stay float32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    if precision == "bf16":
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 class StackedLinear(nn.Module):
@@ -192,16 +215,22 @@ def train(
     record_steps: bool = False,
     grad_clip: float | None = None,
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
 ) -> tuple[list[TrainResult], nn.Module]:
     """Retrain ``models`` (trained in place when K = 1) with ``recipe``; each model k draws its epoch orders
     from a generator seeded ``order_seeds[k]`` (equal seeds = a shared order). Returns per-model results and
     the trained (possibly stacked) module. ``on_step(images)`` reports progress in model-images. ``augment(batch,
     generator)`` (e.g. augment.CropFlip) transforms each model's training batch with that model's own generator
-    (seeded ``order_seeds[k] + 1``), so a model's augmentations do not depend on which models share its stack."""
+    (seeded ``order_seeds[k] + 1``), so a model's augmentations do not depend on which models share its stack.
+    ``precision`` (see ``numerics``) sets the forward pass's arithmetic; evaluation stays fp32. ``channels_last``
+    stores conv activations NHWC (same values up to float round-off; faster on tensor cores)."""
     k = len(models)
     if len(order_seeds) != k:
         raise ValueError("one order seed per model")
     model = stack(models)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     model.train()
     if recipe.optimizer == "adamw":  # elementwise, so stacked models stay independent
         opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr_at_step(0, 1), weight_decay=recipe.weight_decay)
@@ -251,12 +280,17 @@ def train(
                 for group in opt.param_groups:
                     group["lr"] = recipe.lr_at_step(step, steps_per_epoch)
             step += 1
-            out = model(xb).reshape(b * k, -1)
-            ls = recipe.label_smoothing
-            per_sample = F.cross_entropy(out, yb.reshape(-1), reduction="none", label_smoothing=ls).reshape(b, k)
-            if mixing:
-                other = F.cross_entropy(out, yb.flip(0).reshape(-1), reduction="none", label_smoothing=ls).reshape(b, k)
-                per_sample = lam * per_sample + (1 - lam) * other
+            if channels_last and xb.dim() == 4:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with numerics(precision, xb.device):
+                out = model(xb).reshape(b * k, -1)
+                out = out.float() if out.dtype == torch.bfloat16 else out  # the loss in float32 under bf16
+                ls = recipe.label_smoothing
+                per_sample = F.cross_entropy(out, yb.reshape(-1), reduction="none", label_smoothing=ls).reshape(b, k)
+                if mixing:
+                    other = F.cross_entropy(out, yb.flip(0).reshape(-1), reduction="none",
+                                            label_smoothing=ls).reshape(b, k)
+                    per_sample = lam * per_sample + (1 - lam) * other
             per_model = per_sample.sum(0)
             loss = per_model.sum() / b  # = sum over models of each model's own batch-mean loss
             opt.zero_grad(set_to_none=True)

@@ -210,7 +210,12 @@ def layers_arg(spec) -> str:
     from .spec import expand_layers
 
     info = get_dataset_info(spec.dataset)
-    names = tuple(prunable_layers(build_model(spec.model, info.in_channels, info.num_classes)))
+    net = build_model(spec.model, info.in_channels, info.num_classes)
+    names = tuple(prunable_layers(net))
+    aliases = getattr(net, "layer_aliases", {})
+    for alias, hits in aliases.items():
+        if len(spec.layers) > 1 and tuple(hits) == tuple(spec.layers):
+            return alias
     for pattern in ("all", "layer*.conv1"):
         try:
             if len(spec.layers) > 1 and expand_layers((pattern,), names) == tuple(spec.layers):

@@ -181,7 +181,7 @@ def retrain_shard(ctx: ShardContext, shard: list[tuple[str, int]]) -> list[tuple
     seeds = [retrain_seed(spec, m, r) for m, r in group]
     models = [prune(ctx.dense, m, spec.wiring, spec.ratio) for m, _ in group]
     results, _ = engine.train(models, d.retrain_x, d.retrain_y, d.test_x, d.test_y, spec.retrain, seeds,
-                              augment=d.augment)
+                              augment=d.augment, precision=spec.precision)
     rows, curves = [], []
     for (m, r), seed, res in zip(group, seeds, results):
         rows.append({"mask_id": m.mask_id, "kept": m.text, "repeat": r, "seed": seed,

@@ -45,6 +45,7 @@ class StudySpec:
     profile: str = "paper"
     loss_subset: int = 0  # pruned train loss over the first N training images (0 = the whole training set)
     criteria_picks: bool = False  # also retrain the L1 and Taylor picks when they are not in the sample
+    precision: str = "fp32"  # retraining arithmetic (engine.numerics): fp32, tf32 or bf16; pretraining is fp32
 
     @property
     def layers_text(self) -> str:
@@ -96,14 +97,19 @@ def parse_layers(layers: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def expand_layers(names: tuple[str, ...], prunable: tuple[str, ...]) -> tuple[str, ...]:
-    """Shell-style patterns ("layer*.conv1": ResNet56's 27 block convs) and "all" become the matching prunable
-    layers, in model order; plain names pass through (layer_sizes validates them)."""
+def expand_layers(names: tuple[str, ...], prunable: tuple[str, ...],
+                  aliases: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """Shell-style patterns ("layer*.conv1": ResNet56's 27 block convs), "all" and the model's own aliases
+    (VGG19's "released": the paper script's 13 convs) become prunable layers, in model order; plain names pass
+    through (layer_sizes validates them)."""
     import fnmatch
 
+    aliases = aliases or {}
     out: list[str] = []
     for name in names:
-        if name == "all" or any(ch in name for ch in "*?["):
+        if name in aliases:
+            out += [h for h in aliases[name] if h not in out]
+        elif name == "all" or any(ch in name for ch in "*?["):
             hits = [p for p in prunable if name == "all" or fnmatch.fnmatchcase(p, name)]
             if not hits:
                 raise OracleError(f"layer pattern {name!r} matches no prunable layer: use one of {', '.join(prunable)}")
@@ -115,7 +121,8 @@ def expand_layers(names: tuple[str, ...], prunable: tuple[str, ...]) -> tuple[st
 
 def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | tuple[str, ...] = "conv1",
               ratio: float = 0.5, n_masks: int = 0, seed: int = 0, repeats: int | None = None,
-              profile: str = "cpu", wiring: str = "correct", shared_order: bool = False) -> StudySpec:
+              profile: str = "cpu", wiring: str = "correct", shared_order: bool = False,
+              precision: str = "fp32") -> StudySpec:
     """Validate user parameters and resolve the profile's recipes into a full spec.
 
     Every mistake raises OracleError with a one-line fix, before anything is written.
@@ -129,12 +136,16 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
     info = get_dataset_info(dataset)
     if wiring not in WIRINGS:
         raise OracleError(f"unknown wiring {wiring!r}: use one of {', '.join(WIRINGS)}")
+    from .engine import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise OracleError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)} (fp32 is the protocol)")
     try:
         ratio = float(ratio)
     except (TypeError, ValueError):
         raise OracleError(f"ratio {ratio!r} is not a number: give the fraction of filters to remove, e.g. 0.5") from None
     net = build_model(model, info.in_channels, info.num_classes)
-    layer_tuple = expand_layers(parse_layers(layers), tuple(prunable_layers(net)))
+    layer_tuple = expand_layers(parse_layers(layers), tuple(prunable_layers(net)), getattr(net, "layer_aliases", None))
     sizes = layer_sizes(net, layer_tuple)
     for name, n in sizes.items():  # check_ratio owns the (0, 1) range check and the removes-none/all checks
         check_ratio(name, n, ratio)
@@ -156,7 +167,8 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
                      retrain=prof.retrain, train_subset=prof.train_subset, retrain_subset=prof.retrain_subset,
                      test_subset=prof.test_subset, profile=prof.name, loss_subset=prof.loss_subset,
                      # a sample may miss the L1/Taylor masks: retrain them too (they are defined for conv filters)
-                     criteria_picks=n_masks > 0 and all(prunable_layers(net)[name].kind == "conv" for name in sizes))
+                     criteria_picks=n_masks > 0 and all(prunable_layers(net)[name].kind == "conv" for name in sizes),
+                     precision=precision)
     return spec
 
 

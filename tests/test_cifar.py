@@ -131,6 +131,29 @@ def test_vgg19_and_resnet56_have_the_papers_prunable_layers():
         make_spec("vgg19", "cifar100", "all", 0.5, 10, profile="cpu_15k")
 
 
+def test_vgg19_released_layer_list_is_the_13_convs_its_indices_point_at():
+    """The released script indexes an nn.Sequential of (conv, BN, ReLU) triples and pools; rebuild that Sequential
+    here the released way and read which indices are convs, independently of vgg_cifar.sequential_names."""
+    from torch import nn
+
+    from oracle_core.models.vgg_cifar import RELEASED_FEATURE_INDICES, VGG19_CFG
+    from oracle_core.report import layers_arg
+
+    mods, c = [], 3
+    for v in VGG19_CFG:
+        mods += [nn.MaxPool2d(2)] if v == "M" else [nn.Conv2d(c, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU()]
+        c = v if v != "M" else c
+    seq = nn.Sequential(*mods)
+    conv_ordinal = {i: n + 1 for n, i in enumerate(i for i, m in enumerate(seq) if isinstance(m, nn.Conv2d))}
+    expected = tuple(f"conv{conv_ordinal[i]}" for i in RELEASED_FEATURE_INDICES if isinstance(seq[i], nn.Conv2d))
+    assert len(expected) == 13 and {"conv8", "conv11", "conv12"}.isdisjoint(expected)
+    assert sum(isinstance(seq[i], nn.BatchNorm2d) for i in RELEASED_FEATURE_INDICES) == 3
+    spec = make_spec("vgg19", "cifar100", "released", 0.5, 1000, profile="paper")
+    assert spec.layers == expected
+    assert layers_arg(spec) == "released"
+    assert make_spec("vgg19", "cifar100", "released+conv8", 0.5, 1000, profile="paper").layers == expected[:7] + ("conv8",) + expected[7:]  # model order
+
+
 @pytest.mark.parametrize("model,dataset", [("resnet8", "cifar10"), ("vgg_tiny", "cifar100")])
 def test_a_cifar_smoke_study_runs_end_to_end_and_is_marked_fabricated(cifar_root, tmp_path, monkeypatch, model, dataset):
     monkeypatch.setenv("ORACLE_FABRICATED_DATA", "1")

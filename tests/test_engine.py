@@ -204,3 +204,30 @@ def test_cosine_schedule_and_mixing_follow_their_definitions():
     c, lam = mix(x, np.random.default_rng(1), 0.0, 1.0)
     from_partner = (c == x.flip(0)) & (c != x)
     assert abs(from_partner.float().mean().item() - (1 - lam)) < 1e-6  # lam = the area kept
+
+
+def test_precision_bf16_really_changes_the_arithmetic_and_channels_last_does_not(pruned):
+    """bf16 autocast must reach the forward pass (its step losses differ from fp32's by bf16 round-off, not by
+    a different training), channels_last must only change the memory layout, and fp32/tf32 must restore
+    torch's TF32 switches afterwards."""
+    x, y = _data(16 * 32)
+    recipe = Recipe(epochs=1, lr_steps=((0, 0.05),), batch_size=32, weight_decay=1e-4)
+    runs = {}
+    for name, kw in {"fp32": {}, "bf16": {"precision": "bf16"}, "cl": {"channels_last": True},
+                     "tf32": {"precision": "tf32"}}.items():
+        res, _ = engine.train([copy.deepcopy(m) for m in pruned[:2]], x, y, x[:64], y[:64], recipe, [3, 4],
+                              record_steps=True, **kw)
+        runs[name] = [r.step_loss for r in res]
+    gap = lambda a, b: max(abs(p - q) for sa, sb in zip(runs[a], runs[b]) for p, q in zip(sa, sb))  # noqa: E731
+    assert 1e-4 < gap("fp32", "bf16") < 0.1
+    assert gap("fp32", "cl") < 1e-4
+    assert gap("fp32", "tf32") < 1e-6  # TF32 is a CUDA format: on a CPU it is fp32
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    with engine.numerics("tf32", torch.device("cpu")):
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    with engine.numerics("fp32", torch.device("cpu")):
+        assert not torch.backends.cudnn.allow_tf32  # cuDNN convs default to TF32: fp32 must switch it off
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+    with pytest.raises(ValueError, match="unknown precision"):
+        with engine.numerics("fp16", torch.device("cpu")):
+            pass

@@ -211,3 +211,12 @@ def test_every_committed_results_folder_is_named_by_its_specs_key():
     for f in folders:
         rec = json.loads(f.read_text())
         assert StudySpec.from_dict(rec["spec"]).key == f.parent.name == rec["key"], f
+
+
+def test_precision_is_part_of_a_runs_identity_only_when_not_fp32():
+    base = make_spec("lenet5_mini", "mnist", "conv1", 0.5, profile="cpu")
+    assert base.precision == "fp32" and "precision" not in base.non_default()
+    bf16 = make_spec("lenet5_mini", "mnist", "conv1", 0.5, profile="cpu", precision="bf16")
+    assert bf16.key != base.key and bf16.pretrain_key() == base.pretrain_key()  # pretraining stays fp32
+    with pytest.raises(OracleError, match="unknown precision 'fp16'"):
+        make_spec("lenet5_mini", "mnist", "conv1", 0.5, profile="cpu", precision="fp16")

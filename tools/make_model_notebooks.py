@@ -96,10 +96,10 @@ NOTEBOOKS = {
         "VGG19 on CIFAR-100",
         "Figure 3's second panel: VGG19 (BN, global average pool, one linear) on CIFAR-100 with all 16 convs pruned at "
         "the ratio (tau about +0.01 in the paper). The paper meant all 16 convs; its released layer list hits only 13 "
-        "(three names point at BN modules). That list is not in our specification, so `layers` takes any list of "
-        "conv names (conv1 .. conv16) to compare. " + RUN.format(name="vgg_cifar100", ds="CIFAR-100",
+        "(its script's indices 24, 34 and 37 point at BN modules, so conv8, conv11 and conv12 stay whole): "
+        "`-p layers released` reproduces that list, and `layers` takes any list of conv names (conv1 .. conv16). " + RUN.format(name="vgg_cifar100", ds="CIFAR-100",
                                                                 folder="cifar-100-python", dataset="cifar100"),
-        params("vgg19", "cifar100", "all", "vgg_cifar100", "all 16 convs, or names joined by a plus sign",
+        params("vgg19", "cifar100", "all", "vgg_cifar100", "all 16 convs, released (the paper script's 13), or names joined by +",
                "vgg19")),
     "resnet_imagenet": notebook(
         "ResNet18 on ImageNet",
@@ -127,5 +127,7 @@ NOTEBOOKS = {
 
 if __name__ == "__main__":
     for name, nb in NOTEBOOKS.items():
+        for i, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what the text changes
+            cell.id = f"{name}-{i}"
         nbformat.write(nb, f"notebooks/{name}.ipynb")
         print("wrote", name)
