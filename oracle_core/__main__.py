@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import OracleError
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m oracle_core")
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run (or resume) one setting and print its summary.json")
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--profile", default="cpu")
     r.add_argument("--wiring", default="correct")
     r.add_argument("--shared-order", action="store_true")
+    r.add_argument("--precision", default="fp32", help="retraining arithmetic: fp32 (the protocol), tf32 or bf16")
     r.add_argument("--short-retrain", action="store_true",
                    help="retrain with the profile's short recipe (the lesson's separate short run)")
     r.add_argument("--results", type=Path, default=None, help="results root (default ./results)")
@@ -41,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--list", action="store_true", help="print the settings, their mask counts and state; run nothing")
     g.add_argument("--results", type=Path, default=None)
     g.add_argument("--data", type=Path, default=None)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.cmd == "grid":
         return _grid(args)
     try:
@@ -49,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         from .spec import make_spec
 
         spec = make_spec(args.model, args.dataset, args.layers, args.ratio, args.n_masks, args.seed, args.repeats,
-                         args.profile, args.wiring, args.shared_order)
+                         args.profile, args.wiring, args.shared_order, args.precision)
         if args.short_retrain:
             from .figures import short_run_spec
 

@@ -26,7 +26,9 @@ def protocol_sentence(res: StudyResult) -> str:
     return (f"**Profile `{s.profile}`** ({'the paper protocol' if s.profile == 'paper' else 'a reduced protocol, not the paper'}): "
             f"{masks}, N = {res.summary['n_masks']}; retraining {s.retrain.describe()}; {s.repeats} repeat(s) per mask; "
             f"training set {s.train_subset or 'all'} images, retraining on {s.retrain_subset or 'all'} of them; "
-            f"wiring `{s.wiring}`. {prof.why} Run on {env.get('device', '?')} with torch {env.get('torch', '?')}, "
+            f"wiring `{s.wiring}`"
+            + (f"; retraining arithmetic `{s.precision}`, not the protocol's fp32" if s.precision != "fp32" else "")
+            + f". {prof.why} Run on {env.get('device', '?')} with torch {env.get('torch', '?')}, "
             f"code {str(env.get('code_version', '?'))[:12]}; results in `{res.dir.parent.name}/{res.dir.name}/`.")
 
 
@@ -188,17 +190,18 @@ def stored_result(spec, experiment: str, results_root=None) -> StudyResult | Non
 
 
 def page_spec(model: str, dataset: str, layers: str, ratio: float, n_masks: int, seed: int, repeats: int | None,
-              profile: str, wiring: str, compute: bool):
+              profile: str, wiring: str, compute: bool, precision: str = "fp32"):
     """A notebook's spec and a note. A book build (compute False) asks every page for one profile; a model with no
     such profile (ResNet18 has no cpu one) shows its paper protocol instead, and the note says so."""
     from .spec import make_spec
 
     try:
-        return make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, profile, wiring), ""
+        return make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, profile, wiring,
+                         precision=precision), ""
     except OracleError as exc:
         if compute or "is not defined for" not in str(exc):
             raise
-        spec = make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, "paper", wiring)
+        spec = make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, "paper", wiring, precision=precision)
         return spec, (f"*{model} has no `{profile}` profile ({exc}); this page shows the paper's protocol "
                       "instead.*\n\n")
 
@@ -231,6 +234,7 @@ def run_command(spec, experiment: str) -> str:
     return (f"python -m oracle_core run --experiment {experiment} --model {spec.model} --dataset {spec.dataset} "
             f"--layers {layers_arg(spec)} --ratio {spec.ratio:g}" + (f" --n-masks {spec.n_masks}" if spec.n_masks else "")
             + ("" if spec.wiring == "correct" else f" --wiring {spec.wiring}") + f" --profile {spec.profile}"
+            + ("" if spec.precision == "fp32" else f" --precision {spec.precision}")
             + (f" --repeats {spec.repeats}" if spec.repeats != prof.repeats else "")
             + (" --short-retrain" if spec.retrain != prof.retrain and spec.retrain == prof.short_retrain else ""))
 

@@ -220,3 +220,15 @@ def test_precision_is_part_of_a_runs_identity_only_when_not_fp32():
     assert bf16.key != base.key and bf16.pretrain_key() == base.pretrain_key()  # pretraining stays fp32
     with pytest.raises(OracleError, match="unknown precision 'fp16'"):
         make_spec("lenet5_mini", "mnist", "conv1", 0.5, profile="cpu", precision="fp16")
+
+
+def test_the_printed_command_reproduces_a_non_fp32_spec():
+    from oracle_core import __main__ as cli
+    from oracle_core.report import run_command
+
+    spec = make_spec("lenet5_mini", "mnist", "conv1", 0.5, profile="smoke", precision="bf16")
+    cmd = run_command(spec, "lenet_mnist")
+    assert "--precision bf16" in cmd
+    args = cli.build_parser().parse_args(cmd.split()[3:])  # after "python -m oracle_core"
+    assert make_spec(args.model, args.dataset, args.layers, args.ratio, args.n_masks, args.seed, args.repeats,
+                     args.profile, args.wiring, args.shared_order, args.precision).key == spec.key

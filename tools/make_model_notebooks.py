@@ -9,7 +9,8 @@ from oracle_core import charts, data, report, reference
 from oracle_core.runner import run_study
 
 charts.enable_offline()
-spec, note = report.page_spec(model, dataset, layers, ratio, n_masks, seed, repeats or None, profile, wiring, compute)
+spec, note = report.page_spec(model, dataset, layers, ratio, n_masks, seed, repeats or None, profile, wiring, compute,
+                             precision)
 root = Path(results_root) if results_root else None
 if compute:
     if dataset != "imagenet":  # ImageNet cannot be downloaded: run_study checks it and says where it goes
@@ -56,6 +57,7 @@ seed = 0                   # base seed of pretraining, sampling and every retrai
 repeats = 0                # retrainings per mask, 0 means the profile default
 profile = "paper"          # {profiles}
 wiring = "correct"         # or released_code to mimic the paper code
+precision = "fp32"         # retraining arithmetic: fp32 (the protocol), tf32 or bf16 (GPU speed; see bench/RESULTS.md)
 experiment = "{experiment}" # folder name under results
 results_root = ""          # empty means results in the repository
 data_root = ""             # empty means data in the repository
