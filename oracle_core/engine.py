@@ -157,7 +157,8 @@ def evaluate(model: nn.Module, k: int, x: torch.Tensor, y: torch.Tensor, batch_s
     for s in range(0, len(y), batch_size):
         xb, yb = x[s:s + batch_size], y[s:s + batch_size]
         b = len(yb)
-        out = model(xb.repeat(1, k, 1, 1) if k > 1 else xb).reshape(b, k, -1)
+        with numerics("fp32", x.device):  # the oracle's pruned loss and the test metrics: never TF32 on CUDA
+            out = model(xb.repeat(1, k, 1, 1) if k > 1 else xb).reshape(b, k, -1)
         yk = yb.unsqueeze(1).expand(b, k)
         loss_sum += F.cross_entropy(out.reshape(b * k, -1), yk.reshape(-1), reduction="none").reshape(b, k).sum(0).double()
         correct += (out.argmax(-1) == yk).sum(0).double()

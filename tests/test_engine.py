@@ -231,3 +231,21 @@ def test_precision_bf16_really_changes_the_arithmetic_and_channels_last_does_not
     with pytest.raises(ValueError, match="unknown precision"):
         with engine.numerics("fp16", torch.device("cpu")):
             pass
+
+
+def test_evaluation_runs_in_true_fp32_even_when_the_process_allows_tf32():
+    """cuDNN convs default to TF32 on CUDA; the pruned train loss (the oracle) and test metrics must not use it."""
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            seen.append(torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32)
+            return torch.zeros(len(x), 10)
+
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        engine.evaluate(Probe(), 1, torch.zeros(4, 1, 32, 32), torch.zeros(4, dtype=torch.long))
+        assert seen == [False] and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32 = before
