@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .engine import numerics
 from .masks import Mask, n_removed
 from .models import build_model
 from .spec import profile_of
@@ -60,8 +61,9 @@ def taylor_scores(dense: nn.Module, layers: tuple[str, ...], x: torch.Tensor, y:
     try:
         for s in range(0, len(y), batch_size):
             dense.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(dense(x[s:s + batch_size]), y[s:s + batch_size])
-            loss.backward()
+            with numerics("fp32", x.device):  # like the oracle's pruned loss: no TF32 on CUDA
+                loss = nn.functional.cross_entropy(dense(x[s:s + batch_size]), y[s:s + batch_size])
+                loss.backward()
             for n in layers:
                 a = acts[n]
                 total[n] += (a * a.grad).mean(dim=(2, 3)).abs().mean(0).double().cpu()
