@@ -84,6 +84,11 @@ RUN = ("Run it with `papermill notebooks/{name}.ipynb out.ipynb -p ratio 0.5` (t
        "`-p profile cpu` is a labelled reduction for a laptop). Data: torchvision's {ds} files in `data/{folder}/` "
        "(`python -m oracle_core.data fetch {dataset}` downloads them on a networked machine).")
 
+IMAGENET_RUN = ("Needs `ILSVRC2012_img_train.tar`, `ILSVRC2012_img_val.tar` and `ILSVRC2012_devkit_t12.tar.gz` in "
+                "`data/imagenet/` (image-net.org, an account is needed) and torchvision's `{weights}` in the torch hub "
+                "cache; a missing one stops with one line saying where it goes. Run it with "
+                "`papermill notebooks/{name}.ipynb out.ipynb -p ratio 0.5` on GPUs.")
+
 NOTEBOOKS = {
     "resnet_cifar": notebook(
         "ResNet56 on CIFAR-10: the paper's central claim",
@@ -108,10 +113,8 @@ NOTEBOOKS = {
         "Figure 3's third panel: torchvision's pretrained ResNet18, half the filters of the first conv of each of its 8 "
         "BasicBlocks removed, 160 sampled masks, each retrained 30 epochs (the paper's tau about +0.19). Images are "
         "decoded per batch from torchvision's ImageNet folders (RandomResizedCrop(224) + flip for training, "
-        "Resize(256) + CenterCrop(224) otherwise). Needs `ILSVRC2012_img_train.tar`, `ILSVRC2012_img_val.tar` and "
-        "`ILSVRC2012_devkit_t12.tar.gz` in `data/imagenet/` (image-net.org, an account is needed) and torchvision's "
-        "`resnet18-f37072fd.pth` in the torch hub cache; a missing one stops with one line saying where it goes. "
-        "Run it with `papermill notebooks/resnet_imagenet.ipynb out.ipynb -p ratio 0.5` on GPUs.",
+        "Resize(256) + CenterCrop(224) otherwise). " + IMAGENET_RUN.format(name="resnet_imagenet",
+                                                                         weights="resnet18-f37072fd.pth"),
         params("resnet18", "imagenet", "layer*.conv1", "resnet_imagenet", "conv1 of the 8 BasicBlocks",
                "resnet18 (torchvision, pretrained)", n_masks=160, profiles="paper (GPU) or smoke")),
     "vit_imagenet": notebook(
@@ -120,9 +123,7 @@ NOTEBOOKS = {
         "ViT-B/16 with half the attention heads and half the MLP hidden channels of every block removed by random "
         "structured masks (one per seed), each retrained with AdamW (cosine, weight decay 0.3, label smoothing 0.11, "
         "mixup/CutMix, clipping). Heads and channels are removed physically (the pruned network is smaller), so "
-        "masks are trained one at a time. Needs ImageNet in `data/imagenet/` and torchvision's "
-        "`vit_b_16-c867db91.pth` in the torch hub cache. Run it with "
-        "`papermill notebooks/vit_imagenet.ipynb out.ipynb -p ratio 0.5` on GPUs.",
+        "masks are trained one at a time. " + IMAGENET_RUN.format(name="vit_imagenet", weights="vit_b_16-c867db91.pth"),
         params("vit_b_16", "imagenet", "all", "vit_imagenet", "every block's heads and MLP channels",
                "vit_b_16 (torchvision, pretrained) or vit_tiny for tests", n_masks=10, profiles="paper (GPU) or smoke")),
 }
