@@ -32,7 +32,7 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-PROFILE_PREFERENCE = ("paper", "cpu_single", "cpu_15k", "cpu", "smoke")  # most thorough first
+PROFILE_PREFERENCE = ("paper", "cpu_long", "cpu_single", "cpu_15k", "cpu", "smoke")  # most thorough first
 
 
 def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:

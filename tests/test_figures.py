@@ -123,3 +123,47 @@ def test_a_non_prefix_short_recipe_uses_its_own_stored_run(tmp_path, monkeypatch
     assert np.allclose(frame.set_index("mask_id")["short_retrain_test_acc"].sort_index(),
                        short.per_mask.set_index("mask_id")["final_test_acc"].sort_index())
     assert figures.lesson_missing([cell], "smoke", tmp_path).startswith("Every lesson setting")
+
+
+def test_longer_retraining_check_reads_the_same_setting_at_the_long_profile(tmp_path, monkeypatch):
+    """Where `cpu` disagrees with the paper, the page quotes the same masks retrained longer (CHECK_PROFILE) once
+    that run is stored, and the Profiles page compares the two runs mask by mask."""
+    from dataclasses import replace
+
+    from oracle_core import protocol
+    from oracle_core.report import disagreement
+    from oracle_core.runner import run_study
+
+    smoke = protocol.PROFILES["smoke"]
+    longer = replace(smoke, name=figures.CHECK_PROFILE, retrain=replace(smoke.retrain, epochs=3))
+    monkeypatch.setitem(protocol.PROFILES, figures.CHECK_PROFILE, longer)
+    e = GridEntry("lenet_mnist", "conv1", 0.8)
+    short = run_study(e.spec("smoke"), e.experiment, tmp_path, progress=False)
+    cell = figures.Cell(e, short, None, "cmd")
+    assert figures.longer_retraining_check(cell, tmp_path) == ""  # nothing stored yet: nothing claimed
+    assert figures.profile_fidelity(tmp_path, ("smoke", figures.CHECK_PROFILE), e)["frame"] is None
+    long = run_study(e.spec(figures.CHECK_PROFILE), e.experiment, tmp_path, progress=False)
+    assert long.spec.retrain.epochs == 3 and long.spec.pretrain_key() == short.spec.pretrain_key()
+    text = figures.longer_retraining_check(cell, tmp_path)
+    assert f"give tau {long.summary['kendall_tau']:+.2f} (paper +0.24)" in text
+    assert f"against {short.summary['kendall_tau']:+.2f} after 2" in text
+    listed = figures.disagreements([cell], tmp_path)
+    assert (text in listed) == ("Disagreement" in disagreement(short))
+    fid = figures.profile_fidelity(tmp_path, ("smoke", figures.CHECK_PROFILE), e)
+    assert list(fid["table"].index) == ["smoke", figures.CHECK_PROFILE, "paper"]
+    assert list(fid["table"]["retraining epochs"]) == [2, 3, 30]
+    assert fid["table"].loc["paper", "tau (pruned loss vs final acc)"] == pytest.approx(0.24)
+
+
+def test_the_long_profile_differs_from_cpu_only_in_its_retraining():
+    """The check is only fair if nothing but the retraining length changes (same pretraining, data, masks)."""
+    from dataclasses import asdict
+
+    from oracle_core.protocol import LENET_RETRAIN, PROFILES
+
+    cpu, long = asdict(PROFILES["cpu"]), asdict(PROFILES[figures.CHECK_PROFILE])
+    assert PROFILES[figures.CHECK_PROFILE].retrain == LENET_RETRAIN
+    same = {k for k in cpu if k not in ("name", "retrain", "short_retrain", "why")}
+    assert {k: cpu[k] for k in same} == {k: long[k] for k in same}
+    e = GridEntry("lenet_mnist", "conv1", 0.8)
+    assert e.spec("cpu").pretrain_key() == e.spec(figures.CHECK_PROFILE).pretrain_key()
