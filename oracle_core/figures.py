@@ -8,7 +8,7 @@ visible placeholder with the exact command that produces it, so an unfinished gr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import altair as alt
@@ -118,6 +118,20 @@ def longer_retraining_check(c: Cell, results_root: Path | None = None) -> str:
             f"{c.result.summary['kendall_tau']:+.2f} after {c.result.spec.retrain.epochs}.")
 
 
+def released_wiring_check(c: Cell, results_root: Path | None = None) -> str:
+    """A sentence with our tau for the same setting and profile when the pruned loss is measured the paper's
+    released-code way (mis-wired next layer), when that run is stored: the wiring reason, measured."""
+    if c.result is None or c.entry.wiring == "released_code":
+        return ""
+    e = replace(c.entry, wiring="released_code")
+    r = stored_result(e.spec(c.result.spec.profile), e.experiment, results_root)
+    if r is None or r.summary["kendall_tau"] is None:
+        return ""
+    return (f" Measured: with the pruned loss taken the released code's way (mis-wired, the Wiring page) the same "
+            f"masks give tau {r.summary['kendall_tau']:+.2f}, against {c.result.summary['kendall_tau']:+.2f} "
+            "correctly wired.")
+
+
 def disagreements(cs: list[Cell], results_root: Path | None = None) -> str:
     """Markdown: every setting whose tau differs from the paper's by more than TAU_DISAGREEMENT, with the
     likely reasons (and the longer-retraining measurement where one is stored); or a sentence saying there is
@@ -125,7 +139,7 @@ def disagreements(cs: list[Cell], results_root: Path | None = None) -> str:
     from .report import disagreement
 
     lines = [f"- **{c.title}**: " + disagreement(c.result).replace("**Disagreement:** ", "")
-             + longer_retraining_check(c, results_root) for c in cs
+             + longer_retraining_check(c, results_root) + released_wiring_check(c, results_root) for c in cs
              if c.result is not None and "Disagreement" in disagreement(c.result)]
     done = sum(c.result is not None for c in cs)
     if not done:

@@ -125,7 +125,7 @@ def test_a_non_prefix_short_recipe_uses_its_own_stored_run(tmp_path, monkeypatch
     assert figures.lesson_missing([cell], "smoke", tmp_path).startswith("Every lesson setting")
 
 
-def test_longer_retraining_check_reads_the_same_setting_at_the_long_profile(tmp_path, monkeypatch):
+def test_disagreements_quote_the_long_profile_and_released_wiring_runs_of_the_same_setting(tmp_path, monkeypatch):
     """Where `cpu` disagrees with the paper, the page quotes the same masks retrained longer (CHECK_PROFILE) once
     that run is stored, and the Profiles page compares the two runs mask by mask."""
     from dataclasses import replace
@@ -147,8 +147,12 @@ def test_longer_retraining_check_reads_the_same_setting_at_the_long_profile(tmp_
     text = figures.longer_retraining_check(cell, tmp_path)
     assert f"give tau {long.summary['kendall_tau']:+.2f} (paper +0.24)" in text
     assert f"against {short.summary['kendall_tau']:+.2f} after 2" in text
+    assert figures.released_wiring_check(cell, tmp_path) == ""
+    released = run_study(replace(e, wiring="released_code").spec("smoke"), e.experiment, tmp_path, progress=False)
+    wired = figures.released_wiring_check(cell, tmp_path)
+    assert f"give tau {released.summary['kendall_tau']:+.2f}, against {short.summary['kendall_tau']:+.2f}" in wired
     listed = figures.disagreements([cell], tmp_path)
-    assert (text in listed) == ("Disagreement" in disagreement(short))
+    assert (text + wired in listed) == ("Disagreement" in disagreement(short))
     fid = figures.profile_fidelity(tmp_path, ("smoke", figures.CHECK_PROFILE), e)
     assert list(fid["table"].index) == ["smoke", figures.CHECK_PROFILE, "paper"]
     assert list(fid["table"]["retraining epochs"]) == [2, 3, 30]
