@@ -112,7 +112,7 @@ PROFILES: dict[str, Profile] = {
              "15k retraining images (`cpu_15k`) the grid needed about 10 s per conv1 mask and 15 s per conv2/conv3 "
              "mask per worker, about 9.7 hours in all. With 7,500 images, measured: the grid ran in pieces over five "
              "sessions (resuming from its shards), partly beside the test suite; the wall clock while its settings ran "
-             "adds up to 8.7 hours for 6,607 retrainings and 8 pretrainings. With the machine quiet, two workers "
+             "adds up to 9.0 hours for all 6,982 retrainings (KMNIST's 252 wait for its files) and 8 pretrainings. With the machine quiet, two workers "
              "took 2.65-3.1 s per conv1/conv2 mask and about 4.5 s per conv3 mask, and the 8 pretrainings 1.8 "
              "worker-hours: about 7 hours for the whole grid on a quiet 2-core machine, an hour over the 6-hour aim.")),
     "cpu_15k": Profile(
