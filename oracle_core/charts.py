@@ -53,7 +53,9 @@ def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned
                       legend=alt.Legend(title=None, orient="bottom"))
     tooltip = [c for c in ("kept", x, y) if c in d]
     base = alt.Chart(d)
-    points = base.transform_filter(alt.datum.role != "oracle").mark_circle(size=22, opacity=0.75).encode(
+    # aria=False: no per-point accessibility label in the SVG (it repeated every tooltip value and made a 25-panel
+    # page 7 MB); the numbers stay in the results store and the tables
+    points = base.transform_filter(alt.datum.role != "oracle").mark_circle(size=22, opacity=0.75, aria=False).encode(
         x=alt.X(f"{x}:Q", title=LABELS.get(x, x), scale=xs), y=alt.Y(f"{y}:Q", title=LABELS.get(y, y), scale=ys),
         color=color, tooltip=tooltip)
     oracle = base.transform_filter(alt.datum.role == "oracle")

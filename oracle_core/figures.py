@@ -321,7 +321,7 @@ def paper_lesson_panel(panel: str, title: str, width: int = 220, height: int = 1
 
 def _lesson_scatter(f: pd.DataFrame, title: str, width: int, height: int) -> alt.Chart:
     res = kendalltau(f["short_retrain_test_acc"], f["final_test_acc"])
-    return alt.Chart(f).mark_circle(size=20, opacity=0.7, color=charts.COLORS["other"]).encode(
+    return alt.Chart(f).mark_circle(size=20, opacity=0.7, color=charts.COLORS["other"], aria=False).encode(
         x=alt.X("short_retrain_test_acc:Q", title=charts.LABELS["short_retrain_test_acc"], scale=alt.Scale(zero=False)),
         y=alt.Y("final_test_acc:Q", title=charts.LABELS["final_test_acc"], scale=alt.Scale(zero=False)),
     ).properties(width=width, height=height, title=alt.TitleParams(
@@ -512,7 +512,7 @@ def profile_fidelity(results_root: Path | None = None,
                      "median final acc %": float(paper["final_acc_median_percent"])}
     table = pd.DataFrame(rows).T
     m = pd.concat(frames)
-    chart = alt.Chart(m).mark_circle(size=18, opacity=0.6).encode(
+    chart = alt.Chart(m).mark_circle(size=18, opacity=0.6, aria=False).encode(
         x=alt.X("reference:Q", title=f"final test accuracy, {ref_name} (fraction)", scale=alt.Scale(zero=False)),
         y=alt.Y("this:Q", title="final test accuracy, reduced profile (fraction)", scale=alt.Scale(zero=False)),
         color=alt.Color("profile:N", legend=alt.Legend(orient="bottom", title=None)),

@@ -53,6 +53,7 @@ def test_committed_book_pages_carry_no_papermill_error():
         assert nb.is_file(), f"{page} is not executed into book/: run `make book`"
         assert not _errors_in(nb)
         assert "Profile `smoke`" not in nb.read_text(), "the committed book must show real runs, not smoke"
+        assert nb.stat().st_size < 5_000_000, f"{page} is over 5 MB: large files stay out of git"
 
 
 def test_committed_summaries_equal_the_analysis_of_their_masks():
