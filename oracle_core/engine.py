@@ -21,11 +21,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fused
 from .mixing import mix
 from .protocol import Recipe
 
 
 PRECISIONS = ("fp32", "tf32", "bf16")
+KERNELS = ("auto", "torch", "fused")  # fused: oracle_core/fused.py (LeNet5-Mini family, CPU, fp32)
+
+
+def resolve_kernel(kernel: str, models: Sequence[nn.Module], device: torch.device, precision: str = "fp32",
+                   channels_last: bool = False) -> str:
+    """Which implementation computes the models: "fused" (fused.py's kernels) where it applies (every model a
+    LeNet5-Mini, on the CPU, in fp32), else "torch" (PyTorch's modules, stacked as grouped convs)."""
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}: use one of {', '.join(KERNELS)}")
+    fits = (device.type == "cpu" and precision == "fp32" and not channels_last
+            and all(fused.supports(m) for m in models))
+    if kernel == "fused" and not fits:
+        raise ValueError("the fused kernels compute LeNet5-Mini models on the CPU in fp32 only: use kernel='torch'")
+    return "fused" if kernel == "fused" or (kernel == "auto" and fits) else "torch"
 
 
 @contextmanager
@@ -100,9 +115,13 @@ def _stack_leaf(mods: Sequence[nn.Module]) -> nn.Module:
     return new.to(ref.device, ref.dtype)
 
 
-def stack(models: Sequence[nn.Module]) -> nn.Module:
-    """One module computing all ``models`` (same architecture and shapes) at once; see the module doc."""
+def stack(models: Sequence[nn.Module], kernel: str = "torch") -> nn.Module:
+    """One module computing all ``models`` (same architecture and shapes) at once; see the module doc.
+    ``kernel`` "fused"/"auto": a fused.FusedLeNet where it applies (then also for K = 1)."""
     k = len(models)
+    ref = next(models[0].parameters())
+    if resolve_kernel(kernel, models, ref.device, "fp32" if ref.dtype != torch.bfloat16 else "bf16") == "fused":
+        return fused.FusedLeNet(models)
     if k == 1:
         return models[0]
     wide = copy.deepcopy(models[0])
@@ -126,7 +145,7 @@ def stack(models: Sequence[nn.Module]) -> nn.Module:
 
 def unstack(wide: nn.Module, template: nn.Module, k: int, index: int) -> dict[str, torch.Tensor]:
     """The state_dict of model ``index`` of ``k`` inside ``wide``, in ``template``'s names and shapes."""
-    if k == 1:
+    if k == 1 and not isinstance(wide, fused.FusedLeNet):
         return {n: t.detach().clone() for n, t in wide.state_dict().items()}
     out = {}
     wide_sd = wide.state_dict()
@@ -218,6 +237,7 @@ def train(
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     precision: str = "fp32",
     channels_last: bool = False,
+    kernel: str = "auto",
 ) -> tuple[list[TrainResult], nn.Module]:
     """Retrain ``models`` (trained in place when K = 1) with ``recipe``; each model k draws its epoch orders
     from a generator seeded ``order_seeds[k]`` (equal seeds = a shared order). Returns per-model results and
@@ -225,11 +245,14 @@ def train(
     generator)`` (e.g. augment.CropFlip) transforms each model's training batch with that model's own generator
     (seeded ``order_seeds[k] + 1``), so a model's augmentations do not depend on which models share its stack.
     ``precision`` (see ``numerics``) sets the forward pass's arithmetic; evaluation stays fp32. ``channels_last``
-    stores conv activations NHWC (same values up to float round-off; faster on tensor cores)."""
+    stores conv activations NHWC (same values up to float round-off; faster on tensor cores). ``kernel``
+    (``resolve_kernel``): "auto" uses the fused CPU kernels wherever they apply; the trained weights are then
+    copied back into ``models`` so that K = 1 still trains its model in place."""
     k = len(models)
     if len(order_seeds) != k:
         raise ValueError("one order seed per model")
-    model = stack(models)
+    kernel = resolve_kernel(kernel, models, train_x.device, precision, channels_last)
+    model = stack(models, kernel)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.train()
@@ -311,6 +334,8 @@ def train(
             r.test_loss.append(test.loss[i])
             r.train_loss.append(float(loss_sum[i]) / n)
         model.train()
+    if isinstance(model, fused.FusedLeNet) and k == 1:  # K = 1 trains its model in place, whatever the kernel
+        models[0].load_state_dict(unstack(model, models[0], 1, 0))
     return results, model
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
@@ -149,6 +150,19 @@ def pretrain_only(spec: StudySpec, results_root: Path | None = None, data_root: 
     return store.shared_pretrained_pt
 
 
+def retrain_sample(candidates: list[Mask], m: int, seed: int) -> list[Mask]:
+    """A seeded uniform sample of ``m`` candidates without replacement, in candidate order (all if m >= len)."""
+    if m <= 0 or m >= len(candidates):
+        return list(candidates)
+    idx = np.sort(np.random.default_rng(seed).choice(len(candidates), m, replace=False))
+    return [candidates[i] for i in idx]
+
+
+def oracle_mask(candidates: list[Mask], pruned: pd.DataFrame) -> Mask:
+    """The candidate with the lowest pruned train loss (ties: the smaller mask id): the oracle's choice."""
+    return min(candidates, key=lambda m: (float(pruned.at[m.mask_id, "pruned_train_loss"]), m.mask_id))
+
+
 def _groups(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -179,6 +193,7 @@ def retrain_shard(ctx: ShardContext, shard: list[tuple[str, int]]) -> list[tuple
     if store.has_shard(keys):
         return keys
     seeds = [retrain_seed(spec, m, r) for m, r in group]
+    t0 = time.perf_counter()
     models = [prune(ctx.dense, m, spec.wiring, spec.ratio) for m, _ in group]
     results, _ = engine.train(models, d.retrain_x, d.retrain_y, d.test_x, d.test_y, spec.retrain, seeds,
                               augment=d.augment, precision=spec.precision)
@@ -189,7 +204,8 @@ def retrain_shard(ctx: ShardContext, shard: list[tuple[str, int]]) -> list[tuple
                      "pruned_train_acc": ctx.pruned.at[m.mask_id, "pruned_train_acc"], **res.final})
         curves += [{"mask_id": m.mask_id, "repeat": r, "epoch": e + 1, "test_acc": res.test_acc[e],
                     "test_loss": res.test_loss[e], "train_loss": res.train_loss[e]} for e in range(len(res.test_acc))]
-    store.write_shard(pd.DataFrame(rows, columns=MASK_COLUMNS), pd.DataFrame(curves))
+    wall = (time.perf_counter() - t0) / len(group)  # seconds per mask: grid --list projects the hours left from it
+    store.write_shard(pd.DataFrame(rows, columns=MASK_COLUMNS).assign(wall_s=wall), pd.DataFrame(curves))
     return keys
 
 
@@ -267,14 +283,13 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     timings["pretrain_s"] = time.perf_counter() - t0
 
     sizes = layer_sizes(dense, spec.layers)
-    masks = make_masks(sizes, spec.ratio, spec.n_masks, derive_seed(spec.seed, "masks"))
+    masks = make_masks(sizes, spec.ratio, spec.n_masks, derive_seed(spec.seed, "masks"))  # the candidates
     k = (group_size or engine.default_group_size(dev)) if engine.can_stack(dense) else 1
     picks = _criteria_picks(spec, dense, d) if spec.criteria_picks else {}
-    sample_ids = {m.mask_id for m in masks}
-    extra = list({m.mask_id: m for m in picks.values() if m.mask_id not in sample_ids}.values())
-    every = masks + extra  # the criteria's picks are retrained like any mask, then kept apart (stage 4)
+    candidate_ids = {m.mask_id for m in masks}
+    every = masks + list({m.mask_id: m for m in picks.values() if m.mask_id not in candidate_ids}.values())
 
-    # ---- stage 2: the state right after pruning (pruned train loss), stored separately ----
+    # ---- stage 2: the state right after pruning (pruned train loss) of every candidate, stored separately ----
     t0 = time.perf_counter()
     old = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}) if store.pruned_csv.exists() else None
     missing = [m for m in every if old is None or m.mask_id not in set(old["mask_id"])]
@@ -282,7 +297,7 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
         rows = []
         with tqdm(total=len(missing), desc="pruned train loss", unit="mask", disable=not progress) as bar:
             for group in _groups(missing, k):
-                wide = engine.stack([prune(dense, m, spec.wiring, spec.ratio) for m in group])
+                wide = engine.stack([prune(dense, m, spec.wiring, spec.ratio) for m in group], "auto")
                 met = engine.evaluate(wide, len(group), d.loss_x, d.loss_y)
                 rows += [{"mask_id": m.mask_id, "kept": m.text, "pruned_train_loss": met.loss[i],
                           "pruned_train_acc": met.acc[i]} for i, m in enumerate(group)]
@@ -290,6 +305,16 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
         atomic_write_csv(store.pruned_csv, pd.concat([x for x in (old, pd.DataFrame(rows)) if x is not None]))
     pruned = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}).set_index("mask_id")
     timings["pruned_eval_s"] = time.perf_counter() - t0
+
+    # a profile that retrains a sample: M candidates drawn uniformly (the analysis set), and the oracle's own mask
+    # (lowest pruned loss over every candidate) retrained beside them like the criteria's picks
+    n_candidates = len(masks)
+    if spec.retrain_sample:
+        picks = {**picks, "oracle": oracle_mask(masks, pruned)}
+        masks = retrain_sample(masks, spec.retrain_sample, derive_seed(spec.seed, "retrain-sample"))
+    sample_ids = {m.mask_id for m in masks}
+    extra = list({m.mask_id: m for m in picks.values() if m.mask_id not in sample_ids}.values())
+    every = masks + extra  # the picks are retrained like any mask, then kept apart (stage 4)
 
     # ---- stage 3: retraining, in shards of k masks (one wide model each), each shard one atomic file ----
     t0 = time.perf_counter()
@@ -312,10 +337,11 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
 
     # ---- stage 4: assemble and analyze ----
     rows, curves = store.read_shards()
+    all_rows = rows
     if extra:  # the criteria's own picks: stored beside the sample, never inside its analysis
         names = {m.mask_id: " & ".join(n for n, p in picks.items() if p.mask_id == m.mask_id) for m in extra}
         outside = ~rows["mask_id"].isin(sample_ids)
-        picked = rows[outside].assign(criterion=lambda t: t["mask_id"].map(names))
+        picked = rows[outside][MASK_COLUMNS].assign(criterion=lambda t: t["mask_id"].map(names))
         atomic_write_csv(store.criteria_csv, picked.sort_values(["mask_id", "repeat"]))
         c_out = ~curves["mask_id"].isin(sample_ids)
         atomic_write_csv(store.criteria_curves_csv, curves[c_out].sort_values(["mask_id", "repeat", "epoch"]))
@@ -325,9 +351,17 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     rows = rows.sort_values("_o").drop(columns="_o")[MASK_COLUMNS].reset_index(drop=True)
     pm = analysis.per_mask(rows)
     summary = analysis.summarize(pm)
-    summary.update(profile=spec.profile, experiment=experiment, key=spec.key)
+    summary.update(profile=spec.profile, experiment=experiment, key=spec.key, candidates=n_candidates)
+    if "oracle" in picks:  # the oracle over every candidate, retrained whether or not the sample holds it
+        o = picks["oracle"]
+        acc_o = float(all_rows.loc[all_rows["mask_id"] == o.mask_id, "final_test_acc"].mean())
+        summary.update(global_oracle_mask_id=o.mask_id, global_oracle_kept=o.text,
+                       global_oracle_pruned_train_loss=float(pruned.at[o.mask_id, "pruned_train_loss"]),
+                       global_oracle_final_test_acc=acc_o,
+                       global_oracle_acc_rank=int((pm["final_test_acc"].to_numpy() > acc_o).sum()) + 1)
     env = {**env_at_start, "dataset_md5": d.md5, "started_utc": started,
            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "group_size": k,
+           "kernel": engine.resolve_kernel("auto", [dense], dev, spec.precision),
            "executor": executor, "ray_address": ray_address,
            "wall_s_this_invocation": timings, "pretrained_key": spec.pretrain_key(),
            "seeds": {"base": spec.seed, "init": derive_seed(spec.seed, "init"),

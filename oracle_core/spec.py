@@ -46,6 +46,7 @@ class StudySpec:
     loss_subset: int = 0  # pruned train loss over the first N training images (0 = the whole training set)
     criteria_picks: bool = False  # also retrain the L1 and Taylor picks when they are not in the sample
     precision: str = "fp32"  # retraining arithmetic (engine.numerics): fp32, tf32 or bf16; pretraining is fp32
+    retrain_sample: int = 0  # 0 = retrain every candidate; else a seeded uniform sample of M (+ oracle, L1, Taylor)
 
     @property
     def layers_text(self) -> str:
@@ -159,16 +160,19 @@ def make_spec(model: str = "lenet5_mini", dataset: str = "mnist", layers: str | 
         n_masks = prof.sampled_masks  # the profile's stated reduction of sampled settings
     if prof.max_masks and (n_masks == 0 and total > prof.max_masks or n_masks > prof.max_masks):
         n_masks = prof.max_masks
-    repeats = prof.repeats if repeats is None else int(repeats)
+    candidates = n_masks or total
+    retrain_sample = prof.retrain_sample if 0 < prof.retrain_sample < candidates else 0
+    repeats = prof.repeats if repeats is None or int(repeats) == 0 else int(repeats)  # 0 = the profile's
     if repeats < 1:
-        raise OracleError(f"repeats {repeats} must be at least 1")
+        raise OracleError(f"repeats {repeats} is negative: give a positive count, or 0 for the profile's")
     spec = StudySpec(model=model, dataset=dataset, layers=tuple(sizes), ratio=ratio, n_masks=n_masks, seed=int(seed),
                      repeats=repeats, wiring=wiring, shared_order=bool(shared_order), pretrain=prof.pretrain,
                      retrain=prof.retrain, train_subset=prof.train_subset, retrain_subset=prof.retrain_subset,
                      test_subset=prof.test_subset, profile=prof.name, loss_subset=prof.loss_subset,
                      # a sample may miss the L1/Taylor masks: retrain them too (they are defined for conv filters)
-                     criteria_picks=n_masks > 0 and all(prunable_layers(net)[name].kind == "conv" for name in sizes),
-                     precision=precision)
+                     criteria_picks=(n_masks > 0 or retrain_sample > 0)
+                     and all(prunable_layers(net)[name].kind == "conv" for name in sizes),
+                     precision=precision, retrain_sample=retrain_sample)
     return spec
 
 

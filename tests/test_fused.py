@@ -1,0 +1,134 @@
+"""The fused CPU kernels (oracle_core/fused.py) compute the same network as PyTorch's modules.
+
+In float64 the two paths agree to ~1e-12 (only summation order differs), including max_pool2d's tie rule on
+inputs with constant regions (exact ties in the pooled windows); in float32 50 SGD steps follow the same
+trajectory within 1e-4, as the stacked engine's own equality tests require.
+"""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from oracle_core import engine, fused
+from oracle_core.masks import Mask
+from oracle_core.models import build_model
+from oracle_core.protocol import Recipe
+from oracle_core.surgery import prune
+
+CASES = [("lenet5_mini", "conv1:0,2,4,6,8"), ("lenet5_mini", "conv2:1,2,3,7,9"), ("lenet5_mini", "conv3:0,1,5,6,7"),
+         ("lenet5_mini", "conv1:0,1,2|conv2:3,4,5,6|conv3:0,9"), ("lenet5_mini_w20", "conv1:" + ",".join(map(str, range(0, 20, 2)))),
+         ("lenet5_mini_d7", "conv1:5,6,7,8,9")]
+
+
+def _images(n, channels=1, dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, channels, 32, 32, generator=g, dtype=dtype)
+    x[:, :, :12, :12] = 0.3  # a constant region: exact ties inside pooling windows, as MNIST's background
+    return x
+
+
+@pytest.mark.parametrize("model_name,mask", CASES)
+def test_fused_forward_and_gradients_equal_the_module_in_float64(model_name, mask):
+    torch.manual_seed(0)
+    dense = build_model(model_name).double()
+    models = [prune(dense, Mask.parse(mask)), prune(dense, Mask.parse(mask))]
+    with torch.no_grad():  # two different models in one stack
+        for p in models[1].parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = _images(40)
+    wide = fused.FusedLeNet(models)
+    out = wide(torch.cat([x, x], 1))
+    y = torch.randint(0, 10, (40,))
+    F.cross_entropy(out.reshape(40, 2, -1).reshape(80, -1), y.repeat_interleave(2)).backward()
+    for i, m in enumerate(models):
+        ref = m(x)
+        torch.testing.assert_close(out[:, 10 * i:10 * (i + 1)], ref, atol=1e-12, rtol=1e-12)
+        m.zero_grad()
+        # the wide loss is the mean over 80 rows: each model's share is its own 40-row mean / 2
+        (F.cross_entropy(ref, y) / 2).backward()
+        grads = dict(wide.named_parameters())
+        for name, p in m.named_parameters():
+            torch.testing.assert_close(grads[name].grad[i], p.grad, atol=1e-11, rtol=1e-9, msg=name)
+
+
+def test_the_block_routes_gradients_as_max_pool2d_does_at_exact_ties():
+    """relu(max_pool2d(conv)) against ConvReluPool with the input's gradient, on an input that is constant over
+    whole windows (every window a four-way tie): max_pool2d sends each window's gradient to its first maximum."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(6, 3, 14, 14, generator=g, dtype=torch.float64)
+    x[:, :, :8, :] = 0.7
+    w = torch.randn(4, 3, 5, 5, generator=g, dtype=torch.float64)
+    b = torch.randn(4, generator=g, dtype=torch.float64)
+    gout = torch.randn(6, 4, 5, 5, generator=g, dtype=torch.float64)
+    xr, wr, br = (t.clone().requires_grad_() for t in (x, w, b))
+    ref = F.max_pool2d(F.relu(F.conv2d(xr, wr, br)), 2)
+    ref.backward(gout)
+    xf = x.permute(1, 2, 3, 0).unsqueeze(0).contiguous().requires_grad_()
+    wf, bf = w.unsqueeze(0).clone().requires_grad_(), b.unsqueeze(0).clone().requires_grad_()
+    out = fused.ConvReluPool.apply(xf, wf, bf)
+    out.backward(gout.permute(1, 2, 3, 0).unsqueeze(0).contiguous())
+    torch.testing.assert_close(out[0].permute(3, 0, 1, 2), ref, atol=1e-12, rtol=0)
+    torch.testing.assert_close(xf.grad[0].permute(3, 0, 1, 2), xr.grad, atol=1e-12, rtol=0)
+    torch.testing.assert_close(wf.grad[0], wr.grad, atol=1e-11, rtol=0)
+    torch.testing.assert_close(bf.grad[0], br.grad, atol=1e-11, rtol=0)
+    # the test can fail: the ties are real, so splitting a tie's gradient (as torch.maximum does) gives another x.grad
+    xs = x.clone().requires_grad_()
+    c = F.relu(F.conv2d(xs, w, b))
+    split = torch.maximum(torch.maximum(c[..., 0::2, 0::2], c[..., 0::2, 1::2]),
+                          torch.maximum(c[..., 1::2, 0::2], c[..., 1::2, 1::2]))
+    split.backward(gout)
+    assert not torch.allclose(xs.grad, xr.grad)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_fused_training_follows_the_torch_kernels_trajectory(k):
+    torch.manual_seed(0)
+    dense = build_model("lenet5_mini")
+    models = [prune(dense, Mask.parse(t)) for t in ["conv1:0,1,2,3,4", "conv2:5,6,7,8,9", "conv1:0,2,4,6,8"][:k]]
+    x, xt = _images(50 * 32, dtype=torch.float32), _images(256, dtype=torch.float32, seed=1)
+    y, yt = torch.randint(0, 10, (len(x),)), torch.randint(0, 10, (256,))
+    recipe = Recipe(epochs=1, lr_steps=((0, 0.05),), batch_size=32, weight_decay=1e-4)  # 50 SGD steps
+    seeds = [7, 8, 9][:k]
+    if k == 3:  # a stack needs one shape: three conv1 masks
+        models = [prune(dense, Mask.parse(t)) for t in ["conv1:0,1,2,3,4", "conv1:5,6,7,8,9", "conv1:0,2,4,6,8"]]
+    ref, ref_wide = engine.train([copy.deepcopy(m) for m in models], x, y, xt, yt, recipe, seeds, record_steps=True,
+                                 kernel="torch")
+    new, new_wide = engine.train([copy.deepcopy(m) for m in models], x, y, xt, yt, recipe, seeds, record_steps=True,
+                                 kernel="fused")
+    assert isinstance(new_wide, fused.FusedLeNet) and not isinstance(ref_wide, fused.FusedLeNet)
+    for a, b in zip(ref, new):
+        assert len(a.step_loss) == 50
+        assert max(abs(p - q) for p, q in zip(a.step_loss, b.step_loss)) < 1e-4
+        for key, v in a.final.items():
+            assert abs(v - b.final[key]) < 1e-4, key
+    for i, m in enumerate(models):
+        got, want = engine.unstack(new_wide, m, k, i), engine.unstack(ref_wide, m, k, i)
+        for name in want:
+            torch.testing.assert_close(got[name], want[name], atol=1e-4, rtol=1e-4)
+
+
+def test_fused_evaluation_equals_the_torch_kernels():
+    torch.manual_seed(0)
+    dense = build_model("lenet5_mini")
+    models = [prune(dense, Mask.parse(t)) for t in ["conv1:0,1,2,3,4", "conv1:5,6,7,8,9"]]
+    x, y = _images(1500, dtype=torch.float32), torch.randint(0, 10, (1500,))
+    a = engine.evaluate(engine.stack(models, "torch"), 2, x, y, batch_size=700)
+    b = engine.evaluate(engine.stack(models, "fused"), 2, x, y, batch_size=700)
+    for i in range(2):
+        assert abs(a.loss[i] - b.loss[i]) < 1e-5
+        assert abs(a.acc[i] - b.acc[i]) < 2 / 1500  # an exact tie between two logits may break the other way
+
+
+def test_the_kernel_choice():
+    lenet, resnet = build_model("lenet5_mini"), build_model("resnet8", 3, 10)
+    cpu = torch.device("cpu")
+    assert engine.resolve_kernel("auto", [lenet], cpu) == "fused"
+    assert engine.resolve_kernel("auto", [resnet], cpu) == "torch"
+    assert engine.resolve_kernel("auto", [lenet], cpu, precision="bf16") == "torch"
+    assert engine.resolve_kernel("auto", [lenet], torch.device("cuda")) == "torch"
+    with pytest.raises(ValueError, match="LeNet5-Mini"):
+        engine.resolve_kernel("fused", [resnet], cpu)
+    with pytest.raises(ValueError, match="unknown kernel"):
+        engine.resolve_kernel("fast", [lenet], cpu)
