@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import reference
+from .analysis import TAU_DISAGREEMENT, oracle_fails, under_trained, verdict
 from .store import default_results_root, find_runs, read_json
 
 
@@ -32,7 +33,7 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-PROFILE_PREFERENCE = ("paper", "cpu_long", "cpu_single", "cpu_15k", "cpu", "smoke")  # most thorough first
+PROFILE_PREFERENCE = ("paper", "converged", "cpu_long", "cpu_single", "cpu_15k", "cpu", "smoke")  # most thorough first
 
 
 def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
@@ -47,42 +48,49 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
                    "n_masks": "paper_n", "p_value": "paper_p", "anomaly_ratio_percent": "paper_anomaly_%",
                    "oracle_final_acc_percent": "paper_oracle_acc_%", "final_acc_median_percent": "paper_median_acc_%"})
     if runs.empty:
-        return ref.assign(our_tau=None, profile=None)
+        return ref.assign(our_tau=None, profile=None, under_trained=False, verdict="not run yet")
     ours = runs[runs["wiring"] == "correct"].copy()
     ours["our_tau"] = ours["kendall_tau"]
+    ours["our_p"] = ours["p_value"]
     ours["our_anomaly_%"] = 100 * ours["anomaly_ratio"]
     ours["our_oracle_acc_%"] = 100 * ours["oracle_final_test_acc"]
     ours["our_median_acc_%"] = 100 * ours["final_acc_median"]
-    ours = ours[["model", "dataset", "layers", "ratio", "profile", "n_masks", "our_tau", "our_anomaly_%",
+    ours = ours[["model", "dataset", "layers", "ratio", "profile", "n_masks", "our_tau", "our_p", "our_anomaly_%",
                  "our_oracle_acc_%", "our_median_acc_%"]]
     rank = {p: i for i, p in enumerate(PROFILE_PREFERENCE)}  # one run per setting: the most thorough profile
     ours = ours.assign(_r=ours["profile"].map(lambda p: rank.get(p, len(rank)))).sort_values("_r", kind="stable")
     ours = ours.drop_duplicates(["model", "dataset", "layers", "ratio"]).drop(columns="_r")
-    return ref.merge(ours, on=["model", "dataset", "layers", "ratio"], how="left")
+    t = ref.merge(ours, on=["model", "dataset", "layers", "ratio"], how="left")
+    ran = t["profile"].notna()
+    t["under_trained"] = [bool(r) and under_trained(m, pm) for r, m, pm in
+                          zip(ran, t["our_median_acc_%"], t["paper_median_acc_%"])]
+    t["verdict"] = [verdict(a, b, m, pm) if r else "not run yet" for r, a, b, m, pm in
+                    zip(ran, t["our_tau"], t["paper_tau"], t["our_median_acc_%"], t["paper_median_acc_%"])]
+    return t
 
 
 def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
-    """The front page's numbers, computed from the store: how many settings were re-run, how many agree with
-    the paper, where the paper's flags say the oracle fails, and the headline setting's tau."""
-    from .analysis import oracle_fails
-
+    """The front page's numbers, computed from the store: how many settings were re-run, how many of them are
+    under-trained (left out of every count), how many converged ones agree with the paper, where the paper's
+    flags say the oracle fails (ours and the paper's on the same converged settings), and the headline tau."""
     t = with_paper(runs, profile)
-    done = t.dropna(subset=["our_tau"])
-    diff = (done["our_tau"] - done["paper_tau"]).abs()
+    done = t[t["profile"].notna()]
+    converged = done[~done["under_trained"].astype(bool)]
+    diff = (converged["our_tau"] - converged["paper_tau"]).abs()
     paper_p = pd.to_numeric(t["paper_p"].astype(str).str.replace("<", "", regex=False), errors="coerce")
     fails_paper = [oracle_fails(a, b, c / 100) for a, b, c in zip(t["paper_tau"], paper_p, t["paper_anomaly_%"])]
-    fails_paper_done = [f for f, d in zip(fails_paper, t["our_tau"].notna()) if d]
-    ours = runs[(runs["profile"] == profile) & (runs["wiring"] == "correct")] if not runs.empty else runs
-    fails_ours = [oracle_fails(a, b, c) for a, b, c in zip(ours.get("kendall_tau", []), ours.get("p_value", []),
-                                                           ours.get("anomaly_ratio", []))]
+    fails_paper_same = [f for f, i in zip(fails_paper, t.index) if i in converged.index]
+    fails_ours = [oracle_fails(a, b, c / 100) for a, b, c in
+                  zip(converged["our_tau"], converged["our_p"], converged["our_anomaly_%"])]
     head = done[(done["model"] == "lenet5_mini") & (done["dataset"] == "mnist") & (done["layers"] == "conv1")
                 & (done["ratio"] == 0.5)]
     devices = sorted(str(d) for d in runs["device"].dropna().unique()) if not runs.empty else []
     return {
         "profile_name": f"`{profile}`", "n_published": len(t), "n_done": len(done),
-        "n_agree": int((diff <= 0.15).sum()), "n_disagree": int((diff > 0.15).sum()),
+        "n_under": len(done) - len(converged), "n_converged": len(converged),
+        "n_agree": int((diff <= TAU_DISAGREEMENT).sum()), "n_disagree": int((diff > TAU_DISAGREEMENT).sum()),
         "n_fail_ours": int(sum(fails_ours)), "n_fail_paper": int(sum(fails_paper)),
-        "n_fail_paper_same": int(sum(fails_paper_done)),
+        "n_fail_paper_same": int(sum(fails_paper_same)),
         "tau_headline_ours": float(head["our_tau"].iloc[0]) if len(head) else float("nan"),
         "tau_headline_paper": float(t[(t["model"] == "lenet5_mini") & (t["dataset"] == "mnist")
                                       & (t["layers"] == "conv1") & (t["ratio"] == 0.5)]["paper_tau"].iloc[0]),

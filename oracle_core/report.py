@@ -12,7 +12,7 @@ from .spec import profile_of
 from .errors import OracleError
 from .runner import StudyResult
 
-TAU_DISAGREEMENT = 0.15  # |our tau - paper tau| above this is stated on the page
+from .analysis import TAU_DISAGREEMENT  # noqa: E402  (re-exported for the pages)
 
 
 def setting_title(spec) -> str:
@@ -65,29 +65,29 @@ def comparison_table(res: StudyResult) -> pd.DataFrame:
 
 
 def disagreement(res: StudyResult) -> str:
-    """A plain statement of how our tau compares with the paper's, with the likely reason when they differ."""
+    """A plain statement of how our setting compares with the paper's: under-trained first (the median accuracy
+    decides whether tau can be compared at all), then tau. Reasons for a disagreement are not guessed here: the
+    figure pages append the measurements stored for that setting (figures.disagreements)."""
     s, sm = res.spec, res.summary
     ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
     if ref is None:
         return "The paper published no number for this setting."
     ours, theirs = sm["kendall_tau"], float(ref["kendall_tau"])
+    med, paper_med = 100 * float(sm["final_acc_median"]), float(ref["final_acc_median_percent"])
+    if analysis.under_trained(med, paper_med):
+        return (f"**Under-trained:** our median final accuracy ({med:.2f}%) is {paper_med - med:.1f} pp below the "
+                f"paper's ({paper_med:.2f}%): retrained {s.retrain.epochs} epochs on "
+                f"{s.retrain_subset or 'all'} images, the networks have not converged, so this tau ({_fmt(ours)}, "
+                f"paper {theirs:+.2f}) cannot answer the paper's question and is left out of every count.")
     if ours is None:
         return "Our Kendall tau is undefined here (all final accuracies tie), so it cannot be compared."
     diff = ours - theirs
     if abs(diff) <= TAU_DISAGREEMENT:
         return (f"Our Kendall tau ({ours:+.2f}) agrees with the paper's ({theirs:+.2f}) within {TAU_DISAGREEMENT} "
-                f"(difference {diff:+.2f}).")
-    reasons = []
-    if s.profile != "paper":
-        reasons.append(f"the `{s.profile}` profile retrains {s.retrain.epochs} epochs with {s.repeats} repeat(s), "
-                       "not 30 epochs with 3 repeats, so retraining noise is larger and the models are further "
-                       "from convergence")
-    if s.wiring == "correct":
-        reasons.append("we measure the pruned train loss of the true sub-network, while the paper's released code "
-                       "measured a mis-wired network for every mask but the L1 one (PROTOCOL.md, 'Masks')")
-    reasons.append("a different pretrained network (the paper's code seeds nothing)")
+                f"(difference {diff:+.2f}), with our median accuracy {med:.2f}% (paper {paper_med:.2f}%).")
     return (f"**Disagreement:** our Kendall tau ({ours:+.2f}) differs from the paper's ({theirs:+.2f}) by {diff:+.2f}, "
-            f"more than {TAU_DISAGREEMENT}. Likely reasons: " + "; ".join(reasons) + ".")
+            f"more than {TAU_DISAGREEMENT}, with our median accuracy {med:.2f}% within {analysis.UNDERTRAINED_PP:g} pp "
+            f"of the paper's ({paper_med:.2f}%).")
 
 
 def paper_check(panel: str) -> pd.DataFrame:

@@ -48,7 +48,7 @@ def test_constant_accuracies_give_an_undefined_tau_that_reports_cleanly():
     from oracle_core.spec import make_spec
 
     pm = pd.DataFrame({"mask_id": list("abc"), "kept": list("abc"), "pruned_train_loss": [1.0, 0.5, 2.0],
-                       "pruned_train_acc": [0.5] * 3, "final_test_acc": [0.9] * 3, "final_test_loss": [0.3] * 3,
+                       "pruned_train_acc": [0.5] * 3, "final_test_acc": [0.985] * 3, "final_test_loss": [0.3] * 3,
                        "final_train_loss": [0.1] * 3, "repeats": [1] * 3})
     s = analysis.summarize(pm)
     assert s["kendall_tau"] is None and s["anomaly_ratio"] == 0.0
@@ -74,3 +74,17 @@ def test_bootstrap_interval_is_seeded_contains_the_estimate_and_narrows_with_mor
     assert width(small) > 1.5 * width(ci)
     perfect = bootstrap(np.arange(30.0), -np.arange(30.0))
     assert np.allclose(perfect["kendall_tau"], (-1.0, -1.0)) and perfect["anomaly_ratio"] == (0.0, 0.0)
+
+
+def test_under_trained_is_a_median_more_than_one_point_below_the_papers():
+    from oracle_core.analysis import UNDERTRAINED_PP, under_trained, verdict
+
+    assert UNDERTRAINED_PP == 1.0
+    assert under_trained(97.0, 98.47) and not under_trained(97.6, 98.47) and not under_trained(99.0, 98.47)
+    assert not under_trained(None, 98.0) and not under_trained(float("nan"), 98.0)
+    # accuracy first: an under-trained run is never counted as agreeing, however close its tau
+    assert verdict(-0.51, -0.51, 95.0, 98.47).startswith("under-trained (median -3.5 pp")
+    assert verdict(-0.45, -0.51, 98.2, 98.47) == "agrees"
+    assert verdict(-0.20, -0.51, 98.2, 98.47) == "differs by +0.31"
+    assert verdict(None, -0.51, 98.2, 98.47) == "n/a (tau undefined)"
+    assert verdict(-0.2, None, 98.2, None) == "no paper number"
