@@ -69,17 +69,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _grid(args: argparse.Namespace) -> int:
-    from .grid import plan, run_grid
-    from .store import RunStore
+    from .grid import plan, progress, projected_hours, run_grid
 
     try:
         if args.list:
-            rows = plan(args.profile, args.only, args.data)
-            for r in rows:
-                done = RunStore(r["spec"], r["entry"].experiment, args.results).is_complete()
-                state = "done" if done else ("to run" if r["data"] else "data missing")
-                print(f"{r['entry'].label:<48} {r['masks']:>5} masks  {r['spec'].key}  {state}")
-            print(f"{len(rows)} settings, {sum(r['masks'] for r in rows)} mask-retrainings")
+            prog = progress(plan(args.profile, args.only, args.data), args.results)
+            for r in prog:
+                state = ("done" if r["left"] == 0 else f"{r['done']}/{r['masks']} retrained" if r["done"]
+                         else "to run") if r["data"] else "data missing"
+                rate = f"{r['s_per_mask']:6.0f} s/mask" if r["s_per_mask"] else " " * 13
+                print(f"{r['entry'].label:<48} {r['masks']:>5} masks  {r['spec'].key}  {rate}  {state}")
+            hours, typical = projected_hours(prog, args.workers)
+            left = sum(r["left"] for r in prog if r["data"])
+            print(f"{len(prog)} settings, {sum(r['masks'] for r in prog)} mask-retrainings, {left} left"
+                  + (f"; measured median {typical:.0f} s per mask per worker: about {hours:.1f} h left with "
+                     f"{args.workers} worker(s)" if hours is not None else "; no measured time per mask yet"))
             return 0
         results = run_grid(args.profile, args.workers, args.only, args.results, args.data)
     except OracleError as exc:

@@ -138,6 +138,51 @@ def plan(profile: str, only: str = "", data_root: Path | None = None) -> list[di
     return rows
 
 
+def progress(rows: list[dict], results_root: Path | None = None) -> list[dict]:
+    """For each planned setting: masks retrained so far, the measured seconds per mask (from its shards, which
+    record each group's wall time, or from a finished run's env.json), and the masks left."""
+    import pandas as pd
+
+    from .store import RunStore, read_json
+
+    out = []
+    for r in rows:
+        store = RunStore(r["spec"], r["entry"].experiment, results_root)
+        done, secs = 0, []
+        if store.is_complete():
+            done = r["masks"]
+            try:
+                env = read_json(store.env_json)
+                n = len(pd.read_csv(store.masks_csv)) + (len(pd.read_csv(store.criteria_csv))
+                                                        if store.criteria_csv.exists() else 0)
+                retrain_s = env.get("wall_s_this_invocation", {}).get("retrain_s")
+                if retrain_s and n and not env.get("earlier_invocations"):
+                    secs = [retrain_s / n]
+            except (OSError, ValueError):
+                pass
+        elif store.shards_dir.exists():
+            shard_rows, _ = store.read_shards()
+            done = len(shard_rows)
+            if "wall_s" in shard_rows:
+                secs = list(shard_rows["wall_s"].dropna())
+        out.append({**r, "done": min(done, r["masks"]), "s_per_mask": float(pd.Series(secs).median()) if secs else None,
+                    "left": 0 if store.is_complete() else max(0, r["masks"] - done)})
+    return out
+
+
+def projected_hours(prog: list[dict], workers: int) -> tuple[float | None, float | None]:
+    """Hours left with ``workers`` 1-thread workers: each setting's own measured seconds per mask, or the median
+    over the measured settings where it has none yet; None when nothing is measured. Also that median."""
+    import statistics
+
+    measured = [p["s_per_mask"] for p in prog if p["s_per_mask"]]
+    if not measured:
+        return None, None
+    typical = statistics.median(measured)
+    total = sum(p["left"] * (p["s_per_mask"] or typical) for p in prog if p["data"])
+    return total / 3600 / max(1, workers), typical
+
+
 def _init_worker() -> None:
     """One thread; and every oracle_core module imported now, so that editing the code while a long grid runs
     cannot hand a worker a half-edited module through a later (lazy) import."""

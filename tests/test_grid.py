@@ -90,3 +90,31 @@ def test_a_grid_worker_imports_all_of_oracle_core_when_it_starts():
             "'oracle_core.models.vit', 'oracle_core.imagenet')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.stdout.strip() == "True", out.stderr[-2000:]
+
+
+def test_converged_plan_runs_the_priority_settings_first_and_projects_the_hours_left(tmp_path):
+    import pandas as pd
+
+    from oracle_core.grid import CONVERGED_ORDER, progress, projected_hours
+    from oracle_core.store import MASK_COLUMNS, RunStore
+
+    rows = plan("converged")
+    labels = [r["entry"].label for r in rows]
+    assert labels[:len(CONVERGED_ORDER)] == list(CONVERGED_ORDER)  # the order: conv1, conv2, conv3 @ 0.5, ...
+    assert all(r["spec"].retrain.epochs == 30 for r in rows if not r["entry"].short_retrain)
+    noise = [r for r in rows if r["entry"].experiment == "noise_ceiling"]
+    assert [r["spec"].repeats for r in noise] == [3, 3] and all(r["masks"] == 135 for r in noise)
+    assert all(r["masks"] == 45 for r in rows if r["entry"].experiment == "lenet_mnist")
+    prog = progress(rows, tmp_path)
+    assert all(p["done"] == 0 and p["s_per_mask"] is None for p in prog)
+    assert projected_hours(prog, 2) == (None, None)
+    # two retrained masks of the first setting, 100 s each by their shard's clock
+    first = rows[0]
+    store = RunStore(first["spec"], first["entry"].experiment, tmp_path)
+    shard = pd.DataFrame([{c: 0 for c in MASK_COLUMNS} | {"mask_id": f"m{i}", "repeat": 0} for i in range(2)])
+    store.write_shard(shard.assign(wall_s=100.0), pd.DataFrame({"mask_id": ["m0"], "repeat": [0], "epoch": [1]}))
+    prog = progress(rows, tmp_path)
+    assert prog[0]["done"] == 2 and prog[0]["left"] == 43 and prog[0]["s_per_mask"] == 100.0
+    hours, typical = projected_hours(prog, 2)
+    left = sum(p["left"] for p in prog if p["data"])
+    assert typical == 100.0 and hours == pytest.approx(left * 100.0 / 3600 / 2)
