@@ -44,9 +44,20 @@ def device_name(device: torch.device) -> str:
 
 
 def pick_device(device: str | None = None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device to compute on (default: cuda when present, else cpu); a bad or absent device is a one-line error."""
+    from .errors import OracleError
+
+    if not device:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise OracleError(f"device {device!r} is not a device name: use cpu or cuda (or cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise OracleError(f"device {device!r} asked for, but this machine has no usable CUDA GPU: use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise OracleError(f"device {device!r} is not supported: use cpu or cuda")
+    return dev
 
 
 def environment(device: torch.device) -> dict[str, object]:

@@ -224,6 +224,8 @@ def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_roo
     """Run (or resume) every setting of the grid. Settings whose data is missing are skipped with the fix."""
     from .store import RunStore
 
+    if not isinstance(workers, int) or workers < 1:
+        raise OracleError(f"--workers {workers} must be at least 1 (two 1-thread workers suit a 2-core machine)")
     rows = plan(profile, only, data_root)
     if not rows:
         raise OracleError(f"no grid setting matches {only!r}: see `python -m oracle_core grid --list`")

@@ -187,11 +187,18 @@ class ShardContext:
 def retrain_shard(ctx: ShardContext, shard: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """Retrain one shard ((mask text, repeat) pairs) as one wide model and write its rows atomically.
     A shard whose file exists is not recomputed. Returns its (mask_id, repeat) keys."""
-    spec, store, d = ctx.spec, ctx.store, ctx.data
+    store = ctx.store
     group = [(Mask.parse(text), int(r)) for text, r in shard]
     keys = [(m.mask_id, r) for m, r in group]
-    if store.has_shard(keys):
-        return keys
+    with store.claim_shard(keys):  # a retried Ray task waits for a still-running first attempt
+        if store.has_shard(keys):
+            return keys
+        _retrain_group(ctx, group)
+    return keys
+
+
+def _retrain_group(ctx: ShardContext, group: list[tuple[Mask, int]]) -> None:
+    spec, store, d = ctx.spec, ctx.store, ctx.data
     seeds = [retrain_seed(spec, m, r) for m, r in group]
     t0 = time.perf_counter()
     models = [prune(ctx.dense, m, spec.wiring, spec.ratio) for m, _ in group]
@@ -206,7 +213,6 @@ def retrain_shard(ctx: ShardContext, shard: list[tuple[str, int]]) -> list[tuple
                     "test_loss": res.test_loss[e], "train_loss": res.train_loss[e]} for e in range(len(res.test_acc))]
     wall = (time.perf_counter() - t0) / len(group)  # seconds per mask: grid --list projects the hours left from it
     store.write_shard(pd.DataFrame(rows, columns=MASK_COLUMNS).assign(wall_s=wall), pd.DataFrame(curves))
-    return keys
 
 
 def _criteria_picks(spec: StudySpec, dense: torch.nn.Module, d: "_Data") -> dict[str, Mask]:
@@ -266,11 +272,26 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     local Ray instance, else joins that cluster, whose workers must see the same results and data folders)."""
     if executor not in ("local", "ray"):
         raise OracleError(f"unknown executor {executor!r}: use local or ray")
-    store = RunStore(spec, experiment, results_root)
+    if group_size is not None and (not isinstance(group_size, int) or group_size < 1):
+        raise OracleError(f"group size {group_size!r} must be a positive number of masks per wide model, e.g. 1")
+    store = RunStore(spec, experiment, results_root)  # refuses an experiment name that is not a plain folder
     if store.is_complete():
+        store.check_spec()
         return load_result(store)
     dev = envinfo.pick_device(device)
     d = _Data(spec, dev, data_root)  # fails fast (one line) if the data is missing or corrupted
+    with store.lock():  # a second process on this spec stops here, naming the holder
+        if store.is_complete():  # finished by another process while this one loaded its data
+            store.check_spec()
+            return load_result(store)
+        return _compute(spec, experiment, store, d, dev, data_root, device, group_size, progress, executor,
+                        ray_address)
+
+
+def _compute(spec: StudySpec, experiment: str, store: RunStore, d: "_Data", dev: torch.device,
+             data_root: Path | None, device: str | None, group_size: int | None, progress: bool, executor: str,
+             ray_address: str | None) -> StudyResult:
+    """run_study's four stages, with the folder locked: pretrain, pruned loss, retrain in shards, analyze."""
     store.init()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     env_at_start = envinfo.environment(dev)  # the code version that runs, not the one at the end

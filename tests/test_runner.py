@@ -232,3 +232,77 @@ def test_the_printed_command_reproduces_a_non_fp32_spec():
     args = cli.build_parser().parse_args(cmd.split()[3:])  # after "python -m oracle_core"
     assert make_spec(args.model, args.dataset, args.layers, args.ratio, args.n_masks, args.seed, args.repeats,
                      args.profile, args.wiring, args.shared_order, args.precision).key == spec.key
+
+
+def test_a_second_process_on_the_same_spec_stops_naming_the_holder(smoke_results, tmp_path):
+    spec = make_spec(profile="smoke", layers="conv3", seed=21)
+    store = RunStore(spec, "lenet_mnist", tmp_path)
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from oracle_core.store import RunStore; "
+            "from oracle_core.spec import make_spec; s = RunStore(make_spec(profile='smoke', layers='conv3', seed=21), "
+            "'lenet_mnist', sys.argv[2]); l = s.lock(); l.__enter__(); print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(REPO), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OracleError, match=f"pid {holder.pid} on .* since .*two processes never share"):
+            runner.run_study(spec, "lenet_mnist", tmp_path, progress=False)
+        assert not store.spec_json.exists()  # nothing written by the refused process
+    finally:
+        holder.kill()
+        holder.wait()
+    runner.run_study(spec, "lenet_mnist", tmp_path, progress=False)  # the kernel dropped the dead holder's lock
+    assert store.is_complete()
+
+
+def test_a_truncated_shard_is_set_aside_and_retrained(tmp_path, monkeypatch):
+    spec = make_spec(profile="smoke", layers="conv2", seed=22)
+    full = runner.run_study(spec, "lenet_mnist", tmp_path / "a", progress=False, group_size=3)
+    real_train, calls = engine.train, []
+
+    def dies_in_second_group(*a, **k):  # call 1 pretrains, call 2 retrains group 1, call 3 is killed
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_train(*a, **k)
+
+    monkeypatch.setattr(engine, "train", dies_in_second_group)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_study(spec, "lenet_mnist", tmp_path / "b", progress=False, group_size=3)
+    monkeypatch.setattr(engine, "train", real_train)
+    store = RunStore(spec, "lenet_mnist", tmp_path / "b")
+    shards = [p for p in store.shards_dir.glob("*.csv") if not p.name.startswith("curves-")]
+    assert len(shards) == 1
+    text = shards[0].read_text()
+    shards[0].write_text(text[: len(text) - 25])  # cut mid-row, as a full disk or a crash would
+    rows, _ = store.read_shards()
+    assert len(rows) == 0 and (store.shards_dir / "damaged" / shards[0].name).exists()
+    again = runner.run_study(spec, "lenet_mnist", tmp_path / "b", progress=False, group_size=3)
+    pd.testing.assert_frame_equal(again.masks, full.masks)
+
+
+def test_bad_group_size_experiment_and_device_write_nothing(tmp_path):
+    spec = make_spec(profile="smoke", seed=23)
+    for kwargs, msg in (({"group_size": -1}, "group size -1 must be a positive"),
+                        ({"device": "nonsense"}, "not a device name"),
+                        ({"device": "cuda:0"} if not __import__("torch").cuda.is_available() else {"device": "tpu"},
+                         "CUDA GPU|not supported|not a device")):
+        with pytest.raises(OracleError, match=msg):
+            runner.run_study(spec, "lenet_mnist", tmp_path, progress=False, **kwargs)
+    with pytest.raises(OracleError, match="not a plain folder name"):
+        runner.run_study(spec, "../../x", tmp_path, progress=False)
+    assert not any(tmp_path.rglob("*.json"))
+
+
+def test_a_finished_folder_whose_spec_json_was_edited_is_refused(tmp_path):
+    spec = make_spec(profile="smoke", seed=24)
+    res = runner.run_study(spec, "lenet_mnist", tmp_path, progress=False)
+    rec = json.loads((res.dir / "spec.json").read_text())
+    rec["spec"]["ratio"] = 0.3
+    (res.dir / "spec.json").write_text(json.dumps(rec))
+    with pytest.raises(OracleError, match="does not hold the spec of its folder"):
+        runner.run_study(spec, "lenet_mnist", tmp_path, progress=False)
+    from dataclasses import replace
+
+    other = replace(spec, ratio=0.3)
+    with pytest.raises(OracleError, match="does not hold|different spec") if other.key == res.dir.name else \
+            __import__("contextlib").nullcontext():
+        runner.run_study(other, "lenet_mnist", tmp_path / "fresh", progress=False)
