@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from . import analysis, criteria, data
+from . import analysis, criteria, data, reference
 from .figures import Cell, cells
 
 TAYLOR_IMAGES = criteria.TAYLOR_IMAGES
@@ -86,32 +86,51 @@ def uncertainty_table(cs: list[Cell]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
 
 
+def repeat_taus(masks: pd.DataFrame) -> dict[str, float]:
+    """From one setting's rows (several retrainings per mask): how reproducible the final ranking is (tau between
+    repeats, mean over pairs), the pruned-loss tau against one retraining (mean over repeats) and against the mean
+    of all repeats, and how much one retraining attenuates |tau| relative to that mean (1 - single / mean)."""
+    from itertools import combinations
+
+    wide = masks.pivot_table(index="mask_id", columns="repeat", values="final_test_acc")
+    loss = masks.groupby("mask_id")["pruned_train_loss"].first().loc[wide.index]
+    reps = list(wide.columns)
+    between = float(np.mean([kendalltau(wide[a], wide[b]).statistic for a, b in combinations(reps, 2)]))
+    single = float(np.mean([kendalltau(loss, wide[r]).statistic for r in reps]))
+    mean = float(kendalltau(loss, wide.mean(axis=1)).statistic)
+    atten = 1 - abs(single) / abs(mean) if mean and not np.isnan(mean) else float("nan")
+    return {"N": len(wide), "repeats": len(reps), "tau between repeats": between, "tau pruned loss vs one retraining":
+            single, "tau pruned loss vs mean of repeats": mean, "attenuation by one retraining": atten,
+            "median acc %": 100 * float(wide.mean(axis=1).median())}
+
+
 def noise_ceiling(profile: str, results_root: Path | None = None) -> pd.DataFrame:
-    """Per noise-ceiling setting (same masks retrained twice, different seeds): tau between the two repeats'
-    final accuracies (how reproducible the final ranking is at all), next to each repeat's pruned-loss tau."""
+    """Per noise-ceiling setting (the same masks retrained 2-3 times with different seeds): repeat_taus, with a
+    reading in words; a setting whose median accuracy is more than UNDERTRAINED_PP below the paper's says so."""
     rows = []
     for c in cells(profile, "noise_ceiling", results_root):
         if c.result is None:
-            rows.append({"setting": _label(c), "N": np.nan, "tau repeat 1 vs repeat 2": np.nan,
-                         "tau pruned loss vs acc, repeat 1": np.nan, "tau pruned loss vs acc, repeat 2": np.nan,
+            rows.append({"setting": _label(c), "N": np.nan, "tau between repeats": np.nan,
                          "reading": f"not run yet: `{c.command}`"})
             continue
-        m = c.result.masks
-        wide = m.pivot_table(index="mask_id", columns="repeat", values="final_test_acc")
-        loss = m.groupby("mask_id")["pruned_train_loss"].first().loc[wide.index]
-        ceil = kendalltau(wide[0], wide[1]).statistic
-        t0, t1 = (kendalltau(loss, wide[r]).statistic for r in (0, 1))
-        ci = analysis.bootstrap(loss.to_numpy(), wide[0].to_numpy())
-        if ci["kendall_tau"][0] <= 0 <= ci["kendall_tau"][1]:
+        t = repeat_taus(c.result.masks)
+        e = c.entry
+        ref = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
+        ci = analysis.bootstrap(c.result.per_mask["pruned_train_loss"].to_numpy(),
+                                c.result.per_mask["final_test_acc"].to_numpy())
+        single, ceil = t["tau pruned loss vs one retraining"], t["tau between repeats"]
+        if ref is not None and analysis.under_trained(t["median acc %"], float(ref["final_acc_median_percent"])):
+            reading = (f"under-trained (median {t['median acc %']:.2f}% vs the paper's "
+                       f"{float(ref['final_acc_median_percent']):.2f}%): not a measure of the converged study")
+        elif ci["kendall_tau"][0] <= 0 <= ci["kendall_tau"][1]:
             reading = "pruned-loss tau is indistinguishable from 0 (its 95% CI contains 0)"
-        elif abs(t0) < 0.5 * ceil:
+        elif abs(single) < 0.5 * ceil:
             reading = (f"pruned loss predicts the ranking, but at under half of what one retraining predicts "
-                       f"another ({abs(t0):.2f} vs {ceil:.2f})")
+                       f"another ({abs(single):.2f} vs {ceil:.2f})")
         else:
-            reading = f"pruned loss predicts the ranking about as well as retraining noise allows ({abs(t0):.2f} vs {ceil:.2f})"
-        rows.append({"setting": _label(c), "N": len(wide), "tau repeat 1 vs repeat 2": ceil,
-                     "tau pruned loss vs acc, repeat 1": t0, "tau pruned loss vs acc, repeat 2": t1,
-                     "reading": reading})
+            reading = (f"pruned loss predicts the ranking about as well as retraining noise allows "
+                       f"({abs(single):.2f} vs {ceil:.2f})")
+        rows.append({"setting": _label(c), **t, "reading": reading})
     return pd.DataFrame(rows).set_index("setting")
 
 
@@ -130,9 +149,23 @@ def conclusions(summary: pd.DataFrame, unc: pd.DataFrame, noise: pd.DataFrame) -
         n0 = int((~unc["tau CI excludes 0"]).sum())
         out.append(f"- In {len(unc) - n0} of {len(unc)} setting(s) the bootstrap interval of tau excludes 0; in {n0} "
                    "it does not, so there the sign of the correlation is not established by these masks.")
-    done = noise.dropna(subset=["tau repeat 1 vs repeat 2"]) if not noise.empty else noise
+    done = noise.dropna(subset=["tau between repeats"]) if not noise.empty else noise
+    if len(done):
+        under = done["reading"].str.startswith("under-trained")
+        if under.all():
+            out.append(f"- The noise-ceiling setting(s) at this profile are under-trained ({', '.join(done.index)}): "
+                       "their repeats measure the noise of short retraining, not of the converged study.")
+        done = done[~under]
     if len(done):
         out.append(f"- Retraining the same masks with another seed reproduces their ranking with tau "
-                   f"{done['tau repeat 1 vs repeat 2'].min():.2f} to {done['tau repeat 1 vs repeat 2'].max():.2f}: "
+                   f"{done['tau between repeats'].min():.2f} to {done['tau between repeats'].max():.2f}: "
                    "that is the most any pre-retraining score could achieve on this profile.")
+        att = done["attenuation by one retraining"].dropna()
+        if len(att):
+            out.append(f"- Against the mean of {int(done['repeats'].max())} retrainings, a single retraining "
+                       f"weakens the pruned-loss |tau| by {100 * att.min():.0f}% to {100 * att.max():.0f}% "
+                       f"(pruned-loss tau {done['tau pruned loss vs one retraining'].round(2).tolist()} against one "
+                       f"retraining, {done['tau pruned loss vs mean of repeats'].round(2).tolist()} against the mean)"
+                       + (": here retraining noise pulls tau toward 0, so it cannot explain a tau more negative than "
+                          "the paper's." if att.min() > 0 else "."))
     return "\n".join(out) or "No setting is in the results store yet at this profile."

@@ -88,3 +88,26 @@ def test_under_trained_is_a_median_more_than_one_point_below_the_papers():
     assert verdict(-0.20, -0.51, 98.2, 98.47) == "differs by +0.31"
     assert verdict(None, -0.51, 98.2, 98.47) == "n/a (tau undefined)"
     assert verdict(-0.2, None, 98.2, None) == "no paper number"
+
+
+def test_repeat_taus_measure_reproducibility_and_the_attenuation_of_one_retraining():
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import kendalltau
+
+    from oracle_core.beyond import repeat_taus
+
+    rng = np.random.default_rng(0)
+    n, loss = 60, np.linspace(0.1, 2.0, 60)
+    rows = [{"mask_id": f"m{i}", "repeat": r, "pruned_train_loss": loss[i],
+             "final_test_acc": 0.95 - 0.01 * loss[i] + 0.01 * rng.standard_normal()} for r in range(3) for i in range(n)]
+    t = repeat_taus(pd.DataFrame(rows))
+    wide = pd.DataFrame(rows).pivot_table(index="mask_id", columns="repeat", values="final_test_acc")
+    lo = pd.Series(loss, index=[f"m{i}" for i in range(n)]).loc[wide.index]
+    assert t["N"] == 60 and t["repeats"] == 3
+    assert np.isclose(t["tau pruned loss vs mean of repeats"], kendalltau(lo, wide.mean(axis=1)).statistic)
+    single = np.mean([kendalltau(lo, wide[r]).statistic for r in range(3)])
+    assert np.isclose(t["tau pruned loss vs one retraining"], single)
+    # noise independent per retraining: averaging 3 strengthens the correlation, one retraining attenuates it
+    assert t["tau pruned loss vs mean of repeats"] < single < 0 and 0 < t["attenuation by one retraining"] < 1
+    assert np.isclose(t["attenuation by one retraining"], 1 - abs(single) / abs(t["tau pruned loss vs mean of repeats"]))
