@@ -96,6 +96,7 @@ def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
                                       & (t["layers"] == "conv1") & (t["ratio"] == 0.5)]["paper_tau"].iloc[0]),
         "headline_md": (f"our tau is **{float(head['our_tau'].iloc[0]):+.2f}**" if len(head) else
                         "we have no finished run at this profile yet"),
+        "n_converged_runs": int((runs["profile"] == "converged").sum()) if not runs.empty else 0,
         "n_runs": len(runs), "devices_md": ", ".join(f"`{d}`" for d in devices) or "no device yet",
         "hours": float(runs["wall_s"].fillna(0).sum() / 3600) if not runs.empty else 0.0,
     }
