@@ -94,8 +94,12 @@ def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
         "tau_headline_ours": float(head["our_tau"].iloc[0]) if len(head) else float("nan"),
         "tau_headline_paper": float(t[(t["model"] == "lenet5_mini") & (t["dataset"] == "mnist")
                                       & (t["layers"] == "conv1") & (t["ratio"] == 0.5)]["paper_tau"].iloc[0]),
-        "headline_md": (f"our tau is **{float(head['our_tau'].iloc[0]):+.2f}**" if len(head) else
-                        "we have no finished run at this profile yet"),
+        "headline_md": ("we have no finished run at this profile yet" if not len(head) else
+                        f"our tau is **{float(head['our_tau'].iloc[0]):+.2f}**" + (
+                            f", but that run is under-trained (median final accuracy "
+                            f"{float(head['our_median_acc_%'].iloc[0]):.2f}% against the paper's "
+                            f"{float(head['paper_median_acc_%'].iloc[0]):.2f}%)" if bool(head['under_trained'].iloc[0])
+                            else "")),
         "n_converged_runs": int((runs["profile"] == "converged").sum()) if not runs.empty else 0,
         "n_runs": len(runs), "devices_md": ", ".join(f"`{d}`" for d in devices) or "no device yet",
         "hours": float(runs["wall_s"].fillna(0).sum() / 3600) if not runs.empty else 0.0,
