@@ -4,11 +4,12 @@ STAMP   := .venv/.installed-$(shell sha1sum requirements.txt 2>/dev/null | cut -
 DATASETS ?= mnist fashion_mnist
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv data browser book book-html grid test bench clean-book
+.PHONY: venv data browser book book-html grid test test-fast bench clean-book
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	python3 -m venv .venv
 	.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	.venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	rm -f .venv/.installed-*; touch $@
 
@@ -39,6 +40,10 @@ grid: data
 
 test: data browser
 	$(PY) -m pytest -q tests
+
+# the unmarked tests only (no smoke grid, notebooks, browser or Ray): the quick loop while editing
+test-fast: data
+	$(PY) -m pytest -q -m "not slow and not notebook and not browser and not ray" tests
 
 bench: data
 	$(PY) bench/retrain.py

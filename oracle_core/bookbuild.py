@@ -45,19 +45,20 @@ def _run(cmd: list[str], what: str) -> None:
         raise SystemExit(f"error: {what} failed (command above); the book was not built")
 
 
-def _tag_injected_like_parameters(path: Path) -> None:
-    """Give papermill's injected-parameters cell the display tags of the notebook's own parameters cell
-    (e.g. remove-cell on the front page), so a page hides what its author hid."""
+def _tag_cells(path: Path) -> None:
+    """Readers of a paper companion want prose, figures and tables: every code cell's input is collapsed
+    (``hide-input``: one click shows it), unless its author already tagged it remove-/hide-; papermill's
+    injected-parameters cell gets the display tags of the notebook's own parameters cell."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     tags = next((c.metadata.get("tags", []) for c in nb.cells if "parameters" in c.metadata.get("tags", [])), [])
     extra = [t for t in tags if t.startswith(("remove-", "hide-"))]
-    if not extra:
-        return
     for c in nb.cells:
-        if "injected-parameters" in c.metadata.get("tags", []):
+        if "injected-parameters" in c.metadata.get("tags", []) and extra:
             c.metadata["tags"] = list(dict.fromkeys(c.metadata["tags"] + extra))
+        if c.cell_type == "code" and not any(t.startswith(("remove-", "hide-")) for t in c.metadata.get("tags", [])):
+            c.metadata["tags"] = list(c.metadata.get("tags", [])) + ["hide-input"]
     nbformat.write(nb, path)
 
 
@@ -83,7 +84,7 @@ def build(profile: str = "cpu", dest: Path | None = None, results: Path | None =
             if data:
                 cmd += ["-p", "data_root", str(Path(data).resolve())]
             _run(cmd, f"notebook {src} -> {page}")
-            _tag_injected_like_parameters(book / page)
+            _tag_cells(book / page)
     jb = Path(sys.executable).with_name("jupyter-book")
     _run([str(jb if jb.exists() else "jupyter-book"), "build", str(book)], "jupyter-book build")
     return book.parent / "_build" / "html"

@@ -82,24 +82,30 @@ def tau_overview(table: pd.DataFrame) -> alt.Chart:
     ``table`` is collect.with_paper(...)."""
     t = table.copy()
     t["setting"] = t["model"] + " / " + t["dataset"] + " / " + t["layers"] + " @ " + t["ratio"].map("{:g}".format)
+    ran = t.dropna(subset=["our_tau"])
+    under = ran["under_trained"].astype(bool) if "under_trained" in ran else pd.Series(False, index=ran.index)
+    label = "ours (" + ran["profile"].fillna("") + ")"
     long = pd.concat([
-        t.assign(source="paper", tau=t["paper_tau"])[["setting", "source", "tau"]],
-        t.dropna(subset=["our_tau"]).assign(source="ours (" + t["profile"].fillna("") + ")", tau=t["our_tau"])[
-            ["setting", "source", "tau"]],
+        t.assign(source="paper", tau=t["paper_tau"], compared=True)[["setting", "source", "tau", "compared"]],
+        ran.assign(source=label.where(~under, label + ", under-trained: not compared"), tau=ran["our_tau"],
+                   compared=~under)[["setting", "source", "tau", "compared"]],
     ])
     order = list(t["setting"])
-    sources = sorted(long["source"].unique(), key=lambda s: s != "paper")
-    colors = [COLORS["paper"]] + ["#1f77b4", "#ff7f0e", "#9467bd"][: len(sources) - 1]
+    sources = sorted(long["source"].unique(), key=lambda s: (s != "paper", "under-trained" in s))
+    palette = iter(["#1f77b4", "#ff7f0e", "#9467bd"])
+    colors = [COLORS["paper"] if s == "paper" else "#9ecae1" if "under-trained" in s else next(palette) for s in sources]
     base = alt.Chart(long).encode(
         y=alt.Y("setting:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)),
         x=alt.X("tau:Q", title="Kendall tau: pruned train loss vs final test accuracy", scale=alt.Scale(domain=[-1, 1])),
         color=alt.Color("source:N", scale=alt.Scale(domain=sources, range=colors), legend=alt.Legend(orient="bottom",
-                                                                                                    title=None)),
+                                                                                                    title=None, labelLimit=400)),
         tooltip=["setting", "source", alt.Tooltip("tau:Q", format="+.2f")])
     paper = base.transform_filter(alt.datum.source == "paper").mark_point(size=60, filled=True)
-    ours = base.transform_filter(alt.datum.source != "paper").mark_point(shape=STAR, size=260, filled=True)
+    ours = base.transform_filter((alt.datum.source != "paper") & alt.datum.compared).mark_point(
+        shape=STAR, size=260, filled=True)
+    hollow = base.transform_filter(~alt.datum.compared).mark_point(shape=STAR, size=200, filled=False, strokeWidth=1.5)
     zero = alt.Chart(pd.DataFrame({"tau": [0.0, -0.2, 0.2]})).mark_rule(strokeDash=[3, 3], color="#999").encode(x="tau:Q")
-    return alt.layer(zero, paper, ours).properties(
+    return alt.layer(zero, paper, hollow, ours).properties(
         width=420, height=alt.Step(14), title=alt.TitleParams(
             "Does the oracle's pick survive retraining?", subtitle="tau near -1: yes; |tau| < 0.2 (dashed): no",
             anchor="start"))

@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parent.parent  # oracle_core itself is installed (`pip install -e .`, make venv)
+
+
+def pytest_collection_modifyitems(items):
+    """Markers for `make test-fast`: tests on the smoke grid or book are slow, notebook runs are `notebook`."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & {"smoke_grid", "smoke_book"}:
+            item.add_marker(pytest.mark.slow)
+        if "smoke_book" in fixtures or "notebook" in item.name:
+            item.add_marker(pytest.mark.notebook)
 
 
 @pytest.fixture(scope="session")

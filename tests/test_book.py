@@ -11,6 +11,8 @@ from oracle_core.store import find_runs
 
 from conftest import REPO
 
+pytestmark = pytest.mark.notebook
+
 
 def _errors_in(nb_path):
     nb = json.loads(nb_path.read_text())
@@ -54,6 +56,12 @@ def test_committed_book_pages_carry_no_papermill_error():
         assert not _errors_in(nb)
         assert "Profile `smoke`" not in nb.read_text(), "the committed book must show real runs, not smoke"
         assert nb.stat().st_size < 5_000_000, f"{page} is over 5 MB: large files stay out of git"
+        import nbformat
+
+        code = [c for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code"]
+        shown = [c.source[:60] for c in code if not any(t.startswith(("hide-", "remove-"))
+                                                        for t in c.metadata.get("tags", []))]
+        assert not shown, f"{page}: code inputs shown to readers (collapse them: hide-input): {shown}"
 
 
 def test_committed_summaries_equal_the_analysis_of_their_masks():

@@ -16,6 +16,8 @@ from oracle_core.store import RunStore
 
 from conftest import REPO
 
+pytestmark = pytest.mark.ray
+
 ray = pytest.importorskip("ray")  # a pinned requirement: present wherever `make test` ran
 
 
