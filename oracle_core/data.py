@@ -325,11 +325,18 @@ def load_split(name: str, train: bool, root: Path | None = None) -> Split:
     key = hashlib.md5("".join(sorted(sums.values())).encode()).hexdigest()[:10]
     cache = root / "cache" / f"{name}-{'train' if train else 'test'}-32px-{key}.pt"
     if cache.is_file():
-        blob = torch.load(cache, weights_only=True)
-        return Split(blob["images"], blob["labels"])
+        try:
+            blob = torch.load(cache, weights_only=True)
+            images, labels = blob["images"], blob["labels"]
+            if images.dtype == torch.uint8 and images.shape[-2:] == (32, 32) and len(images) == len(labels) > 0:
+                return Split(images, labels)
+        except Exception:  # noqa: BLE001 - any damage: the cache is rebuilt from the verified raw files
+            pass
+        print(f"warning: {cache} is damaged; rebuilding it from the verified raw files", file=sys.stderr)
     split = _decode(info, root, train)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.name + ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.", suffix=".tmp")  # unique: workers race
+    os.close(fd)
     torch.save({"images": split.images, "labels": split.labels}, tmp)
     os.replace(tmp, cache)
     return split

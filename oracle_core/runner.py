@@ -97,8 +97,13 @@ class _Data:
 
 
 def _load_dense(spec: StudySpec, d: _Data, path: Path, device: torch.device) -> torch.nn.Module:
+    """The stored dense network (weights only); a damaged or mismatched file is a one-line error naming it."""
     model = build_model(spec.model, d.info.in_channels, d.info.num_classes).to(device)
-    model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+    try:
+        model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+    except Exception as exc:  # noqa: BLE001 - unpickling and shape errors alike
+        raise OracleError(f"{path} is damaged or not a {spec.model} checkpoint ({type(exc).__name__}): delete it "
+                          "and rerun (the dense network is retrained from its seed)") from None
     return model
 
 

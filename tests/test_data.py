@@ -107,3 +107,16 @@ def test_kmnist_loads_from_torchvision_layout(tmp_path):
     # and with the real checksums the fabricated files are refused
     with pytest.raises(OracleError, match="corrupted"):
         data.load_split("kmnist", True, tmp_path)
+
+
+def test_a_damaged_cache_file_is_rebuilt_from_the_verified_raw_files(tmp_path, capsys):
+    _copy_dataset(tmp_path)
+    first = data.load_split("mnist", False, tmp_path)
+    caches = list((tmp_path / "cache").glob("mnist-test-*.pt"))
+    assert len(caches) == 1
+    caches[0].write_bytes(caches[0].read_bytes()[:1000])  # truncated
+    again = data.load_split("mnist", False, tmp_path)
+    err = capsys.readouterr().err
+    assert "damaged; rebuilding" in err and str(caches[0]) in err
+    assert torch.equal(again.images, first.images) and torch.equal(again.labels, first.labels)
+    assert torch.load(caches[0], weights_only=True)["images"].shape == first.images.shape  # rewritten whole

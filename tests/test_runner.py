@@ -306,3 +306,15 @@ def test_a_finished_folder_whose_spec_json_was_edited_is_refused(tmp_path):
     with pytest.raises(OracleError, match="does not hold|different spec") if other.key == res.dir.name else \
             __import__("contextlib").nullcontext():
         runner.run_study(other, "lenet_mnist", tmp_path / "fresh", progress=False)
+
+
+def test_a_damaged_pretrained_network_is_a_one_line_error_naming_it(tmp_path):
+    from dataclasses import replace
+
+    spec = make_spec(profile="smoke", seed=25)
+    runner.run_study(spec, "lenet_mnist", tmp_path, progress=False)
+    shared = RunStore(spec, "lenet_mnist", tmp_path).shared_pretrained_pt
+    shared.write_bytes(b"not a checkpoint")
+    other = replace(spec, ratio=0.3)  # same pretraining key: it loads the shared dense network
+    with pytest.raises(OracleError, match=f"{shared}.*damaged.*delete it and rerun"):
+        runner.run_study(other, "lenet_mnist", tmp_path, progress=False)
