@@ -72,4 +72,18 @@ def environment(device: torch.device) -> dict[str, object]:
         "device": device_name(device),
         "device_type": device.type,
         "torch_threads": torch.get_num_threads(),
+        **_library_versions(),
     }
+
+
+def _library_versions() -> dict[str, str]:
+    """The numerical libraries a result depends on besides torch (numpy, scipy, pandas, numba)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("numpy", "scipy", "pandas", "numba"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out

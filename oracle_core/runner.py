@@ -155,6 +155,21 @@ def pretrain_only(spec: StudySpec, results_root: Path | None = None, data_root: 
     return store.shared_pretrained_pt
 
 
+def _earlier_invocations(store: RunStore) -> list[dict]:
+    """The invocations recorded in an existing env.json (each killed attempt's record, oldest first); a damaged
+    env.json is recorded as such instead of stopping the run."""
+    if not store.env_json.exists():
+        return []
+    try:
+        old = read_json(store.env_json)
+    except (OSError, ValueError) as exc:
+        return [{"unreadable_env_json": type(exc).__name__}]
+    if not isinstance(old, dict):
+        return [{"unreadable_env_json": "not an object"}]
+    chain = old.pop("earlier_invocations", []) or []
+    return [*(chain if isinstance(chain, list) else []), old]
+
+
 def retrain_sample(candidates: list[Mask], m: int, seed: int) -> list[Mask]:
     """A seeded uniform sample of ``m`` candidates without replacement, in candidate order (all if m >= len)."""
     if m <= 0 or m >= len(candidates):
@@ -300,6 +315,10 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: "_Data", dev:
     store.init()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     env_at_start = envinfo.environment(dev)  # the code version that runs, not the one at the end
+    # every invocation leaves a trace at once, so a killed attempt's code version and start stay on record
+    earlier = _earlier_invocations(store)
+    atomic_write_json(store.env_json, {**env_at_start, "started_utc": started, "finished_utc": None,
+                                       "status": "running (or killed)", "earlier_invocations": earlier})
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -396,8 +415,8 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: "_Data", dev:
                      "retrain_order": "per row of masks.csv (column seed)"}}
     if imported:
         env["imported_repeats"] = imported
-    if store.env_json.exists():  # keep the record of earlier (interrupted) invocations
-        env["earlier_invocations"] = [read_json(store.env_json)]
+    if earlier:  # the record of earlier (interrupted) invocations
+        env["earlier_invocations"] = earlier
     atomic_write_json(store.env_json, env)
     atomic_write_csv(store.curves_csv, curves.sort_values(["mask_id", "repeat", "epoch"]) if len(curves) else curves)
     atomic_write_csv(store.masks_csv, rows)

@@ -77,6 +77,10 @@ def test_killed_run_resumes_to_identical_results(smoke_results, tmp_path, monkey
     pd.testing.assert_frame_equal(resumed.criteria_picks, full.criteria_picks, check_exact=False, atol=1e-6, rtol=0)
     pd.testing.assert_frame_equal(resumed.masks, full.masks, check_exact=False, atol=1e-6, rtol=0)
     assert resumed.summary["oracle_mask_id"] == full.summary["oracle_mask_id"]
+    # the killed attempt left its record: code version, versions of the numerical libraries, start time
+    killed = resumed.env["earlier_invocations"]
+    assert len(killed) == 1 and killed[0]["status"] == "running (or killed)" and killed[0]["finished_utc"] is None
+    assert killed[0]["code_version"] and {"numpy", "scipy", "pandas", "numba"} <= set(resumed.env)
 
 
 def test_results_do_not_depend_on_group_size(smoke_results, tmp_path):
