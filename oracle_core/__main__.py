@@ -75,7 +75,8 @@ def _grid(args: argparse.Namespace) -> int:
         if args.list:
             prog = progress(plan(args.profile, args.only, args.data), args.results)
             for r in prog:
-                state = ("done" if r["left"] == 0 else f"{r['done']}/{r['masks']} retrained" if r["done"]
+                state = ("done" if r["complete"] else f"{r['done']}/{r['masks']} retrained"
+                         + (" (+ the oracle's and criteria's picks)" if r["left"] == 0 else "") if r["done"]
                          else "to run") if r["data"] else "data missing"
                 rate = f"{r['s_per_mask']:6.0f} s/mask" if r["s_per_mask"] else " " * 13
                 print(f"{r['entry'].label:<48} {r['masks']:>5} masks  {r['spec'].key}  {rate}  {state}")

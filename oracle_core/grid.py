@@ -165,8 +165,9 @@ def progress(rows: list[dict], results_root: Path | None = None) -> list[dict]:
             done = len(shard_rows)
             if "wall_s" in shard_rows:
                 secs = list(shard_rows["wall_s"].dropna())
+        complete = store.is_complete()
         out.append({**r, "done": min(done, r["masks"]), "s_per_mask": float(pd.Series(secs).median()) if secs else None,
-                    "left": 0 if store.is_complete() else max(0, r["masks"] - done)})
+                    "left": 0 if complete else max(0, r["masks"] - done), "complete": complete})
     return out
 
 
