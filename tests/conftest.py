@@ -54,6 +54,15 @@ def smoke_book(tmp_path_factory, smoke_grid):
     return dest, p.stdout + p.stderr
 
 
+def assert_same_trajectory(refs, news, steps: int, tol: float = 1e-4) -> None:
+    """Two trainings of the same models follow one trajectory: every step's loss and every final value agree."""
+    for a, b in zip(refs, news, strict=True):
+        assert len(a.step_loss) == steps
+        assert max(abs(p - q) for p, q in zip(a.step_loss, b.step_loss)) < tol
+        for key, v in a.final.items():
+            assert abs(v - b.final[key]) < tol, key
+
+
 def run_notebook(name: str, out: Path, env: dict | None = None, **params) -> str:
     """Execute notebooks/<name>.ipynb with papermill into ``out`` (what a user runs); returns the executed text.
     Fails the test with papermill's stderr if the notebook fails."""

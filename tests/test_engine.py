@@ -11,6 +11,8 @@ from oracle_core.models import build_model
 from oracle_core.protocol import Recipe
 from oracle_core.surgery import prune
 
+from conftest import assert_same_trajectory
+
 MASKS = ["conv1:0,1,2,3,4", "conv1:5,6,7,8,9", "conv1:0,2,4,6,8"]
 
 
@@ -39,11 +41,7 @@ def test_wide_training_follows_the_single_model_trajectories(pruned, shared):
         res, _ = engine.train([copy.deepcopy(m)], x, y, xt, yt, recipe, [s], record_steps=True)
         singles.append(res[0])
     wide_res, wide = engine.train([copy.deepcopy(m) for m in pruned], x, y, xt, yt, recipe, seeds, record_steps=True)
-    for single, batched in zip(singles, wide_res):
-        assert len(single.step_loss) == 50
-        assert max(abs(a - b) for a, b in zip(single.step_loss, batched.step_loss)) < 1e-4
-        for key, v in single.final.items():
-            assert abs(v - batched.final[key]) < 1e-4, key
+    assert_same_trajectory(singles, wide_res, steps=50)
     # and the final weights, unstacked, are the single models' weights
     for i, m in enumerate(pruned):
         ref = copy.deepcopy(m)

@@ -17,6 +17,8 @@ from oracle_core.models import build_model
 from oracle_core.protocol import Recipe
 from oracle_core.surgery import prune
 
+from conftest import assert_same_trajectory
+
 CASES = [("lenet5_mini", "conv1:0,2,4,6,8"), ("lenet5_mini", "conv2:1,2,3,7,9"), ("lenet5_mini", "conv3:0,1,5,6,7"),
          ("lenet5_mini", "conv1:0,1,2|conv2:3,4,5,6|conv3:0,9"), ("lenet5_mini_w20", "conv1:" + ",".join(map(str, range(0, 20, 2)))),
          ("lenet5_mini_d7", "conv1:5,6,7,8,9")]
@@ -98,11 +100,7 @@ def test_fused_training_follows_the_torch_kernels_trajectory(k):
     new, new_wide = engine.train([copy.deepcopy(m) for m in models], x, y, xt, yt, recipe, seeds, record_steps=True,
                                  kernel="fused")
     assert isinstance(new_wide, fused.FusedLeNet) and not isinstance(ref_wide, fused.FusedLeNet)
-    for a, b in zip(ref, new):
-        assert len(a.step_loss) == 50
-        assert max(abs(p - q) for p, q in zip(a.step_loss, b.step_loss)) < 1e-4
-        for key, v in a.final.items():
-            assert abs(v - b.final[key]) < 1e-4, key
+    assert_same_trajectory(ref, new, steps=50)
     for i, m in enumerate(models):
         got, want = engine.unstack(new_wide, m, k, i), engine.unstack(ref_wide, m, k, i)
         for name in want:
