@@ -4,7 +4,7 @@ STAMP   := .venv/.installed-$(shell sha1sum requirements.txt 2>/dev/null | cut -
 DATASETS ?= mnist fashion_mnist
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv data browser book book-html grid test test-fast bench clean-book
+.PHONY: venv data browser book book-html grid test test-fast lint bench clean-book
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv .venv
@@ -22,11 +22,11 @@ data: venv
 # Execute every notebook with papermill at the cpu profile (results load from results/, or are computed)
 # and build the HTML book into _build/html. Fails if any notebook fails.
 book: data
-	$(PY) -m oracle_core.bookbuild --profile cpu
+	$(PY) -m oracle_core.pages.build --profile cpu
 
 # HTML only, from the executed notebooks already in book/.
 book-html: venv
-	$(PY) -m oracle_core.bookbuild --no-execute
+	$(PY) -m oracle_core.pages.build --no-execute
 
 # Debian's Chromium for the browser test (Playwright drives it; nothing is downloaded from a browser CDN).
 browser:
@@ -40,6 +40,10 @@ grid: data
 
 test: data browser
 	$(PY) -m pytest -q tests
+
+# pyproject.toml's ruff rules (also a test, so `make test` and CI check them)
+lint: venv
+	$(PY) -m ruff check .
 
 # the unmarked tests only (no smoke grid, notebooks, browser or Ray): the quick loop while editing
 test-fast: data

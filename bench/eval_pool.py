@@ -18,10 +18,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from oracle_core import data, engine, envinfo  # noqa: E402
-from oracle_core.masks import make_masks  # noqa: E402
+from oracle_core import data  # noqa: E402
+from oracle_core.compute import engine  # noqa: E402
+from oracle_core.compute.masks import make_masks  # noqa: E402
+from oracle_core.compute.surgery import layer_sizes, prune  # noqa: E402
+from oracle_core.experiment import envinfo  # noqa: E402
 from oracle_core.models import build_model, lenet  # noqa: E402
-from oracle_core.surgery import layer_sizes, prune  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import append_row  # noqa: E402
@@ -63,7 +65,8 @@ def main(argv=None) -> int:
     print(json.dumps({"device": dev, "images": a.images, "threads": 1, **out}, indent=2))
     if not a.no_record:
         append_row("bench/eval_pool.py",
-                   "| date | device | setting | conv1-pruned img/s (max_pool2d -> strided) | conv2-pruned img/s | ratio conv1 / conv2 | code |",
+                   "| date | device | setting | conv1-pruned img/s (max_pool2d -> strided) | conv2-pruned img/s "
+                   "| ratio conv1 / conv2 | code |",
                    f"| {date.today()} | {dev} | eval of 1 pruned LeNet5-Mini, {a.images} MNIST images, 1 thread | "
                    f"{out['conv1']['baseline_img_s']} -> {out['conv1']['new_img_s']} | "
                    f"{out['conv2']['baseline_img_s']} -> {out['conv2']['new_img_s']} | "

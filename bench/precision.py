@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from oracle_core import analysis, envinfo  # noqa: E402
-from oracle_core.errors import OracleError  # noqa: E402
-from oracle_core.runner import load_result, run_study  # noqa: E402
-from oracle_core.spec import make_spec  # noqa: E402
-from oracle_core.store import RunStore  # noqa: E402
+from oracle_core.base.errors import OracleError  # noqa: E402
+from oracle_core.compute import stats  # noqa: E402
+from oracle_core.experiment import envinfo  # noqa: E402
+from oracle_core.experiment.results import load_result
+from oracle_core.experiment.runner import run_study  # noqa: E402
+from oracle_core.experiment.spec import make_spec  # noqa: E402
+from oracle_core.experiment.store import RunStore  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import append_row  # noqa: E402
@@ -42,7 +44,7 @@ def compare(low, fp32_two_repeats) -> dict:
     ids = list(low.per_mask["mask_id"])
     a_low, a0, a1 = _acc(low, 0).loc[ids], _acc(fp32_two_repeats, 0).loc[ids], _acc(fp32_two_repeats, 1).loc[ids]
     loss = low.per_mask.set_index("mask_id")["pruned_train_loss"].loc[ids]
-    tau = lambda x, y: round(analysis.kendall(np.asarray(x), np.asarray(y))[0], 3)  # noqa: E731
+    tau = lambda x, y: round(stats.kendall(np.asarray(x), np.asarray(y))[0], 3)  # noqa: E731
     return {"n_masks": len(ids),
             "tau_acc_low_vs_fp32_same_seed": tau(a_low, a0),
             "tau_acc_fp32_seed_vs_other_seed": tau(a1, a0),

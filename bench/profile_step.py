@@ -1,7 +1,7 @@
 """Where a retraining step's time goes: torch.profiler over the engine's training and evaluation, per kernel path.
 
 Profiles one pruned LeNet5-Mini (conv1 @ 0.5, K = 1) and a stack of K = 4 under PyTorch's kernels (the engine as
-it was: grouped convolutions) and under the fused CPU kernels (oracle_core/fused.py), training and evaluation
+it was: grouped convolutions) and under the fused CPU kernels (oracle_core/compute/fused.py), training and evaluation
 separately, on real MNIST images, one thread. Prints JSON and writes the top operators of each case (share of the
 profiled time) into bench/RESULTS.md. Shares, not absolute times, are the point: they say what to optimise next.
 
@@ -22,11 +22,13 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from oracle_core import data, engine, envinfo  # noqa: E402
-from oracle_core.masks import enumerate_masks  # noqa: E402
+from oracle_core import data  # noqa: E402
+from oracle_core.compute import engine  # noqa: E402
+from oracle_core.compute.masks import enumerate_masks  # noqa: E402
+from oracle_core.compute.surgery import prune  # noqa: E402
+from oracle_core.experiment import envinfo  # noqa: E402
+from oracle_core.experiment.protocol import LENET_RETRAIN, Recipe  # noqa: E402
 from oracle_core.models import build_model  # noqa: E402
-from oracle_core.protocol import LENET_RETRAIN, Recipe  # noqa: E402
-from oracle_core.surgery import prune  # noqa: E402
 
 SECTION = "bench/profile_step.py (where a step's time goes)"
 

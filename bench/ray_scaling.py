@@ -16,9 +16,9 @@ sys.path.insert(0, str(REPO))
 
 import ray  # noqa: E402
 
-from oracle_core import envinfo, runner  # noqa: E402
-from oracle_core.protocol import Recipe  # noqa: E402
-from oracle_core.spec import make_spec  # noqa: E402
+from oracle_core.experiment import envinfo, runner  # noqa: E402
+from oracle_core.experiment.protocol import Recipe  # noqa: E402
+from oracle_core.experiment.spec import make_spec  # noqa: E402
 
 
 def main() -> None:

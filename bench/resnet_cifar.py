@@ -2,8 +2,9 @@
 pruned network (the 27 block conv1s at 0.5) and of K pruned networks stacked into one wide model, with memory.
 
 The baseline, measured in the same run, is one pruned network at a time (K = 1). From the measured rates it
-projects (1) the `cpu` profile of ResNet56 (protocol.py) in minutes and (2) the paper's full ResNet56 experiment
-(1000 masks x 3 repeats x 120 epochs on 50k images + the pruned train loss + a test pass per epoch) in device-hours.
+projects (1) the `cpu` profile of ResNet56 (experiment/protocol.py) in minutes and (2) the paper's full ResNet56
+experiment (1000 masks x 3 repeats x 120 epochs on 50k images + the pruned train loss + a test pass per epoch) in
+device-hours.
 Random images of CIFAR's shape are enough: the arithmetic does not depend on the pixels. Prints JSON and appends a
 row to bench/RESULTS.md (--no-record skips it).
 """
@@ -21,12 +22,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from oracle_core import augment, data, engine, envinfo  # noqa: E402
-from oracle_core.masks import make_masks  # noqa: E402
+from oracle_core import data  # noqa: E402
+from oracle_core.compute import augment, engine  # noqa: E402
+from oracle_core.compute.masks import make_masks  # noqa: E402
+from oracle_core.compute.surgery import layer_sizes, prune  # noqa: E402
+from oracle_core.experiment import envinfo  # noqa: E402
+from oracle_core.experiment.protocol import FAMILY_PROFILES, Recipe  # noqa: E402
+from oracle_core.experiment.spec import make_spec  # noqa: E402
 from oracle_core.models import build_model  # noqa: E402
-from oracle_core.protocol import FAMILY_PROFILES, Recipe  # noqa: E402
-from oracle_core.spec import make_spec  # noqa: E402
-from oracle_core.surgery import layer_sizes, prune  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import append_row  # noqa: E402
@@ -128,12 +131,15 @@ def main(argv=None) -> int:
     print(json.dumps(out, indent=1))
     if not args.no_record:
         append_row("bench/resnet_cifar.py",
-                   "| date | device | threads | dense train img/s | pruned eval img/s | pruned train model-img/s by K | "
-                   "ratio best K / K=1 | variants at best K vs fp32 | memory MB | cpu profile, projected min | paper ResNet56, projected device-h | code |",
+                   "| date | device | threads | dense train img/s | pruned eval img/s | pruned train model-img/s by K "
+                   "| ratio best K / K=1 | variants at best K vs fp32 | memory MB | cpu profile, projected min "
+                   "| paper ResNet56, projected device-h | code |",
                    f"| {date.today()} | {out['device']} | {out['threads']} | {out['dense_train_img_s']} | "
-                   f"{out['pruned_eval_img_s']} | " + ", ".join(f"K={k}: {v}" for k, v in out["pruned_train_model_img_s"].items())
+                   f"{out['pruned_eval_img_s']} | " + ", ".join(f"K={k}: {v}" for k,
+                                                                v in out["pruned_train_model_img_s"].items())
                    + f" | {out['ratio_best_k_vs_k1']} | "
-                   + (", ".join(f"{v}: {r['ratio_vs_fp32']}x" for v, r in variants.items()) or "-") + f" | {mem} | {out['projected_cpu_profile_min']} | "
+                   + (", ".join(f"{v}: {r['ratio_vs_fp32']}x" for v,
+                                r in variants.items()) or "-") + f" | {mem} | {out['projected_cpu_profile_min']} | "
                    f"{out['projected_paper_resnet56_device_hours']} | {out['code']} |")
     return 0
 

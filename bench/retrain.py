@@ -6,7 +6,7 @@
     released code does);
 (b) our engine as it was: physically pruned networks, data as one in-memory tensor, K masks per wide model
     (grouped convolutions; kernel "torch"), the pruned train loss once, test metrics every epoch;
-(c) the engine with the fused CPU kernels (oracle_core/fused.py; kernel "fused"), otherwise as (b).
+(c) the engine with the fused CPU kernels (oracle_core/compute/fused.py; kernel "fused"), otherwise as (b).
 Same setting for all: conv1 at 0.5, the first ``--masks`` masks, ``--epochs`` retraining epochs over the first
 ``--train-images`` training images (default: the paper recipe's shape, all 60k), the 10k test images every epoch.
 Each variant runs in its own process, one thread (peak memory is per process). Prints JSON (model-images/s, time
@@ -35,11 +35,13 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from oracle_core import data, engine, envinfo  # noqa: E402
-from oracle_core.masks import enumerate_masks  # noqa: E402
+from oracle_core import data  # noqa: E402
+from oracle_core.compute import engine  # noqa: E402
+from oracle_core.compute.masks import enumerate_masks  # noqa: E402
+from oracle_core.compute.surgery import prune  # noqa: E402
+from oracle_core.experiment import envinfo  # noqa: E402
+from oracle_core.experiment.protocol import LENET_RETRAIN, Recipe  # noqa: E402
 from oracle_core.models import build_model  # noqa: E402
-from oracle_core.protocol import LENET_RETRAIN, Recipe  # noqa: E402
-from oracle_core.surgery import prune  # noqa: E402
 
 
 def recipe(epochs: int) -> Recipe:
@@ -216,7 +218,8 @@ def main() -> None:
         "bench": "retrain", "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": envinfo.device_name(device), "cpu_model": cpu_model(), "threads_per_process": 1,
         "torch": torch.__version__, "code_version": envinfo.code_version(),
-        "setting": f"lenet5_mini/mnist conv1@0.5, {args.masks} masks, {args.epochs} epoch(s) x {args.train_images} images",
+        "setting": (f"lenet5_mini/mnist conv1@0.5, {args.masks} masks, {args.epochs} epoch(s) x "
+                    f"{args.train_images} images"),
         "baseline_official_style": baseline, "engine_as_was_by_group_size": was, "engine_fused_by_group_size": new,
         "best_group_size": {"as_was": best_was, "new": best_new},
         "ratio_new_over_was": now[best_new]["model_images_per_s"] / was[best_was]["model_images_per_s"],
@@ -242,8 +245,8 @@ def main() -> None:
         append_row("bench/retrain.py (engine as was vs fused kernels)",
                    "| date | CPU | setting | official-style model-img/s | engine as was (torch kernels) model-img/s | "
                    "engine with fused kernels model-img/s | ratio new / was | ratio new / official | s per mask at 30 "
-                   "epochs (new) | h per converged 45-mask setting: 1 worker / 2 workers | peak MB new / was / official | "
-                   "new GFLOP/s of matmul GFLOP/s | code |", line)
+                   "epochs (new) | h per converged 45-mask setting: 1 worker / 2 workers "
+                   "| peak MB new / was / official | new GFLOP/s of matmul GFLOP/s | code |", line)
 
 
 if __name__ == "__main__":

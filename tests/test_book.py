@@ -4,12 +4,12 @@ import json
 import re
 
 import pytest
-
-from oracle_core import bookbuild, report
-from oracle_core.runner import load_run_dir
-from oracle_core.store import find_runs
-
 from conftest import REPO
+
+from oracle_core.experiment.results import load_run_dir
+from oracle_core.experiment.store import find_runs
+from oracle_core.pages import build as bookbuild
+from oracle_core.pages import setting
 
 pytestmark = pytest.mark.notebook
 
@@ -22,7 +22,8 @@ def _errors_in(nb_path):
 
 def test_every_page_executes_without_error(smoke_book):
     dest, _ = smoke_book
-    for _, page, params in bookbuild.PAGES:
+    for p in bookbuild.PAGES:
+        page, params = p.page, p.params
         nb = dest / "book" / page
         assert nb.is_file() and not _errors_in(nb)
         if params:  # an experiment page says which profile produced it (or, read-only, which it looked for)
@@ -43,14 +44,27 @@ def test_html_has_offline_svg_charts_and_no_cdn_chart_script(smoke_book):
 
 
 def test_a_failing_notebook_fails_the_build(tmp_path, monkeypatch):
-    monkeypatch.setattr(bookbuild, "PAGES", [("notebooks/lenet_mnist.ipynb", "experiments/lenet_mnist.ipynb",
-                                              {"ratio": 1.5})])
+    monkeypatch.setattr(bookbuild, "PAGES", [bookbuild.Page("notebooks/lenet_mnist.ipynb",
+                                                            "experiments/lenet_mnist.ipynb",
+                                                             {"ratio": 1.5})])
     with pytest.raises(SystemExit, match="failed"):
         bookbuild.build("smoke", tmp_path / "b", tmp_path / "r")
 
 
+def test_the_table_of_contents_is_made_from_the_page_list():
+    """PAGES is the one list of pages: book/_toc.yml is what toc_text writes from it, every page has its notebook,
+    and a page added to the list appears in the table of contents under its part."""
+    assert (REPO / "book" / "_toc.yml").read_text() == bookbuild.toc_text()
+    assert all((REPO / p.source).is_file() for p in bookbuild.PAGES)
+    extra = [*bookbuild.PAGES, bookbuild.Page("notebooks/new.ipynb", "experiments/new.ipynb", part="Beyond the figures",
+                                              parent="beyond.ipynb")]
+    toc = bookbuild.toc_text(extra)
+    assert "      - file: beyond\n        sections:\n          - file: experiments/new\n" in toc
+
+
 def test_committed_book_pages_carry_no_papermill_error():
-    for _, page, _ in bookbuild.PAGES:
+    for p in bookbuild.PAGES:
+        page = p.page
         nb = REPO / "book" / page
         assert nb.is_file(), f"{page} is not executed into book/: run `make book`"
         assert not _errors_in(nb)
@@ -69,5 +83,20 @@ def test_committed_summaries_equal_the_analysis_of_their_masks():
     assert runs, "no committed results"
     for d in runs:
         res = load_run_dir(d)
-        report.check_summary(res)  # summary.json == the analysis recomputed from masks.csv
+        setting.check_summary(res)  # summary.json == the analysis recomputed from masks.csv
         assert res.summary["profile"] != "smoke"
+
+
+def test_single_setting_notebooks_are_written_by_the_one_template():
+    """lenet_mnist and the four large-model notebooks come from tools/make_model_notebooks.py: a notebook edited by
+    hand (or a template change not regenerated) fails here."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_model_notebooks", REPO / "tools" / "make_model_notebooks.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert {"lenet_mnist", "resnet_cifar", "vgg_cifar100", "resnet_imagenet", "vit_imagenet"} <= set(tool.NOTEBOOKS)
+    for name in tool.NOTEBOOKS:
+        committed = (REPO / "notebooks" / f"{name}.ipynb").read_text()
+        assert committed == tool.render(name), \
+            f"notebooks/{name}.ipynb differs: run python tools/make_model_notebooks.py"

@@ -7,11 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from oracle_core import augment, data, fabricate, runner
-from oracle_core.errors import OracleError
+from oracle_core import data
+from oracle_core.base.errors import OracleError
+from oracle_core.compute import augment
+from oracle_core.compute.surgery import prune, zeroed
+from oracle_core.data import fabricate
+from oracle_core.data.decode import _read_cifar_batch as read_cifar_batch
+from oracle_core.experiment import runner
+from oracle_core.experiment.spec import make_spec
 from oracle_core.models import build_model, prunable_layers
-from oracle_core.spec import make_spec
-from oracle_core.surgery import prune, zeroed
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,8 @@ def test_missing_cifar_names_every_file_and_where_it_goes(tmp_path):
         data.load_split("cifar10", True, tmp_path)
     msg = str(e.value)
     assert "\n" not in msg and "data_batch_1" in msg and "test_batch" in msg and "batches.meta" in msg
-    assert str(tmp_path / "cifar-10-batches-py") in msg and "networked machine" in msg and "cifar-10-python.tar.gz" in msg
+    assert str(tmp_path / "cifar-10-batches-py") in msg and "networked machine" in msg
+    assert "cifar-10-python.tar.gz" in msg
 
 
 def test_fabricated_files_are_refused_unless_asked_for(cifar_root, monkeypatch):
@@ -68,7 +73,7 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
     path = tmp_path / "batch"
     path.write_bytes(pickle.dumps({"data": Evil(), "labels": [1]}, protocol=2))
     with pytest.raises(OracleError, match=r"print is not allowed in a CIFAR batch"):
-        data._read_cifar_batch(path, "labels")
+        read_cifar_batch(path, "labels")
 
 
 def test_cifar_normalization_is_per_channel():
@@ -110,8 +115,8 @@ def test_pruned_cifar_models_are_the_masked_dense_network(model, dataset):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 1.5)
     spec = make_spec(model, dataset, "all", 0.5, 4, profile="smoke")
-    from oracle_core.masks import make_masks
-    from oracle_core.surgery import layer_sizes
+    from oracle_core.compute.masks import make_masks
+    from oracle_core.compute.surgery import layer_sizes
 
     [mask] = make_masks(layer_sizes(net, spec.layers), 0.5, 1, 3)
     x = torch.randn(8, 3, 32, 32)
@@ -124,7 +129,8 @@ def test_vgg19_and_resnet56_have_the_papers_prunable_layers():
     assert len(prunable_layers(build_model("vgg19", 3, 100))) == 16
     spec = make_spec("resnet56", "cifar10", "layer*.conv1", 0.5, 1000, profile="paper")
     assert len(spec.layers) == 27 and spec.n_masks == 1000 and spec.retrain.epochs == 120 and spec.repeats == 3
-    assert make_spec("vgg19", "cifar100", "all", 0.5, 1000, profile="paper").layers == tuple(f"conv{i}" for i in range(1, 17))
+    assert make_spec("vgg19", "cifar100", "all", 0.5, 1000,
+                     profile="paper").layers == tuple(f"conv{i}" for i in range(1, 17))
     with pytest.raises(OracleError, match="matches no prunable layer"):
         make_spec("resnet56", "cifar10", "block*.conv9", 0.5, 10, profile="smoke")
     with pytest.raises(OracleError, match="not defined for vgg_cifar"):
@@ -136,12 +142,13 @@ def test_vgg19_released_layer_list_is_the_13_convs_its_indices_point_at():
     here the released way and read which indices are convs, independently of vgg_cifar.sequential_names."""
     from torch import nn
 
+    from oracle_core.experiment.commands import layers_arg
     from oracle_core.models.vgg_cifar import RELEASED_FEATURE_INDICES, VGG19_CFG
-    from oracle_core.report import layers_arg
 
     mods, c = [], 3
     for v in VGG19_CFG:
-        mods += [nn.MaxPool2d(2)] if v == "M" else [nn.Conv2d(c, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU()]
+        mods += [nn.MaxPool2d(2)] if v == "M" else [nn.Conv2d(c, v, 3, padding=1, bias=False), nn.BatchNorm2d(v),
+                                                    nn.ReLU()]
         c = v if v != "M" else c
     seq = nn.Sequential(*mods)
     conv_ordinal = {i: n + 1 for n, i in enumerate(i for i, m in enumerate(seq) if isinstance(m, nn.Conv2d))}
@@ -151,11 +158,13 @@ def test_vgg19_released_layer_list_is_the_13_convs_its_indices_point_at():
     spec = make_spec("vgg19", "cifar100", "released", 0.5, 1000, profile="paper")
     assert spec.layers == expected
     assert layers_arg(spec) == "released"
-    assert make_spec("vgg19", "cifar100", "released+conv8", 0.5, 1000, profile="paper").layers == expected[:7] + ("conv8",) + expected[7:]  # model order
+    assert make_spec("vgg19", "cifar100", "released+conv8", 0.5, 1000,
+                     profile="paper").layers == expected[:7] + ("conv8",) + expected[7:]  # model order
 
 
 @pytest.mark.parametrize("model,dataset", [("resnet8", "cifar10"), ("vgg_tiny", "cifar100")])
-def test_a_cifar_smoke_study_runs_end_to_end_and_is_marked_fabricated(cifar_root, tmp_path, monkeypatch, model, dataset):
+def test_a_cifar_smoke_study_runs_end_to_end_and_is_marked_fabricated(cifar_root, tmp_path, monkeypatch, model,
+                                                                      dataset):
     monkeypatch.setenv("ORACLE_FABRICATED_DATA", "1")
     spec = make_spec(model, dataset, "all", 0.5, 4, profile="smoke")
     res = runner.run_study(spec, "cifar", tmp_path, cifar_root, progress=False)
@@ -172,7 +181,8 @@ def test_cifar_notebooks_execute_at_smoke_on_fabricated_files(cifar_root, tmp_pa
     CIFAR files: the real model trains, the page shows our scatter, the table and the paper's own points."""
     from conftest import run_notebook
 
-    text = run_notebook(notebook, tmp_path / f"{notebook}.ipynb", {"ORACLE_FABRICATED_DATA": "1", "OMP_NUM_THREADS": "1"},
+    text = run_notebook(notebook, tmp_path / f"{notebook}.ipynb", {"ORACLE_FABRICATED_DATA": "1",
+                                                                   "OMP_NUM_THREADS": "1"},
                         profile="smoke", results_root=tmp_path / "results", data_root=cifar_root)
     assert f"{model} / " in text and "Profile `smoke`" in text and "<svg" in text
     assert (tmp_path / "results" / notebook).is_dir()

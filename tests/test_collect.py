@@ -1,8 +1,8 @@
 import json
 
-from oracle_core import collect, reference
-
 from conftest import REPO
+
+from oracle_core.analysis import collect, reference
 
 
 def test_runs_table_has_one_row_per_finished_run_and_joins_the_paper():

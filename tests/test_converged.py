@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import pandas as pd
 
-from oracle_core import runner
-from oracle_core.masks import enumerate_masks
-from oracle_core.protocol import LENET_PRETRAIN, LENET_RETRAIN, PROFILES
-from oracle_core.spec import make_spec
+from oracle_core.compute.masks import enumerate_masks
+from oracle_core.experiment import runner
+from oracle_core.experiment.protocol import LENET_PRETRAIN, LENET_RETRAIN, PROFILES
+from oracle_core.experiment.spec import make_spec
 
 
 def test_the_profile_keeps_the_papers_recipe_and_data_and_reduces_only_the_retrained_masks():

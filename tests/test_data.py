@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from oracle_core import data
-from oracle_core.errors import OracleError
+from oracle_core.base.errors import OracleError
 
 
 def _copy_dataset(tmp_path, name="mnist"):

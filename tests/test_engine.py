@@ -4,14 +4,13 @@ import copy
 
 import pytest
 import torch
-
-from oracle_core import engine
-from oracle_core.masks import Mask
-from oracle_core.models import build_model
-from oracle_core.protocol import Recipe
-from oracle_core.surgery import prune
-
 from conftest import assert_same_trajectory
+
+from oracle_core.compute import engine
+from oracle_core.compute.masks import Mask
+from oracle_core.compute.surgery import prune
+from oracle_core.experiment.protocol import Recipe
+from oracle_core.models import build_model
 
 MASKS = ["conv1:0,1,2,3,4", "conv1:5,6,7,8,9", "conv1:0,2,4,6,8"]
 
@@ -79,9 +78,9 @@ def test_wide_resnet_with_batchnorm_and_option_a_shortcuts_matches_single_models
     """In float64, so that the comparison sees the engine and not float32 round-off: with BN and batch 16 a
     2e-7 difference at step 1 grows chaotically to ~1e-3 by step 50 (measured), in float64 the paths agree
     to ~1e-15."""
-    from oracle_core.masks import sample_masks
+    from oracle_core.compute.masks import sample_masks
+    from oracle_core.compute.surgery import layer_sizes
     from oracle_core.models import prunable_layers
-    from oracle_core.surgery import layer_sizes
 
     torch.manual_seed(0)
     dense = build_model("resnet8", 3, 10).double()
@@ -107,7 +106,7 @@ def test_wide_resnet_with_batchnorm_and_option_a_shortcuts_matches_single_models
 
 
 def test_batched_pruned_loss_equals_single_for_every_mask_of_a_setting():
-    from oracle_core.masks import enumerate_masks
+    from oracle_core.compute.masks import enumerate_masks
 
     torch.manual_seed(0)
     dense = build_model("lenet5_mini")
@@ -192,7 +191,7 @@ def test_the_vit_style_recipe_stays_per_model_when_stacked(pruned):
 def test_cosine_schedule_and_mixing_follow_their_definitions():
     import numpy as np
 
-    from oracle_core.mixing import mix
+    from oracle_core.compute.mixing import mix
 
     r = Recipe(epochs=10, lr_steps=((0, 1.0),), batch_size=1, weight_decay=0, schedule="cosine")
     assert r.lr_at_step(0, 5) == 1.0 and abs(r.lr_at_step(25, 5) - 0.5) < 1e-12 and r.lr_at_step(50, 5) < 1e-12

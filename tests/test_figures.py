@@ -8,20 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-from oracle_core import collect, engine, figures
-from oracle_core.grid import GridEntry
+from oracle_core.analysis import collect
+from oracle_core.analysis import lesson as lessons
+from oracle_core.compute import engine
+from oracle_core.experiment import spec as spec_rules
+from oracle_core.experiment.grid import GridEntry
+from oracle_core.experiment.protocol import CPU_SHORT_RETRAIN, LENET_SHORT_RETRAIN, SMOKE_RETRAIN, SMOKE_SHORT_RETRAIN
 from oracle_core.models import build_model
-from oracle_core.protocol import SMOKE_RETRAIN, SMOKE_SHORT_RETRAIN, CPU_SHORT_RETRAIN, LENET_SHORT_RETRAIN
+from oracle_core.pages import cells, disagreements, figure, lesson, profiles
 
 
 def test_cells_hold_stored_results_and_commands_for_the_rest(smoke_grid):
-    cs = figures.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1")
+    cs = cells.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1")
     assert len(cs) == 7  # conv1 at 0.2 ... 0.8
     done = {c.entry.ratio for c in cs if c.result is not None}
     assert done == {0.2, 0.5}
     todo = [c for c in cs if c.result is None]
     assert all("--profile smoke" in c.command and f"--ratio {c.entry.ratio:g}" in c.command for c in todo)
-    text = figures.missing_commands(cs)
+    text = figure.missing_commands(cs)
     assert text.count("python -m oracle_core run") == 5
     assert [c.entry.ratio for c in cs] == sorted(c.entry.ratio for c in cs)  # figure order
 
@@ -35,12 +39,12 @@ def _fake(tau, anomaly=0.1, median=0.98):
 
 def test_setting_table_states_agreement_and_disagreement_against_the_paper():
     e = GridEntry("lenet_mnist", "conv1", 0.5)  # paper tau -0.51
-    cs = [figures.Cell(e, _fake(-0.45), None, "cmd"), figures.Cell(GridEntry("lenet_mnist", "conv2", 0.5),
+    cs = [cells.Cell(e, _fake(-0.45), None, "cmd"), cells.Cell(GridEntry("lenet_mnist", "conv2", 0.5),
                                                                     _fake(+0.10), None, "cmd"),
-          figures.Cell(GridEntry("lenet_mnist", "conv3", 0.5), None, None, "cmd"),
+          cells.Cell(GridEntry("lenet_mnist", "conv3", 0.5), None, None, "cmd"),
           # paper median 98.18% at conv2 @ 0.5: 1.1 pp below it is under-trained, whatever the tau
-          figures.Cell(GridEntry("lenet_mnist", "conv2", 0.6), _fake(-0.42, median=0.969), None, "cmd")]
-    t = figures.setting_table(cs)
+          cells.Cell(GridEntry("lenet_mnist", "conv2", 0.6), _fake(-0.42, median=0.969), None, "cmd")]
+    t = figure.setting_table(cs)
     assert t.loc["conv1 @ 0.5", "verdict"] == "agrees"
     assert t.loc["conv2 @ 0.5", "verdict"] == "differs by +0.61"
     assert t.loc["conv3 @ 0.5", "verdict"] == "not run yet"
@@ -63,22 +67,22 @@ def test_short_retraining_is_the_prefix_of_the_full_one():
 
 
 def test_lesson_reads_the_curve_or_waits_for_a_separate_short_run(smoke_grid, tmp_path):
-    [c] = figures.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1" and e.ratio == 0.5)
-    acc = figures.short_retrain_acc(c.result)
+    [c] = cells.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1" and e.ratio == 0.5)
+    acc = lessons.short_retrain_acc(c.result)
     curves = c.result.curves
     first = curves[curves["epoch"] == 1].set_index("mask_id")["test_acc"]
     assert np.allclose(acc.loc[first.index].to_numpy(), first.to_numpy())
-    t = figures.lesson_table([c])
+    t = lesson.lesson_table([c])
     assert -1 <= t.iloc[0]["tau short vs full, ours"] <= 1 and t.iloc[0]["tau short vs full, paper"] == 0.70
     paper_like = SimpleNamespace(spec=c.result.spec.__class__(**{**c.result.spec.__dict__, "profile": "paper"}),
                                  curves=curves)
-    assert not figures.short_is_prefix(paper_like.spec)  # the paper's 3-epoch compressed schedule
-    assert figures.short_retrain_acc(paper_like, tmp_path) is None  # its separate short run is not stored
+    assert not spec_rules.short_is_prefix(paper_like.spec)  # the paper's 3-epoch compressed schedule
+    assert lessons.short_retrain_acc(paper_like, tmp_path) is None  # its separate short run is not stored
 
 
 def test_paper_points_reproduce_printed_tau_on_every_figure_2_panel():
-    cs = figures.cells("cpu", "lenet_mnist")
-    t = figures.paper_check_table(cs)
+    cs = cells.cells("cpu", "lenet_mnist")
+    t = figure.paper_check_table(cs)
     assert len(t) == 25
     assert (t["tau, our code on its points"] - t["tau printed"]).abs().max() < 0.005 + 1e-9
     assert (t["anomaly %, our code on its points"] - t["anomaly % printed"]).abs().max() <= 1.0
@@ -86,7 +90,7 @@ def test_paper_points_reproduce_printed_tau_on_every_figure_2_panel():
 
 def test_missing_dataset_note_says_which_files_go_where(tmp_path):
     e = GridEntry("mnist_variants", "conv1", dataset="kmnist")
-    note = figures.data_notes([figures.Cell(e, None, "km-mnist/kmnist_conv1_0.5", "python -m oracle_core run ...")],
+    note = figure.data_notes([cells.Cell(e, None, "km-mnist/kmnist_conv1_0.5", "python -m oracle_core run ...")],
                               tmp_path)
     assert "train-images-idx3-ubyte.gz" in note and str(tmp_path) in note and "fetch kmnist" in note
     assert "-0.32" in note  # the paper's tau for KMNIST
@@ -114,25 +118,25 @@ def test_a_non_prefix_short_recipe_uses_its_own_stored_run(tmp_path, monkeypatch
     says which command is missing until the run is stored, then reads it."""
     from dataclasses import replace
 
-    from oracle_core import protocol
-    from oracle_core.protocol import Recipe
-    from oracle_core.runner import run_study
+    from oracle_core.experiment import protocol
+    from oracle_core.experiment.protocol import Recipe
+    from oracle_core.experiment.runner import run_study
 
     compressed = Recipe(epochs=1, lr_steps=((0, 0.005),), batch_size=256, weight_decay=1e-4)
     monkeypatch.setitem(protocol.PROFILES, "smoke", replace(protocol.PROFILES["smoke"], short_retrain=compressed))
     e = GridEntry("lenet_mnist", "conv1", 0.5)
     full = run_study(e.spec("smoke"), "lenet_mnist", tmp_path, progress=False)
-    assert not figures.short_is_prefix(full.spec)
-    cell = figures.Cell(e, full, None, "cmd")
-    assert figures.short_retrain_acc(full, tmp_path) is None
-    assert "--short-retrain" in figures.lesson_missing([cell], "smoke", tmp_path)
-    short = run_study(figures.short_run_spec(full.spec), "retrain_lesson", tmp_path, progress=False)
+    assert not spec_rules.short_is_prefix(full.spec)
+    cell = cells.Cell(e, full, None, "cmd")
+    assert lessons.short_retrain_acc(full, tmp_path) is None
+    assert "--short-retrain" in lesson.lesson_missing([cell], "smoke", tmp_path)
+    short = run_study(spec_rules.short_run_spec(full.spec), "retrain_lesson", tmp_path, progress=False)
     assert short.spec.retrain == compressed and short.spec.pretrain_key() == full.spec.pretrain_key()
-    frame = figures.lesson_frame(full, tmp_path)
+    frame = lessons.lesson_frame(full, tmp_path)
     assert len(frame) == len(full.per_mask)
     assert np.allclose(frame.set_index("mask_id")["short_retrain_test_acc"].sort_index(),
                        short.per_mask.set_index("mask_id")["final_test_acc"].sort_index())
-    assert figures.lesson_missing([cell], "smoke", tmp_path).startswith("Every lesson setting")
+    assert lesson.lesson_missing([cell], "smoke", tmp_path).startswith("Every lesson setting")
 
 
 def test_disagreements_quote_the_long_profile_and_released_wiring_runs_of_the_same_setting(tmp_path, monkeypatch):
@@ -140,31 +144,31 @@ def test_disagreements_quote_the_long_profile_and_released_wiring_runs_of_the_sa
     that run is stored, and the Profiles page compares the two runs mask by mask."""
     from dataclasses import replace
 
-    from oracle_core import protocol
-    from oracle_core.report import disagreement
-    from oracle_core.runner import run_study
+    from oracle_core.experiment import protocol
+    from oracle_core.experiment.runner import run_study
+    from oracle_core.pages.setting import disagreement
 
     smoke = protocol.PROFILES["smoke"]
-    longer = replace(smoke, name=figures.CHECK_PROFILE, retrain=replace(smoke.retrain, epochs=3))
-    monkeypatch.setitem(protocol.PROFILES, figures.CHECK_PROFILE, longer)
+    longer = replace(smoke, name=disagreements.CHECK_PROFILE, retrain=replace(smoke.retrain, epochs=3))
+    monkeypatch.setitem(protocol.PROFILES, disagreements.CHECK_PROFILE, longer)
     e = GridEntry("lenet_mnist", "conv1", 0.8)
     short = run_study(e.spec("smoke"), e.experiment, tmp_path, progress=False)
-    cell = figures.Cell(e, short, None, "cmd")
-    assert figures.longer_retraining_check(cell, tmp_path) == ""  # nothing stored yet: nothing claimed
-    assert figures.profile_fidelity(tmp_path, ("smoke", figures.CHECK_PROFILE), e)["frame"] is None
-    long = run_study(e.spec(figures.CHECK_PROFILE), e.experiment, tmp_path, progress=False)
+    cell = cells.Cell(e, short, None, "cmd")
+    assert disagreements.longer_retraining_check(cell, tmp_path) == ""  # nothing stored yet: nothing claimed
+    assert profiles.profile_fidelity(tmp_path, ("smoke", disagreements.CHECK_PROFILE), e)["frame"] is None
+    long = run_study(e.spec(disagreements.CHECK_PROFILE), e.experiment, tmp_path, progress=False)
     assert long.spec.retrain.epochs == 3 and long.spec.pretrain_key() == short.spec.pretrain_key()
-    text = figures.longer_retraining_check(cell, tmp_path)
+    text = disagreements.longer_retraining_check(cell, tmp_path)
     assert f"give tau {long.summary['kendall_tau']:+.2f} (paper +0.24)" in text
     assert f"against {short.summary['kendall_tau']:+.2f} after 2" in text
-    assert figures.released_wiring_check(cell, tmp_path) == ""
+    assert disagreements.released_wiring_check(cell, tmp_path) == ""
     released = run_study(replace(e, wiring="released_code").spec("smoke"), e.experiment, tmp_path, progress=False)
-    wired = figures.released_wiring_check(cell, tmp_path)
+    wired = disagreements.released_wiring_check(cell, tmp_path)
     assert f"give tau {released.summary['kendall_tau']:+.2f}, against {short.summary['kendall_tau']:+.2f}" in wired
-    listed = figures.disagreements([cell], tmp_path)
+    listed = disagreements.disagreements([cell], tmp_path)
     assert (text + wired in listed) == ("Disagreement" in disagreement(short))
-    fid = figures.profile_fidelity(tmp_path, ("smoke", figures.CHECK_PROFILE), e)
-    assert list(fid["table"].index) == ["smoke", figures.CHECK_PROFILE, "paper"]
+    fid = profiles.profile_fidelity(tmp_path, ("smoke", disagreements.CHECK_PROFILE), e)
+    assert list(fid["table"].index) == ["smoke", disagreements.CHECK_PROFILE, "paper"]
     assert list(fid["table"]["retraining epochs"]) == [2, 3, 30]
     assert fid["table"].loc["paper", "tau (pruned loss vs final acc)"] == pytest.approx(0.24)
 
@@ -173,11 +177,11 @@ def test_the_long_profile_differs_from_cpu_only_in_its_retraining():
     """The check is only fair if nothing but the retraining length changes (same pretraining, data, masks)."""
     from dataclasses import asdict
 
-    from oracle_core.protocol import LENET_RETRAIN, PROFILES
+    from oracle_core.experiment.protocol import LENET_RETRAIN, PROFILES
 
-    cpu, long = asdict(PROFILES["cpu"]), asdict(PROFILES[figures.CHECK_PROFILE])
-    assert PROFILES[figures.CHECK_PROFILE].retrain == LENET_RETRAIN
+    cpu, long = asdict(PROFILES["cpu"]), asdict(PROFILES[disagreements.CHECK_PROFILE])
+    assert PROFILES[disagreements.CHECK_PROFILE].retrain == LENET_RETRAIN
     same = {k for k in cpu if k not in ("name", "retrain", "short_retrain", "why")}
     assert {k: cpu[k] for k in same} == {k: long[k] for k in same}
     e = GridEntry("lenet_mnist", "conv1", 0.8)
-    assert e.spec("cpu").pretrain_key() == e.spec(figures.CHECK_PROFILE).pretrain_key()
+    assert e.spec("cpu").pretrain_key() == e.spec(disagreements.CHECK_PROFILE).pretrain_key()

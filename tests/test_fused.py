@@ -1,4 +1,4 @@
-"""The fused CPU kernels (oracle_core/fused.py) compute the same network as PyTorch's modules.
+"""The fused CPU kernels (oracle_core/compute/fused.py) compute the same network as PyTorch's modules.
 
 In float64 the two paths agree to ~1e-12 (only summation order differs), including max_pool2d's tie rule on
 inputs with constant regions (exact ties in the pooled windows); in float32 50 SGD steps follow the same
@@ -10,17 +10,17 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-
-from oracle_core import engine, fused
-from oracle_core.masks import Mask
-from oracle_core.models import build_model
-from oracle_core.protocol import Recipe
-from oracle_core.surgery import prune
-
 from conftest import assert_same_trajectory
 
+from oracle_core.compute import engine, fused
+from oracle_core.compute.masks import Mask
+from oracle_core.compute.surgery import prune
+from oracle_core.experiment.protocol import Recipe
+from oracle_core.models import build_model
+
 CASES = [("lenet5_mini", "conv1:0,2,4,6,8"), ("lenet5_mini", "conv2:1,2,3,7,9"), ("lenet5_mini", "conv3:0,1,5,6,7"),
-         ("lenet5_mini", "conv1:0,1,2|conv2:3,4,5,6|conv3:0,9"), ("lenet5_mini_w20", "conv1:" + ",".join(map(str, range(0, 20, 2)))),
+         ("lenet5_mini", "conv1:0,1,2|conv2:3,4,5,6|conv3:0,9"),
+         ("lenet5_mini_w20", "conv1:" + ",".join(map(str, range(0, 20, 2)))),
          ("lenet5_mini_d7", "conv1:5,6,7,8,9")]
 
 

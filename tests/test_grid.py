@@ -5,12 +5,11 @@ import subprocess
 import sys
 
 import pytest
-
-from oracle_core import reference
-from oracle_core.errors import OracleError
-from oracle_core.grid import mnist_grid, plan, run_grid
-
 from conftest import REPO
+
+from oracle_core.analysis import reference
+from oracle_core.base.errors import OracleError
+from oracle_core.experiment.grid import mnist_grid, plan, run_grid
 
 
 def test_every_published_lenet_setting_is_in_the_grid_once():
@@ -81,13 +80,16 @@ def test_grid_list_prints_every_setting_and_its_state(smoke_grid):
     assert sum(" done" in line for line in lines) == 10
 
 
-def test_a_grid_worker_imports_all_of_oracle_core_when_it_starts():
+def test_a_grid_worker_has_every_module_a_run_needs_once_the_grid_is_imported():
+    """All imports are top-level, so importing the grid loads everything a run reaches (a worker never imports a
+    module later, half-edited by someone working beside a long grid)."""
     import subprocess
     import sys
 
-    code = ("import sys; from oracle_core import grid; grid._init_worker(); "
-            "print(all(m in sys.modules for m in ('oracle_core.criteria', 'oracle_core.figures', 'oracle_core.runner', "
-            "'oracle_core.models.vit', 'oracle_core.imagenet')))")
+    code = ("import sys; from oracle_core.experiment import grid; grid._init_worker(); "
+            "print(all(m in sys.modules for m in ('oracle_core.compute.scoring', 'oracle_core.experiment.runner', "
+            "'oracle_core.experiment.shards', 'oracle_core.models.vit', 'oracle_core.data.imagenet', "
+            "'oracle_core.compute.fused')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.stdout.strip() == "True", out.stderr[-2000:]
 
@@ -95,8 +97,8 @@ def test_a_grid_worker_imports_all_of_oracle_core_when_it_starts():
 def test_converged_plan_runs_the_priority_settings_first_and_projects_the_hours_left(tmp_path):
     import pandas as pd
 
-    from oracle_core.grid import CONVERGED_ORDER, progress, projected_hours
-    from oracle_core.store import MASK_COLUMNS, RunStore
+    from oracle_core.experiment.grid import CONVERGED_ORDER, progress, projected_hours
+    from oracle_core.experiment.store import MASK_COLUMNS, RunStore
 
     rows = plan("converged")
     labels = [r["entry"].label for r in rows]

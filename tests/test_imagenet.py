@@ -5,11 +5,13 @@ decoder, its checks, the pretrained-weights rule, and a whole smoke study. The r
 import pytest
 import torch
 
-from oracle_core import data, fabricate, imagenet, runner
-from oracle_core.errors import OracleError
+from oracle_core import data
+from oracle_core.base.errors import OracleError
+from oracle_core.data import fabricate, imagenet
+from oracle_core.experiment import runner
+from oracle_core.experiment.spec import make_spec
 from oracle_core.models import build_model, prunable_layers
 from oracle_core.models.resnet_imagenet import pretrained_state
-from oracle_core.spec import make_spec
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +97,9 @@ def test_the_resnet_imagenet_notebook_executes_at_smoke(imagenet_root, tmp_path)
 
 
 def test_the_book_page_without_a_cpu_profile_shows_the_papers_protocol():
-    from oracle_core import report
+    from oracle_core.pages import setting
 
-    spec, note = report.page_spec("resnet18", "imagenet", "layer*.conv1", 0.5, 160, 0, None, "cpu", "correct", False)
+    spec, note = setting.page_spec("resnet18", "imagenet", "layer*.conv1", 0.5, 160, 0, None, "cpu", "correct", False)
     assert spec.profile == "paper" and "no `cpu` profile" in note
     with pytest.raises(OracleError, match="not defined for resnet_imagenet"):
-        report.page_spec("resnet18", "imagenet", "layer*.conv1", 0.5, 160, 0, None, "cpu", "correct", True)
+        setting.page_spec("resnet18", "imagenet", "layer*.conv1", 0.5, 160, 0, None, "cpu", "correct", True)

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from oracle_core.errors import OracleError
-from oracle_core.masks import Mask, count_masks, enumerate_masks, make_masks, sample_masks
+from oracle_core.base.errors import OracleError
+from oracle_core.compute.masks import Mask, count_masks, enumerate_masks, make_masks, sample_masks
 
 
 @pytest.mark.parametrize("ratio,expected", [(0.2, 45), (0.3, 120), (0.4, 210), (0.5, 252), (0.6, 210), (0.7, 120),

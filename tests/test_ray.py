@@ -10,12 +10,11 @@ import time
 import pandas as pd
 import pytest
 import torch
-
-from oracle_core import runner
-from oracle_core.spec import make_spec
-from oracle_core.store import RunStore
-
 from conftest import REPO
+
+from oracle_core.experiment import runner
+from oracle_core.experiment.spec import make_spec
+from oracle_core.experiment.store import RunStore
 
 pytestmark = pytest.mark.ray
 

@@ -6,13 +6,13 @@ import sys
 
 import pandas as pd
 import pytest
-
-from oracle_core import engine, runner
-from oracle_core.errors import OracleError
-from oracle_core.spec import make_spec
-from oracle_core.store import MASK_COLUMNS, RunStore
-
 from conftest import REPO
+
+from oracle_core.base.errors import OracleError
+from oracle_core.compute import engine
+from oracle_core.experiment import runner
+from oracle_core.experiment.spec import make_spec
+from oracle_core.experiment.store import MASK_COLUMNS, RunStore
 
 
 def test_smoke_run_writes_every_file(smoke_results):
@@ -130,7 +130,7 @@ def test_oracle_error_is_not_raised_for_valid_multi_layer():
 
 
 def test_released_code_wiring_runs_end_to_end_and_is_reported(smoke_results):
-    from oracle_core import report
+    from oracle_core.pages import wiring as wiring_page
 
     runs = {}
     for wiring in ("correct", "released_code"):
@@ -140,24 +140,24 @@ def test_released_code_wiring_runs_end_to_end_and_is_reported(smoke_results):
     assert a.dir != b.dir and a.spec.pretrain_key() == b.spec.pretrain_key()  # same dense network, new folder
     merged = a.masks.merge(b.masks, on="mask_id")
     assert (merged["pruned_train_loss_x"] != merged["pruned_train_loss_y"]).any()  # mis-wired networks differ
-    table = report.wiring_table(runs)
+    table = wiring_page.wiring_table(runs)
     assert list(table.index) == [("conv1", "correct"), ("conv1", "released_code")]
-    assert "conv1" in report.wiring_conclusion(runs)
+    assert "conv1" in wiring_page.wiring_conclusion(runs)
 
 
 def test_wiring_meaning_reads_direction_and_verdict_from_the_numbers():
     from types import SimpleNamespace
 
-    from oracle_core import report
+    from oracle_core.pages import wiring
 
     def run(tau, p=1e-10, anomaly=0.01):
         return SimpleNamespace(summary={"kendall_tau": tau, "p_value": p, "anomaly_ratio": anomaly})
 
     same = {("conv1", "correct"): run(-0.50), ("conv1", "released_code"): run(-0.70)}
-    text = report._wiring_meaning(same)
+    text = wiring._wiring_meaning(same)
     assert "more negative" in text and "-0.20 to -0.20" in text and "same verdict" in text
     flip = {("conv1", "correct"): run(-0.10), ("conv1", "released_code"): run(-0.60)}
-    assert "change verdict in conv1" in report._wiring_meaning(flip)
+    assert "change verdict in conv1" in wiring._wiring_meaning(flip)
 
 
 def test_more_repeats_reuse_the_finished_fewer_repeat_run(smoke_results, tmp_path, monkeypatch):
@@ -208,7 +208,7 @@ def test_a_folder_written_before_a_spec_field_existed_still_resumes(tmp_path):
 
 def test_every_committed_results_folder_is_named_by_its_specs_key():
     """Adding a field to StudySpec or Recipe must not rename the folders of results already computed."""
-    from oracle_core.spec import StudySpec
+    from oracle_core.experiment.spec import StudySpec
 
     folders = sorted((REPO / "results").glob("*/*/spec.json"))
     assert folders
@@ -227,8 +227,8 @@ def test_precision_is_part_of_a_runs_identity_only_when_not_fp32():
 
 
 def test_the_printed_command_reproduces_a_non_fp32_spec():
-    from oracle_core import __main__ as cli
-    from oracle_core.report import run_command
+    from oracle_core.experiment import commands as cli
+    from oracle_core.experiment.commands import run_command
 
     spec = make_spec("lenet5_mini", "mnist", "conv1", 0.5, profile="smoke", precision="bf16")
     cmd = run_command(spec, "lenet_mnist")
@@ -241,8 +241,9 @@ def test_the_printed_command_reproduces_a_non_fp32_spec():
 def test_a_second_process_on_the_same_spec_stops_naming_the_holder(smoke_results, tmp_path):
     spec = make_spec(profile="smoke", layers="conv3", seed=21)
     store = RunStore(spec, "lenet_mnist", tmp_path)
-    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from oracle_core.store import RunStore; "
-            "from oracle_core.spec import make_spec; s = RunStore(make_spec(profile='smoke', layers='conv3', seed=21), "
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from oracle_core.experiment.store import RunStore; "
+            "from oracle_core.experiment.spec import make_spec; "
+            "s = RunStore(make_spec(profile='smoke', layers='conv3', seed=21), "
             "'lenet_mnist', sys.argv[2]); l = s.lock(); l.__enter__(); print('held', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(REPO), str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:

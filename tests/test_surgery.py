@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from oracle_core.errors import OracleError
-from oracle_core.masks import Mask, sample_masks
+from oracle_core.base.errors import OracleError
+from oracle_core.compute.masks import Mask, sample_masks
+from oracle_core.compute.surgery import l1_kept, layer_sizes, prune, zeroed
 from oracle_core.models import MODELS, build_model, prunable_layers
-from oracle_core.surgery import l1_kept, layer_sizes, prune, zeroed
 
 LAYER_SETS = [("conv1",), ("conv2",), ("conv3",), ("conv1", "conv2"), ("conv1", "conv3"), ("conv2", "conv3"),
               ("conv1", "conv2", "conv3")]

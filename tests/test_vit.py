@@ -7,14 +7,16 @@ import pytest
 import torch
 from torchvision.models import VisionTransformer
 
-from oracle_core import engine, fabricate, runner
-from oracle_core.errors import OracleError
-from oracle_core.masks import make_masks
+from oracle_core.base.errors import OracleError
+from oracle_core.compute import engine
+from oracle_core.compute.masks import make_masks
+from oracle_core.compute.surgery import layer_sizes, prune, zeroed
+from oracle_core.data import fabricate
+from oracle_core.experiment import runner
+from oracle_core.experiment.spec import make_spec
 from oracle_core.models import build_model, prunable_layers
 from oracle_core.models.resnet_imagenet import pretrained_state
 from oracle_core.models.vit import convert
-from oracle_core.spec import make_spec
-from oracle_core.surgery import layer_sizes, prune, zeroed
 
 
 def _tiny():

@@ -1,16 +1,22 @@
-"""Writes the larger models' notebooks: resnet_cifar, vgg_cifar100, resnet_imagenet (so a change is made once, here)."""
+"""Writes every single-setting notebook from one template: lenet_mnist, resnet_cifar, vgg_cifar100, resnet_imagenet
+and vit_imagenet (so a change is made once, here). ``python tools/make_model_notebooks.py`` rewrites them;
+tests/test_book.py fails when a committed notebook differs from what this writes."""
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 BODY = '''from pathlib import Path
+
 from IPython.display import Markdown, display
-from oracle_core import charts, data, report, reference
-from oracle_core.runner import run_study
+
+from oracle_core import data
+from oracle_core.analysis import reference
+from oracle_core.experiment.runner import run_study
+from oracle_core.pages import charts, setting
 
 charts.enable_offline()
-spec, note = report.page_spec(model, dataset, layers, ratio, n_masks, seed, repeats or None, profile, wiring, compute,
-                             precision)
+spec, note = setting.page_spec(model, dataset, layers, ratio, n_masks, seed, repeats or None, profile, wiring,
+                               compute, precision)
 root = Path(results_root) if results_root else None
 if compute:
     if dataset != "imagenet":  # ImageNet cannot be downloaded: run_study checks it and says where it goes
@@ -18,12 +24,12 @@ if compute:
     result = run_study(spec, experiment, root, Path(data_root) if data_root else None, device=device or None,
                        executor=executor, ray_address=ray_address or None)
 else:
-    result = report.stored_result(spec, experiment, root)  # None when the store lacks it
+    result = setting.stored_result(spec, experiment, root)  # None when the store lacks it
 if result is None:
-    display(Markdown(note + report.not_stored(spec, experiment)))
+    display(Markdown(note + setting.not_stored(spec, experiment)))
 else:
-    report.check_summary(result)  # the stored summary is what the analysis computes from masks.csv
-    display(Markdown(note + f"### {report.setting_title(spec)}\\n\\n" + report.protocol_sentence(result)))'''
+    setting.check_summary(result)  # the stored summary is what the analysis computes from masks.csv
+    display(Markdown(note + f"### {setting.setting_title(spec)}\\n\\n" + setting.protocol_sentence(result)))'''
 
 SCATTER = '''if result is not None:
     pm = result.per_mask
@@ -33,29 +39,32 @@ SCATTER = '''if result is not None:
     ))'''
 
 TABLE = '''if result is not None:
-    display(report.comparison_table(result))
-    display(Markdown(report.disagreement(result)))'''
+    display(setting.comparison_table(result))
+    display(Markdown(setting.disagreement(result)))'''
 
 PAPER = '''panel = reference.panel_name(spec.model, spec.dataset, spec.layers, spec.ratio)
 if panel is None:
     display(Markdown("The paper published no scatter panel for this setting."))
 else:
     pts = reference.paper_points(panel)
-    display(charts.oracle_scatter(pts, "final_test_acc", title=f"paper ({panel}): {reference.paper_row(spec.model, spec.dataset, spec.layers, spec.ratio)['retrain_epochs']} epochs, mean of 3 repeats"))
-    display(report.paper_check(panel))'''
+    epochs = reference.paper_row(spec.model, spec.dataset, spec.layers, spec.ratio)["retrain_epochs"]
+    display(charts.oracle_scatter(pts, "final_test_acc", title=f"paper ({panel}): {epochs} epochs, mean of 3 repeats"))
+    display(setting.paper_check(panel))'''
 
 
 def params(model, dataset, layers, experiment, layer_note, model_note, n_masks=1000,
-           profiles="paper (GPU), cpu (ResNet56 only: under an hour on 2 cores, not the protocol), smoke"):
+           profiles="paper (GPU), cpu (ResNet56 only: under an hour on 2 cores, not the protocol), smoke",
+           profile="paper", dataset_note="the torchvision dataset; missing files stop with where to put them",
+           n_masks_note="masks sampled without duplicates (the profile may cap it)"):
     return f'''# Parameters (papermill): one setting of the study
 model = "{model}"          # {model_note}
-dataset = "{dataset}"        # the torchvision dataset; missing files stop with where to put them
+dataset = "{dataset}"        # {dataset_note}
 layers = "{layers}"   # {layer_note}
 ratio = 0.5                # fraction of filters removed in each named layer
-n_masks = {n_masks}             # masks sampled without duplicates (the profile may cap it)
+n_masks = {n_masks}             # {n_masks_note}
 seed = 0                   # base seed of pretraining, sampling and every retraining
 repeats = 0                # retrainings per mask, 0 means the profile default
-profile = "paper"          # {profiles}
+profile = "{profile}"          # {profiles}
 wiring = "correct"         # or released_code to mimic the paper code
 precision = "fp32"         # retraining arithmetic: fp32 (the protocol), tf32 or bf16 (GPU speed; see bench/RESULTS.md)
 experiment = "{experiment}" # folder name under results
@@ -70,10 +79,12 @@ compute = True             # False only reads the results store (the book build)
 
 def notebook(title, intro, p):
     cells = [new_markdown_cell(f"# {title}\n\n{intro}"), new_code_cell(p, metadata={"tags": ["parameters"]}),
-             new_code_cell(BODY), new_markdown_cell("## Pruned train loss against final test accuracy and test loss"),
+             new_code_cell(BODY),
+             new_markdown_cell("## Pruned train loss against final test accuracy and final test loss"),
              new_code_cell(SCATTER), new_markdown_cell("## Our numbers next to the paper's"), new_code_cell(TABLE),
              new_markdown_cell("## The paper's own points, analyzed by our code\n\nThe per-mask points of the paper's "
-                               "panel, recovered from its published figure, run through the same analysis as ours."),
+                               "panel, recovered from its published figure, run through the same analysis as ours. "
+                               "Where the paper published no panel for this setting, nothing is shown."),
              new_code_cell(PAPER)]
     nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"}})
@@ -90,6 +101,18 @@ IMAGENET_RUN = ("Needs `ILSVRC2012_img_train.tar`, `ILSVRC2012_img_val.tar` and 
                 "`papermill notebooks/{name}.ipynb out.ipynb -p ratio 0.5` on GPUs.")
 
 NOTEBOOKS = {
+    "lenet_mnist": notebook(
+        "LeNet5-Mini on MNIST: does the oracle's pick survive retraining?",
+        "One panel of the paper's Figure 2: every mask of the named layer(s) is scored by its **pruned train loss** "
+        "(before any retraining), then retrained; the scatter shows whether a low pruned loss predicts a high final "
+        "accuracy. The oracle (lowest pruned loss) is the star; red points are masks that beat it after retraining. "
+        "Run it with `papermill notebooks/lenet_mnist.ipynb out.ipynb -p layers conv2 -p ratio 0.3`; `-p profile "
+        "converged` retrains 45 sampled masks per setting the paper's 30 epochs on a laptop, `paper` every mask.",
+        params("lenet5_mini", "mnist", "conv1", "lenet_mnist", "one conv layer or several joined by a plus sign",
+               "lenet5_mini or a D6 to D8 or W20 to W40 variant", n_masks=0, profile="cpu",
+               profiles="smoke for CI, converged for the paper's retraining on a CPU, paper for the full protocol",
+               dataset_note="mnist or fashion_mnist or kmnist",
+               n_masks_note="0 means every mask, else a seeded sample")),
     "resnet_cifar": notebook(
         "ResNet56 on CIFAR-10: the paper's central claim",
         "From ResNet56 / CIFAR-10 upward, the paper finds that the pruned train loss no longer predicts the retrained "
@@ -104,14 +127,16 @@ NOTEBOOKS = {
         "Figure 3's second panel: VGG19 (BN, global average pool, one linear) on CIFAR-100 with all 16 convs pruned at "
         "the ratio (tau about +0.01 in the paper). The paper meant all 16 convs; its released layer list hits only 13 "
         "(its script's indices 24, 34 and 37 point at BN modules, so conv8, conv11 and conv12 stay whole): "
-        "`-p layers released` reproduces that list, and `layers` takes any list of conv names (conv1 .. conv16). " + RUN.format(name="vgg_cifar100", ds="CIFAR-100",
-                                                                folder="cifar-100-python", dataset="cifar100"),
-        params("vgg19", "cifar100", "all", "vgg_cifar100", "all 16 convs, released (the paper script's 13), or names joined by +",
+        "`-p layers released` reproduces that list, and `layers` takes any list of conv names (conv1 .. conv16). "
+        + RUN.format(name="vgg_cifar100", ds="CIFAR-100", folder="cifar-100-python", dataset="cifar100"),
+        params("vgg19", "cifar100", "all", "vgg_cifar100",
+               "all 16 convs, released (the paper script's 13), or names joined by +",
                "vgg19")),
     "resnet_imagenet": notebook(
         "ResNet18 on ImageNet",
-        "Figure 3's third panel: torchvision's pretrained ResNet18, half the filters of the first conv of each of its 8 "
-        "BasicBlocks removed, 160 sampled masks, each retrained 30 epochs (the paper's tau about +0.19). Images are "
+        "Figure 3's third panel: torchvision's pretrained ResNet18, half the filters of the first conv of each of "
+        "its 8 BasicBlocks removed, 160 sampled masks, each retrained 30 epochs (the paper's tau about +0.19). "
+        "Images are "
         "decoded per batch from torchvision's ImageNet folders (RandomResizedCrop(224) + flip for training, "
         "Resize(256) + CenterCrop(224) otherwise). " + IMAGENET_RUN.format(name="resnet_imagenet",
                                                                          weights="resnet18-f37072fd.pth"),
@@ -125,12 +150,21 @@ NOTEBOOKS = {
         "mixup/CutMix, clipping). Heads and channels are removed physically (the pruned network is smaller), so "
         "masks are trained one at a time. " + IMAGENET_RUN.format(name="vit_imagenet", weights="vit_b_16-c867db91.pth"),
         params("vit_b_16", "imagenet", "all", "vit_imagenet", "every block's heads and MLP channels",
-               "vit_b_16 (torchvision, pretrained) or vit_tiny for tests", n_masks=10, profiles="paper (GPU) or smoke")),
+               "vit_b_16 (torchvision, pretrained) or vit_tiny for tests", n_masks=10,
+               profiles="paper (GPU) or smoke")),
 }
 
+def render(name: str) -> str:
+    """The notebook ``name`` as the text this tool writes (stable cell ids: regenerating changes only what the
+    template changes)."""
+    nb = NOTEBOOKS[name]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{name}-{i}"
+    return nbformat.writes(nb) + "\n"
+
+
 if __name__ == "__main__":
-    for name, nb in NOTEBOOKS.items():
-        for i, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what the text changes
-            cell.id = f"{name}-{i}"
-        nbformat.write(nb, f"notebooks/{name}.ipynb")
+    for name in NOTEBOOKS:
+        with open(f"notebooks/{name}.ipynb", "w") as f:
+            f.write(render(name))
         print("wrote", name)

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..errors import OracleError
+from ..base.errors import OracleError
 from .graph import PruneLink
 from .lenet import LeNet5Mini
 from .resnet_cifar import ResNetCifar
 from .resnet_imagenet import resnet18
-from .vit import vit
 from .vgg_cifar import VGG19_CFG, VGG_TINY_CFG, VGGCifar
+from .vit import vit
 
 __all__ = ["MODELS", "ModelInfo", "PruneLink", "build_model", "get_model_info", "prunable_layers"]
 
@@ -22,7 +22,7 @@ __all__ = ["MODELS", "ModelInfo", "PruneLink", "build_model", "get_model_info", 
 class ModelInfo:
     name: str
     make: Callable[[int, int], nn.Module]  # (in_channels, num_classes) -> module
-    family: str  # selects the recipe family in protocol.py
+    family: str  # selects the recipe family in experiment/protocol.py
     description: str
 
 
@@ -31,7 +31,8 @@ MODELS: dict[str, ModelInfo] = {
     **{f"lenet5_mini_d{d}": ModelInfo(f"lenet5_mini_d{d}", (lambda e: lambda c, k: LeNet5Mini(c, k, extra_fc=e))(d - 5),
                                       "lenet", f"LeNet5-Mini-D{d}: {d - 5} extra ReLU->Linear(10,10)")
        for d in (6, 7, 8)},
-    **{f"lenet5_mini_w{w}": ModelInfo(f"lenet5_mini_w{w}", (lambda f: lambda c, k: LeNet5Mini(c, k, conv1_filters=f))(w),
+    **{f"lenet5_mini_w{w}": ModelInfo(f"lenet5_mini_w{w}", (lambda f: lambda c, k: LeNet5Mini(c, k,
+                                                                                              conv1_filters=f))(w),
                                       "lenet", f"LeNet5-Mini-W{w}: conv1 has {w} filters")
        for w in (20, 30, 40)},
     "resnet56": ModelInfo("resnet56", lambda c, k: ResNetCifar(56, c, k), "resnet_cifar",

@@ -1,5 +1,6 @@
-"""Published torchvision checkpoints (ResNet18, ViT-B/16) from the hub cache; torchvision's ResNet18 with the paper's prunable layers (conv1 of each of the 8 BasicBlocks) and its pretrained
-ImageNet weights read from the torch hub cache, never downloaded silently and never unpickled (weights_only)."""
+"""Published torchvision checkpoints (ResNet18, ViT-B/16) from the hub cache; torchvision's ResNet18 with the
+paper's prunable layers (conv1 of each of the 8 BasicBlocks) and its pretrained ImageNet weights read from the
+torch hub cache, never downloaded silently and never unpickled (weights_only)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torchvision.models import resnet18 as tv_resnet18
+from torchvision.models import vit_b_16
 
-from ..errors import OracleError
+from ..base.errors import OracleError
 from .graph import PruneLink
+from .vit import convert
 
 WEIGHTS = {"resnet18": ("resnet18-f37072fd.pth", "https://download.pytorch.org/models/resnet18-f37072fd.pth"),
            "vit_b_16": ("vit_b_16-c867db91.pth", "https://download.pytorch.org/models/vit_b_16-c867db91.pth")}
 
 
 def resnet18(in_channels: int = 3, num_classes: int = 1000) -> nn.Module:
-    from torchvision.models import resnet18 as tv_resnet18
-
     if in_channels != 3:
         raise OracleError("resnet18 takes RGB images: use an RGB dataset (imagenet)")
     model = tv_resnet18(weights=None, num_classes=num_classes)
@@ -40,22 +42,20 @@ def pretrained_state(name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]
     path = weights_path(name)
     if not path.is_file():
         raise OracleError(f"the pretrained {name} weights are missing: put {file} in {path.parent}/ (from {url}; on a "
-                          f"networked machine `python -c \"import torchvision; torchvision.models.{name}(weights='DEFAULT')\"` "
+                          f"networked machine `python -c \"import torchvision; "
+                          f"torchvision.models.{name}(weights='DEFAULT')\"` "
                           "puts it there)")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     prefix = file.rsplit("-", 1)[1].split(".")[0]
     record = {"weights": file, "sha256": digest}
     if not digest.startswith(prefix):
         if os.environ.get("ORACLE_FABRICATED_DATA") != "1":
-            raise OracleError(f"{path} is corrupted (sha256 {digest[:8]}..., expected {prefix}...): delete it and fetch "
+            raise OracleError(f"{path} is corrupted (sha256 {digest[:8]}..., expected {prefix}...): delete it and "
+                              f"fetch "
                               f"it again from {url}")
         record["fabricated"] = "true"
     state = torch.load(path, map_location="cpu", weights_only=True)
     if name.startswith("vit"):  # torchvision's names -> ours (its attention becomes HeadAttention: models/vit.py)
-        from torchvision.models import vit_b_16
-
-        from .vit import convert
-
         original = vit_b_16(weights=None)
         original.load_state_dict(state)
         state = convert(original).state_dict()

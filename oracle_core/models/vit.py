@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models import VisionTransformer, vit_b_16
 
 from .graph import PruneLink
 
@@ -61,8 +62,6 @@ def convert(model: nn.Module) -> nn.Module:
 
 def vit(size: str, in_channels: int = 3, num_classes: int = 1000) -> nn.Module:
     """'b_16': ViT-B/16 (224 px, 12 blocks x 12 heads, MLP 3072); 'tiny': 2 blocks x 4 heads of 8, MLP 64 (tests)."""
-    from torchvision.models import VisionTransformer, vit_b_16
-
     if in_channels != 3:
         raise ValueError("ViT takes RGB images")
     if size == "b_16":

@@ -1,0 +1,40 @@
+"""How one of our settings compares with the paper's, and every threshold that decides it, defined once: a run
+is under-trained (not comparable), agrees, or disagrees; the paper's own failure flags for an oracle."""
+
+from __future__ import annotations
+
+import math
+
+TAU_DISAGREEMENT = 0.15  # |our tau - paper tau| above this is a disagreement, stated on the page
+UNDERTRAINED_PP = 1.0  # a median final accuracy this many percentage points below the paper's: not converged
+
+
+def under_trained(median_acc_pct: float | None, paper_median_acc_pct: float | None) -> bool:
+    """Whether a run's networks are not retrained to convergence: its median final test accuracy lies more than
+    UNDERTRAINED_PP below the paper's. Such a run cannot answer the paper's question (with little retraining the
+    final accuracy stays near the pruned accuracy, which makes tau strongly negative by construction)."""
+    if median_acc_pct is None or paper_median_acc_pct is None:
+        return False
+    a, b = float(median_acc_pct), float(paper_median_acc_pct)
+    return not (math.isnan(a) or math.isnan(b)) and a < b - UNDERTRAINED_PP
+
+
+def verdict(tau: float | None, paper_tau: float | None, median_acc_pct: float | None,
+            paper_median_acc_pct: float | None) -> str:
+    """How one of our settings compares with the paper's, accuracy first: "under-trained (...)" (left out of every
+    agree/differ count), "no paper number", "n/a (tau undefined)", "differs by +x.xx" or "agrees"."""
+    if paper_tau is None or (isinstance(paper_tau, float) and math.isnan(paper_tau)):
+        return "no paper number"
+    if under_trained(median_acc_pct, paper_median_acc_pct):
+        return f"under-trained (median {float(median_acc_pct) - float(paper_median_acc_pct):+.1f} pp vs the paper's)"
+    if tau is None or math.isnan(float(tau)):
+        return "n/a (tau undefined)"
+    d = float(tau) - float(paper_tau)
+    return f"differs by {d:+.2f}" if abs(d) > TAU_DISAGREEMENT else "agrees"
+
+
+def oracle_fails(tau: float | None, p: float | None, anomaly_ratio: float) -> bool:
+    """The paper's informal flag: |tau| < 0.2 or p > 0.05 or anomaly ratio >= 50% (an undefined tau fails)."""
+    if tau is None or p is None or math.isnan(tau) or math.isnan(p):
+        return True
+    return abs(tau) < 0.2 or p > 0.05 or anomaly_ratio >= 0.5

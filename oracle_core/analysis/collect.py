@@ -1,0 +1,134 @@
+"""One loader for the whole results store: every finished run as one row of a tidy DataFrame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..base.io import read_json
+from ..base.paths import default_results_root
+from ..experiment.store import ENV_JSON, SPEC_JSON, SUMMARY_JSON, find_runs, pretrain_records
+from . import reference
+from .agreement import TAU_DISAGREEMENT, oracle_fails, under_trained, verdict
+
+
+def runs_table(root: Path | None = None) -> pd.DataFrame:
+    """One row per finished run: its setting, profile, headline numbers, and how and where it was produced."""
+    rows = []
+    for d in find_runs(root or default_results_root()):
+        rec, sm = read_json(d / SPEC_JSON), read_json(d / SUMMARY_JSON)
+        env = read_json(d / ENV_JSON) if (d / ENV_JSON).exists() else {}
+        s = rec["spec"]
+        walls = env.get("wall_s_this_invocation", {})
+        rows.append({
+            "experiment": rec["experiment"], "key": rec["key"], "model": s["model"], "dataset": s["dataset"],
+            "layers": "+".join(s["layers"]), "ratio": s["ratio"], "profile": s["profile"], "wiring": s["wiring"],
+            "n_masks": sm["n_masks"], "repeats": s["repeats"], "retrain_epochs": s["retrain"]["epochs"],
+            "kendall_tau": sm["kendall_tau"], "p_value": sm["p_value"], "anomaly_ratio": sm["anomaly_ratio"],
+            "kendall_tau_loss": sm.get("kendall_tau_loss"), "anomaly_ratio_loss": sm.get("anomaly_ratio_loss"),
+            "oracle_final_test_acc": sm["oracle_final_test_acc"], "final_acc_median": sm["final_acc_median"],
+            "code_version": env.get("code_version"), "torch": env.get("torch"), "device": env.get("device"),
+            "threads": env.get("torch_threads"),
+            "seed": s["seed"], "started_utc": env.get("started_utc"), "finished_utc": env.get("finished_utc"),
+            "wall_s": sum(walls.values()) if walls else None, "folder": f"{rec['experiment']}/{rec['key']}",
+        })
+    return pd.DataFrame(rows)
+
+
+PROFILE_PREFERENCE = ("paper", "converged", "cpu_long", "cpu_single", "cpu_15k", "cpu", "smoke")  # most thorough first
+
+
+def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
+    """Every published setting (reference_results.csv) with our run beside it where one exists (correct wiring,
+    at ``profile`` when given, else the most thorough profile that has one: one row per published setting)."""
+    if profile is not None and not runs.empty:
+        runs = runs[runs["profile"] == profile]
+    ref = reference.results_table().copy()
+    ref["paper_tau"] = ref["kendall_tau"]
+    ref = ref[["experiment", "model", "dataset", "layers", "ratio", "n_masks", "paper_tau", "p_value",
+               "anomaly_ratio_percent", "oracle_final_acc_percent", "final_acc_median_percent"]].rename(columns={
+                   "n_masks": "paper_n", "p_value": "paper_p", "anomaly_ratio_percent": "paper_anomaly_%",
+                   "oracle_final_acc_percent": "paper_oracle_acc_%", "final_acc_median_percent": "paper_median_acc_%"})
+    if runs.empty:
+        return ref.assign(our_tau=None, profile=None, under_trained=False, verdict="not run yet")
+    ours = runs[runs["wiring"] == "correct"].copy()
+    ours["our_tau"] = ours["kendall_tau"]
+    ours["our_p"] = ours["p_value"]
+    ours["our_anomaly_%"] = 100 * ours["anomaly_ratio"]
+    ours["our_oracle_acc_%"] = 100 * ours["oracle_final_test_acc"]
+    ours["our_median_acc_%"] = 100 * ours["final_acc_median"]
+    ours = ours[["model", "dataset", "layers", "ratio", "profile", "n_masks", "our_tau", "our_p", "our_anomaly_%",
+                 "our_oracle_acc_%", "our_median_acc_%"]]
+    rank = {p: i for i, p in enumerate(PROFILE_PREFERENCE)}  # one run per setting: the most thorough profile
+    ours = ours.assign(_r=ours["profile"].map(lambda p: rank.get(p, len(rank)))).sort_values("_r", kind="stable")
+    ours = ours.drop_duplicates(["model", "dataset", "layers", "ratio"]).drop(columns="_r")
+    t = ref.merge(ours, on=["model", "dataset", "layers", "ratio"], how="left")
+    ran = t["profile"].notna()
+    t["under_trained"] = [bool(r) and under_trained(m, pm) for r, m, pm in
+                          zip(ran, t["our_median_acc_%"], t["paper_median_acc_%"])]
+    t["verdict"] = [verdict(a, b, m, pm) if r else "not run yet" for r, a, b, m, pm in
+                    zip(ran, t["our_tau"], t["paper_tau"], t["our_median_acc_%"], t["paper_median_acc_%"])]
+    return t
+
+
+def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
+    """The front page's numbers, computed from the store: how many settings were re-run, how many of them are
+    under-trained (left out of every count), how many converged ones agree with the paper, where the paper's
+    flags say the oracle fails (ours and the paper's on the same converged settings), and the headline tau."""
+    t = with_paper(runs, profile)
+    done = t[t["profile"].notna()]
+    converged = done[~done["under_trained"].astype(bool)]
+    diff = (converged["our_tau"] - converged["paper_tau"]).abs()
+    paper_p = pd.to_numeric(t["paper_p"].astype(str).str.replace("<", "", regex=False), errors="coerce")
+    fails_paper = [oracle_fails(a, b, c / 100) for a, b, c in zip(t["paper_tau"], paper_p, t["paper_anomaly_%"])]
+    fails_paper_same = [f for f, i in zip(fails_paper, t.index) if i in converged.index]
+    fails_ours = [oracle_fails(a, b, c / 100) for a, b, c in
+                  zip(converged["our_tau"], converged["our_p"], converged["our_anomaly_%"])]
+    head = done[(done["model"] == "lenet5_mini") & (done["dataset"] == "mnist") & (done["layers"] == "conv1")
+                & (done["ratio"] == 0.5)]
+    devices = sorted(str(d) for d in runs["device"].dropna().unique()) if not runs.empty else []
+    return {
+        "profile_name": f"`{profile}`", "n_published": len(t), "n_done": len(done),
+        "n_under": len(done) - len(converged), "n_converged": len(converged),
+        "n_agree": int((diff <= TAU_DISAGREEMENT).sum()), "n_disagree": int((diff > TAU_DISAGREEMENT).sum()),
+        "n_fail_ours": int(sum(fails_ours)), "n_fail_paper": int(sum(fails_paper)),
+        "n_fail_paper_same": int(sum(fails_paper_same)),
+        "tau_headline_ours": float(head["our_tau"].iloc[0]) if len(head) else float("nan"),
+        "tau_headline_paper": float(t[(t["model"] == "lenet5_mini") & (t["dataset"] == "mnist")
+                                      & (t["layers"] == "conv1") & (t["ratio"] == 0.5)]["paper_tau"].iloc[0]),
+        "headline_md": ("we have no finished run at this profile yet" if not len(head) else
+                        f"our tau is **{float(head['our_tau'].iloc[0]):+.2f}**" + (
+                            f", but that run is under-trained (median final accuracy "
+                            f"{float(head['our_median_acc_%'].iloc[0]):.2f}% against the paper's "
+                            f"{float(head['paper_median_acc_%'].iloc[0]):.2f}%)" if bool(head['under_trained'].iloc[0])
+                            else "")),
+        "n_converged_runs": int((runs["profile"] == "converged").sum()) if not runs.empty else 0,
+        "n_runs": len(runs), "devices_md": ", ".join(f"`{d}`" for d in devices) or "no device yet",
+        "hours": float(runs["wall_s"].fillna(0).sum() / 3600) if not runs.empty else 0.0,
+    }
+
+
+def pretrain_table(root: Path | None = None) -> pd.DataFrame:
+    """One row per pretrained dense network in the store: what it is, its accuracy, and how it was made."""
+    rows = []
+    for key, f in pretrain_records(root):
+        p = read_json(f)
+        rows.append({"pretrained": key, "model": p.get("model"), "dataset": p.get("dataset"),
+                     "seed": p.get("seed"), "epochs": p.get("recipe", {}).get("epochs"),
+                     "train images": p.get("train_images"), "final test acc": p.get("final_test_acc"),
+                     "code_version": str(p.get("code_version", ""))[:12], "torch": p.get("torch"),
+                     "device": p.get("device"), "wall_s": p.get("wall_s")})
+    return pd.DataFrame(rows)
+
+
+def reproducibility_summary(runs: pd.DataFrame) -> str:
+    """One paragraph: how many runs, on which devices and profiles, how much compute in all."""
+    if runs.empty:
+        return "The results store holds no finished run."
+    hours = runs["wall_s"].fillna(0).sum() / 3600
+    devices = ", ".join(sorted(str(d) for d in runs["device"].dropna().unique()))
+    profiles = ", ".join(f"{k}: {v}" for k, v in runs["profile"].value_counts().items())
+    versions = runs["code_version"].dropna().str[:12].nunique()
+    return (f"{len(runs)} finished runs ({profiles}); {hours:.1f} hours of recorded wall time in all; devices: "
+            f"{devices}; {versions} code version(s); torch {', '.join(sorted(runs['torch'].dropna().unique()))}.")

@@ -1,0 +1,34 @@
+"""How much of a setting's numbers is noise: bootstrap intervals over masks (compute/stats.py) and, from a
+setting retrained several times per mask, how reproducible its final ranking is at all (the noise ceiling)."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau
+
+from ..compute.stats import analyze, bootstrap
+
+
+def repeat_taus(masks: pd.DataFrame) -> dict[str, float]:
+    """From one setting's rows (several retrainings per mask): how reproducible the final ranking is (tau between
+    repeats, mean over pairs), the pruned-loss tau against one retraining (mean over repeats) and against the mean
+    of all repeats, and how much one retraining attenuates |tau| relative to that mean (1 - single / mean)."""
+    wide = masks.pivot_table(index="mask_id", columns="repeat", values="final_test_acc")
+    loss = masks.groupby("mask_id")["pruned_train_loss"].first().loc[wide.index]
+    reps = list(wide.columns)
+    between = float(np.mean([kendalltau(wide[a], wide[b]).statistic for a, b in combinations(reps, 2)]))
+    single = float(np.mean([kendalltau(loss, wide[r]).statistic for r in reps]))
+    mean = float(kendalltau(loss, wide.mean(axis=1)).statistic)
+    atten = 1 - abs(single) / abs(mean) if mean and not np.isnan(mean) else float("nan")
+    return {"N": len(wide), "repeats": len(reps), "tau between repeats": between, "tau pruned loss vs one retraining":
+            single, "tau pruned loss vs mean of repeats": mean, "attenuation by one retraining": atten,
+            "median acc %": 100 * float(wide.mean(axis=1).median())}
+
+
+def tau_interval(per_mask: pd.DataFrame) -> dict[str, object]:
+    """A setting's tau and anomaly ratio with their 95% bootstrap intervals over masks."""
+    x, y = per_mask["pruned_train_loss"].to_numpy(), per_mask["final_test_acc"].to_numpy()
+    return {**analyze(x, y), "ci": bootstrap(x, y)}

@@ -1,0 +1,246 @@
+"""The paper's MNIST-family grid as data, and a resumable runner for it.
+
+Every setting of the paper's LeNet figures (Fig. 2, 4, 5, the lesson and the wiring check) is one ``GridEntry``;
+the book's pages and ``python -m oracle_core grid`` read this one list, so a page and the grid cannot disagree
+about which settings exist. Running the grid only computes what the results store lacks: a killed grid resumes.
+Workers are separate processes with one thread each (two 1-thread processes beat one 2-thread process on a
+2-core CPU: CPU_MEASUREMENTS.md).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import statistics
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from ..base.errors import OracleError
+from ..base.io import read_json
+from ..compute.masks import count_masks
+from ..compute.surgery import layer_sizes
+from ..data import dataset_present
+from ..models import build_model
+from .envinfo import code_version
+from .inputs import pretrain_only
+from .runner import run_study
+from .spec import StudySpec, make_spec, short_is_prefix, short_run_spec
+from .store import RunStore
+
+RATIOS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+MULTI_LAYERS = ("conv1+conv2", "conv1+conv3", "conv2+conv3", "conv1+conv2+conv3")
+
+
+@dataclass(frozen=True)
+class GridEntry:
+    """One setting of the grid: the experiment folder it belongs to and make_spec's arguments."""
+
+    experiment: str  # results/<experiment>/ and the book chapter that shows it
+    layers: str
+    ratio: float = 0.5
+    model: str = "lenet5_mini"
+    dataset: str = "mnist"
+    n_masks: int = 0  # 0 = exhaustive; else the paper's sample size (the profile may reduce it)
+    wiring: str = "correct"
+    priority: int = 9  # lower runs first: the settings the book needs most
+    repeats: int = 0  # 0 = the profile's; the noise ceiling asks for at least 2
+    short_retrain: bool = False  # the lesson's separate short run (only where the short recipe is not a prefix)
+    profiles: tuple[str, ...] = ()  # only under these profiles (empty: every profile)
+    not_profiles: tuple[str, ...] = ()  # never under these
+
+    @property
+    def label(self) -> str:
+        extra = "" if self.wiring == "correct" else f" [{self.wiring}]"
+        extra += f" x{self.repeats} repeats" if self.repeats else ""
+        extra += " [short retrain]" if self.short_retrain else ""
+        return f"{self.model}/{self.dataset} {self.layers}@{self.ratio:g}{extra}"
+
+    def spec(self, profile: str, seed: int = 0) -> StudySpec:
+        spec = make_spec(self.model, self.dataset, self.layers, self.ratio, self.n_masks, seed,
+                         self.repeats or None, profile, self.wiring)
+        if self.short_retrain:
+            spec = short_run_spec(spec)
+        return spec
+
+
+def mnist_grid() -> list[GridEntry]:
+    """Every LeNet5-Mini / MNIST-family setting the paper publishes, plus the released-code wiring check and the
+    noise ceiling (the same masks retrained twice with different seeds)."""
+    g: list[GridEntry] = []
+    for layer in ("conv1", "conv2", "conv3"):
+        for r in RATIOS:
+            g.append(GridEntry("lenet_mnist", layer, r, priority=0 if r == 0.5 else 3))
+        g.append(GridEntry("lenet_mnist", layer, 0.5, wiring="released_code", priority=1))
+    for layers in MULTI_LAYERS:
+        g.append(GridEntry("lenet_mnist", layers, 0.5, n_masks=1000, priority=2))
+    g.append(GridEntry("mnist_variants", "conv1", dataset="fashion_mnist", priority=1))
+    g.append(GridEntry("mnist_variants", "conv1", dataset="kmnist", priority=1))
+    for d in (6, 7, 8):
+        g.append(GridEntry("lenet_variants", "conv1", model=f"lenet5_mini_d{d}", priority=2))
+    for w in (20, 30, 40):
+        g.append(GridEntry("lenet_variants", "conv1", model=f"lenet5_mini_w{w}", n_masks=1000, priority=2))
+    for layers in ("conv1", "conv2", "conv3") + MULTI_LAYERS:  # the lesson's short runs (paper profile only)
+        g.append(GridEntry("retrain_lesson", layers, 0.5, n_masks=1000 if "+" in layers else 0, short_retrain=True,
+                           priority=4))
+    for layer in ("conv1", "conv2", "conv3"):  # beyond the paper: how reproducible is the final ranking at all?
+        g.append(GridEntry("noise_ceiling", layer, 0.5, repeats=2, priority=1,  # cheap: repeat 0 is reused
+                           not_profiles=("converged",)))
+    for layers in ("conv1", "conv1+conv3"):  # converged: 3 retrainings (the paper's count) of the sampled masks
+        g.append(GridEntry("noise_ceiling", layers, 0.5, n_masks=1000 if "+" in layers else 0, repeats=3,
+                           priority=1, profiles=("converged",)))
+    return sorted(g, key=lambda e: e.priority)
+
+
+# converged retraining costs minutes per mask, so its settings run in the order the book needs them (issue 15)
+CONVERGED_ORDER = ("lenet5_mini/mnist conv1@0.5", "lenet5_mini/mnist conv2@0.5", "lenet5_mini/mnist conv3@0.5",
+                   "lenet5_mini/mnist conv1@0.8", "lenet5_mini/mnist conv3@0.8", "lenet5_mini/mnist conv1+conv3@0.5",
+                   "lenet5_mini/mnist conv1+conv2+conv3@0.5", "lenet5_mini/fashion_mnist conv1@0.5",
+                   "lenet5_mini_d8/mnist conv1@0.5", "lenet5_mini_w40/mnist conv1@0.5",
+                   "lenet5_mini/mnist conv1@0.5 x3 repeats", "lenet5_mini/mnist conv1+conv3@0.5 x3 repeats")
+
+
+def order_key(entry: GridEntry, profile: str) -> tuple[int, int]:
+    """Run order: CONVERGED_ORDER first under the converged profile, then by priority."""
+    if profile == "converged" and entry.label in CONVERGED_ORDER:
+        return (0, CONVERGED_ORDER.index(entry.label))
+    return (1, entry.priority)
+
+
+def _n_masks(spec) -> int:
+    if spec.retrain_sample:  # the uniform sample; the oracle's and criteria's picks may add up to 3
+        return spec.retrain_sample
+    if spec.n_masks:
+        return spec.n_masks
+    return count_masks(layer_sizes(build_model(spec.model, 1, 10), spec.layers), spec.ratio)
+
+
+def plan(profile: str, only: str = "", data_root: Path | None = None) -> list[dict]:
+    """The grid's settings for a profile: spec, mask count, and whether its data is present. ``only``: comma-separated
+    texts; a setting is kept if its label contains any of them."""
+    rows = []
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    for e in sorted(mnist_grid(), key=lambda e: order_key(e, profile)):
+        if wanted and not any(w in e.label for w in wanted):
+            continue
+        if (e.profiles and profile not in e.profiles) or profile in e.not_profiles:
+            continue
+        if e.short_retrain and short_is_prefix(replace(e, short_retrain=False).spec(profile)):
+            continue  # the short run is the full run's first epochs: read off its curve instead
+        spec = e.spec(profile)
+        rows.append({"entry": e, "spec": spec, "masks": _n_masks(spec) * spec.repeats,
+                     "data": dataset_present(e.dataset, data_root)})
+    return rows
+
+
+def progress(rows: list[dict], results_root: Path | None = None) -> list[dict]:
+    """For each planned setting: masks retrained so far, the measured seconds per mask (from its shards, which
+    record each group's wall time, or from a finished run's env.json), and the masks left."""
+    out = []
+    for r in rows:
+        store = RunStore(r["spec"], r["entry"].experiment, results_root)
+        done, secs = 0, []
+        if store.is_complete():
+            done = r["masks"]
+            try:
+                env = read_json(store.env_json)
+                n = len(pd.read_csv(store.masks_csv)) + (len(pd.read_csv(store.criteria_csv))
+                                                        if store.criteria_csv.exists() else 0)
+                retrain_s = env.get("wall_s_this_invocation", {}).get("retrain_s")
+                if retrain_s and n and not env.get("earlier_invocations"):
+                    secs = [retrain_s / n]
+            except (OSError, ValueError):
+                pass
+        elif store.shards_dir.exists():
+            shard_rows, _ = store.read_shards()
+            done = len(shard_rows)
+            if "wall_s" in shard_rows:
+                secs = list(shard_rows["wall_s"].dropna())
+        complete = store.is_complete()
+        out.append({**r, "done": min(done, r["masks"]), "s_per_mask": float(pd.Series(secs).median()) if secs else None,
+                    "left": 0 if complete else max(0, r["masks"] - done), "complete": complete})
+    return out
+
+
+def projected_hours(prog: list[dict], workers: int) -> tuple[float | None, float | None]:
+    """Hours left with ``workers`` 1-thread workers: each setting's own measured seconds per mask, or the median
+    over the measured settings where it has none yet; None when nothing is measured. Also that median."""
+    measured = [p["s_per_mask"] for p in prog if p["s_per_mask"]]
+    if not measured:
+        return None, None
+    typical = statistics.median(measured)
+    total = sum(p["left"] * (p["s_per_mask"] or typical) for p in prog if p["data"])
+    return total / 3600 / max(1, workers), typical
+
+
+def _init_worker() -> None:
+    """One thread per worker (two 1-thread processes beat one 2-thread process on a 2-core CPU). Every module a
+    run needs is imported when this module is (all imports are top-level), so editing the code while a long
+    grid runs cannot hand a worker a half-edited module."""
+    torch.set_num_threads(1)
+
+
+def _run_one(job: tuple) -> tuple[str, float, str]:
+    entry, spec, results_root, data_root = job
+    t0 = time.perf_counter()
+    try:
+        run_study(spec, entry.experiment, results_root, data_root, progress=False)
+    except OracleError as exc:
+        return entry.label, time.perf_counter() - t0, f"error: {exc}"
+    return entry.label, time.perf_counter() - t0, "done"
+
+
+def _pretrain_one(job: tuple) -> str:
+    spec, results_root, data_root = job
+    pretrain_only(spec, results_root, data_root)
+    return spec.pretrain_key()
+
+
+def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_root: Path | None = None,
+             data_root: Path | None = None, log=print) -> list[tuple[str, float, str]]:
+    """Run (or resume) every setting of the grid. Settings whose data is missing are skipped with the fix."""
+    if not isinstance(workers, int) or workers < 1:
+        raise OracleError(f"--workers {workers} must be at least 1 (two 1-thread workers suit a 2-core machine)")
+    rows = plan(profile, only, data_root)
+    if not rows:
+        raise OracleError(f"no grid setting matches {only!r}: see `python -m oracle_core grid --list`")
+    todo = []
+    for r in rows:
+        if not r["data"]:
+            log(f"skip {r['entry'].label}: dataset {r['entry'].dataset!r} is missing "
+                f"(`python -m oracle_core.data fetch {r['entry'].dataset}` says where its files go)")
+        elif not RunStore(r["spec"], r["entry"].experiment, results_root).is_complete():
+            todo.append(r)
+    total = sum(r["masks"] for r in todo)
+    log(f"grid ({profile}): {len(rows)} settings, {len(todo)} to run, {total} mask-retrainings, {workers} worker(s)")
+    if not todo:
+        return []
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ["ORACLE_CODE_VERSION"] = code_version()  # what the workers import now, not what HEAD is later
+    ctx = mp.get_context("spawn")
+    # a SIGTERM (kill, a scheduler's timeout) must take the workers down too, not orphan them mid-setting
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # a dense network shared by several settings is pretrained once, first (two workers must not both train
+    # it); one used by a single setting is pretrained inside that setting's job
+    users: dict[str, list] = {}
+    for r in todo:
+        users.setdefault(r["spec"].pretrain_key(), []).append(r["spec"])
+    pre = [(specs[0], results_root, data_root) for specs in users.values() if len(specs) > 1]
+    out = []
+    with ctx.Pool(workers, initializer=_init_worker) as pool:
+        for key in tqdm(pool.imap_unordered(_pretrain_one, pre), total=len(pre), desc="pretrain", unit="net"):
+            log(f"pretrained {key}")
+        jobs = [(r["entry"], r["spec"], results_root, data_root) for r in todo]
+        sizes = {r["entry"].label: r["masks"] for r in todo}
+        with tqdm(total=total, desc="grid", unit="mask", smoothing=0) as bar:
+            for label, secs, status in pool.imap_unordered(_run_one, jobs):
+                bar.update(sizes[label])
+                log(f"{status}: {label} in {secs / 60:.1f} min")
+                out.append((label, secs, status))
+    return out

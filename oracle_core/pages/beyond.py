@@ -1,0 +1,157 @@
+"""The 'beyond the paper' chapter: criteria compared on the same masks, bootstrap intervals, the noise ceiling.
+
+Read-only over the results store (like every figure page); the Taylor criterion needs the training images of
+the setting's dataset, which ``make book`` fetches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .. import data
+from ..analysis import criteria, reference
+from ..analysis.agreement import under_trained
+from ..analysis.uncertainty import repeat_taus, tau_interval
+from ..compute.scoring import TAYLOR_IMAGES
+from ..compute.stats import bootstrap
+from .cells import Cell, cells
+
+
+def _label(c: Cell) -> str:
+    e = c.entry
+    base = f"{e.model.replace('lenet5_mini', 'LeNet5-Mini')}/{e.dataset} {e.layers} @ {e.ratio:g}"
+    return base
+
+
+def criteria_table(cs: list[Cell], data_root: Path | None = None) -> pd.DataFrame:
+    """Every stored setting x every criterion: pick, final accuracy, rank, regret, cost."""
+    frames = []
+    for c in cs:
+        if c.result is None:
+            continue
+        tx = ty = None
+        if data.dataset_present(c.entry.dataset, data_root):
+            split = data.load_split(c.entry.dataset, True, data_root).head(TAYLOR_IMAGES)
+            info = data.get_dataset_info(c.entry.dataset)
+            tx, ty = data.to_float(split.images, info), split.labels
+        t = criteria.compare(c.result, tx, ty).reset_index()
+        t.insert(0, "setting", _label(c))
+        t.insert(1, "N", c.result.summary["n_masks"])
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def criteria_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per criterion, across settings: mean and worst regret, how often it picked the best mask, median cost."""
+    if table.empty:
+        return table
+    g = table.dropna(subset=["regret (pp)"]).groupby("criterion", sort=False)
+    return pd.DataFrame({"settings": g.size(), "mean regret (pp)": g["regret (pp)"].mean(),
+                         "worst regret (pp)": g["regret (pp)"].max(),
+                         "picked the best mask": g["rank (1 = best)"].apply(lambda r: int((r == 1).sum())),
+                         "median cost (model-images)": g["cost (model-images)"].median()})
+
+
+def regret_chart(table: pd.DataFrame) -> alt.Chart:
+    """Regret of each criterion's pick in every setting (0 = it picked the best mask after retraining)."""
+    t = table.dropna(subset=["regret (pp)"])
+    crit = list(dict.fromkeys(t["criterion"]))
+    palette = ["#1f1f1f", "#ff7f0e", "#9467bd", "#7f7f7f", "#2ca02c", "#17becf"]
+    return alt.Chart(t).mark_point(filled=True, size=70).encode(
+        y=alt.Y("setting:N", title=None, axis=alt.Axis(labelLimit=300)),
+        x=alt.X("regret (pp):Q", title="regret: best final accuracy minus the pick's (percentage points)"),
+        color=alt.Color("criterion:N", scale=alt.Scale(domain=crit, range=palette[: len(crit)]),
+                        legend=alt.Legend(orient="bottom", columns=2, title=None)),
+        shape=alt.Shape("criterion:N", legend=None),
+        tooltip=["setting", "criterion", "pick", alt.Tooltip("regret (pp):Q", format=".2f"), "rank (1 = best)"],
+    ).properties(width=420, height=alt.Step(22))
+
+
+def uncertainty_table(cs: list[Cell]) -> pd.DataFrame:
+    """Kendall tau and anomaly ratio of every stored setting with 95% bootstrap intervals (over masks)."""
+    rows = []
+    for c in cs:
+        if c.result is None:
+            continue
+        pm = c.result.per_mask
+        st = tau_interval(pm)
+        ci = st["ci"]
+        rows.append({"setting": _label(c), "N": len(pm), "tau": st["kendall_tau"],
+                     "tau 95% CI": f"[{ci['kendall_tau'][0]:+.2f}, {ci['kendall_tau'][1]:+.2f}]",
+                     "anomaly %": 100 * st["anomaly_ratio"],
+                     "anomaly % 95% CI": f"[{100 * ci['anomaly_ratio'][0]:.1f}, {100 * ci['anomaly_ratio'][1]:.1f}]",
+                     "tau CI excludes 0": bool(ci["kendall_tau"][1] < 0 or ci["kendall_tau"][0] > 0)})
+    return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
+
+
+def noise_ceiling(profile: str, results_root: Path | None = None) -> pd.DataFrame:
+    """Per noise-ceiling setting (the same masks retrained 2-3 times with different seeds): repeat_taus, with a
+    reading in words; a setting whose median accuracy is more than UNDERTRAINED_PP below the paper's says so."""
+    rows = []
+    for c in cells(profile, "noise_ceiling", results_root):
+        if c.result is None:
+            rows.append({"setting": _label(c), "N": np.nan, "tau between repeats": np.nan,
+                         "reading": f"not run yet: `{c.command}`"})
+            continue
+        t = repeat_taus(c.result.masks)
+        e = c.entry
+        ref = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
+        ci = bootstrap(c.result.per_mask["pruned_train_loss"].to_numpy(),
+                                c.result.per_mask["final_test_acc"].to_numpy())
+        single, ceil = t["tau pruned loss vs one retraining"], t["tau between repeats"]
+        if ref is not None and under_trained(t["median acc %"], float(ref["final_acc_median_percent"])):
+            reading = (f"under-trained (median {t['median acc %']:.2f}% vs the paper's "
+                       f"{float(ref['final_acc_median_percent']):.2f}%): not a measure of the converged study")
+        elif ci["kendall_tau"][0] <= 0 <= ci["kendall_tau"][1]:
+            reading = "pruned-loss tau is indistinguishable from 0 (its 95% CI contains 0)"
+        elif abs(single) < 0.5 * ceil:
+            reading = (f"pruned loss predicts the ranking, but at under half of what one retraining predicts "
+                       f"another ({abs(single):.2f} vs {ceil:.2f})")
+        else:
+            reading = (f"pruned loss predicts the ranking about as well as retraining noise allows "
+                       f"({abs(single):.2f} vs {ceil:.2f})")
+        rows.append({"setting": _label(c), **t, "reading": reading})
+    return pd.DataFrame(rows).set_index("setting")
+
+
+def conclusions(summary: pd.DataFrame, unc: pd.DataFrame, noise: pd.DataFrame) -> str:
+    """Plain-language findings, each computed from the tables above it."""
+    out = []
+    if not summary.empty:
+        s = summary.sort_values("mean regret (pp)")
+        low = s["mean regret (pp)"].iloc[0]
+        best = [f"**{k}**" for k, v in s["mean regret (pp)"].items() if v <= low + 1e-9]
+        out.append(f"- Across {int(s['settings'].max())} setting(s), the lowest mean regret ({low:.2f} pp) is reached "
+                   f"by "
+                   f"{', '.join(best)}; the oracle's mean regret is "
+                   f"{summary.loc[summary.index.str.startswith('oracle'), 'mean regret (pp)'].iloc[0]:.2f} pp and "
+                   f"random's {summary.loc[summary.index.str.startswith('random'), 'mean regret (pp)'].iloc[0]:.2f} "
+                   f"pp.")
+    if not unc.empty:
+        n0 = int((~unc["tau CI excludes 0"]).sum())
+        out.append(f"- In {len(unc) - n0} of {len(unc)} setting(s) the bootstrap interval of tau excludes 0; in {n0} "
+                   "it does not, so there the sign of the correlation is not established by these masks.")
+    done = noise.dropna(subset=["tau between repeats"]) if not noise.empty else noise
+    if len(done):
+        under = done["reading"].str.startswith("under-trained")
+        if under.all():
+            out.append(f"- The noise-ceiling setting(s) at this profile are under-trained ({', '.join(done.index)}): "
+                       "their repeats measure the noise of short retraining, not of the converged study.")
+        done = done[~under]
+    if len(done):
+        out.append(f"- Retraining the same masks with another seed reproduces their ranking with tau "
+                   f"{done['tau between repeats'].min():.2f} to {done['tau between repeats'].max():.2f}: "
+                   "that is the most any pre-retraining score could achieve on this profile.")
+        att = done["attenuation by one retraining"].dropna()
+        if len(att):
+            out.append(f"- Against the mean of {int(done['repeats'].max())} retrainings, a single retraining "
+                       f"weakens the pruned-loss |tau| by {100 * att.min():.0f}% to {100 * att.max():.0f}% "
+                       f"(pruned-loss tau {done['tau pruned loss vs one retraining'].round(2).tolist()} against one "
+                       f"retraining, {done['tau pruned loss vs mean of repeats'].round(2).tolist()} against the mean)"
+                       + (": here retraining noise pulls tau toward 0, so it cannot explain a tau more negative than "
+                          "the paper's." if att.min() > 0 else "."))
+    return "\n".join(out) or "No setting is in the results store yet at this profile."

@@ -1,0 +1,145 @@
+"""Execute every book notebook with papermill, fail on any error, then build the HTML with Jupyter Book.
+
+``python -m oracle_core.pages.build`` renders the committed book from the results store at the default
+(``cpu``) profile. Figure pages only read the store (a missing setting shows its command); the one
+single-setting page (LeNet5-Mini/MNIST conv1 at 0.5) computes it if the store lacks it.
+``--profile smoke --dest DIR`` renders a throwaway copy for CI without touching ``book/``.
+Papermill's exit code is checked because a failed notebook still renders in Jupyter Book with exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..base.paths import REPO
+
+
+@dataclass(frozen=True)
+class Page:
+    """One executed page: its source notebook, its path under book/, papermill parameters, and where the table of
+    contents puts it (a part's caption; ``parent``: the page it is a section of)."""
+
+    source: str
+    page: str
+    params: dict = field(default_factory=dict)
+    part: str | None = None  # None: the book's root page
+    parent: str | None = None
+
+
+_ABOUT, _FIGURES, _BEYOND = "About the runs", "The paper's figures", "Beyond the figures"
+_LARGE = "experiments/large_models.ipynb"
+
+# every page of the book, in reading order: the one list the build executes and the table of contents is made from
+PAGES: list[Page] = [
+    Page("notebooks/front.ipynb", "intro.ipynb"),
+    Page("notebooks/profiles.ipynb", "profiles.ipynb", part=_ABOUT),
+    Page("notebooks/reproducibility.ipynb", "reproducibility.ipynb", part=_ABOUT),
+    Page("notebooks/lenet_grid.ipynb", "experiments/lenet_grid.ipynb", part=_FIGURES),
+    Page("notebooks/lenet_mnist.ipynb", "experiments/lenet_mnist.ipynb",
+         {"model": "lenet5_mini", "dataset": "mnist", "layers": "conv1", "ratio": 0.5, "compute": False}, _FIGURES),
+    Page("notebooks/large_models.ipynb", _LARGE, part=_FIGURES),
+    Page("notebooks/resnet_cifar.ipynb", "experiments/resnet_cifar.ipynb", {"compute": False}, _FIGURES, _LARGE),
+    Page("notebooks/vgg_cifar100.ipynb", "experiments/vgg_cifar100.ipynb", {"compute": False}, _FIGURES, _LARGE),
+    Page("notebooks/resnet_imagenet.ipynb", "experiments/resnet_imagenet.ipynb", {"compute": False}, _FIGURES, _LARGE),
+    Page("notebooks/vit_imagenet.ipynb", "experiments/vit_imagenet.ipynb", {"compute": False}, _FIGURES, _LARGE),
+    Page("notebooks/mnist_variants.ipynb", "experiments/mnist_variants.ipynb", part=_FIGURES),
+    Page("notebooks/lenet_variants.ipynb", "experiments/lenet_variants.ipynb", part=_FIGURES),
+    Page("notebooks/retrain_lesson.ipynb", "experiments/retrain_lesson.ipynb", part=_FIGURES),
+    Page("notebooks/wiring.ipynb", "experiments/wiring.ipynb", part=_BEYOND),
+    Page("notebooks/beyond.ipynb", "beyond.ipynb", part=_BEYOND),
+    Page("notebooks/summary.ipynb", "summary.ipynb", part=_BEYOND),
+]
+
+
+def toc_text(pages: list[Page] = PAGES) -> str:
+    """book/_toc.yml for ``pages``: the root page, then each part's chapters with their sections."""
+    def name(p: Page) -> str:
+        return p.page.removesuffix(".ipynb")
+
+    root = next(p for p in pages if p.part is None)
+    lines = ["format: jb-book", f"root: {name(root)}", "parts:"]
+    for part in dict.fromkeys(p.part for p in pages if p.part is not None):
+        lines += [f"  - caption: {part}", "    chapters:"]
+        for p in pages:
+            if p.part == part and p.parent is None:
+                lines.append(f"      - file: {name(p)}")
+                sections = [q for q in pages if q.parent == p.page]
+                if sections:
+                    lines.append("        sections:")
+                    lines += [f"          - file: {name(q)}" for q in sections]
+    return "\n".join(lines) + "\n"
+
+
+def _run(cmd: list[str], what: str) -> None:
+    print("+", " ".join(cmd), flush=True)
+    if subprocess.run(cmd, cwd=REPO).returncode != 0:
+        raise SystemExit(f"error: {what} failed (command above); the book was not built")
+
+
+def _tag_cells(path: Path) -> None:
+    """Readers of a paper companion want prose, figures and tables: every code cell's input is collapsed
+    (``hide-input``: one click shows it), unless its author already tagged it remove-/hide-; papermill's
+    injected-parameters cell gets the display tags of the notebook's own parameters cell."""
+    nb = nbformat.read(path, as_version=4)
+    tags = next((c.metadata.get("tags", []) for c in nb.cells if "parameters" in c.metadata.get("tags", [])), [])
+    extra = [t for t in tags if t.startswith(("remove-", "hide-"))]
+    for c in nb.cells:
+        if "injected-parameters" in c.metadata.get("tags", []) and extra:
+            c.metadata["tags"] = list(dict.fromkeys(c.metadata["tags"] + extra))
+        if c.cell_type == "code" and not any(t.startswith(("remove-", "hide-")) for t in c.metadata.get("tags", [])):
+            c.metadata["tags"] = list(c.metadata.get("tags", [])) + ["hide-input"]
+    nbformat.write(nb, path)
+
+
+def build(profile: str = "cpu", dest: Path | None = None, results: Path | None = None, data: Path | None = None,
+          execute: bool = True) -> Path:
+    """Execute the pages into ``dest`` (default: book/) and build its HTML; returns the HTML folder."""
+    book = REPO / "book"
+    if dest is not None:  # a throwaway copy: the book sources plus the root _config.yml one level up
+        dest = Path(dest).resolve()
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(book, dest / "book", ignore=shutil.ignore_patterns("_build"))
+        shutil.copy(REPO / "_config.yml", dest / "_config.yml")
+        book = dest / "book"
+    if execute:
+        for p in PAGES:
+            src, page = p.source, p.page
+            cmd = [sys.executable, "-m", "papermill", str(REPO / src), str(book / page), "-k", "python3",
+                   "--cwd", str(REPO), "-p", "profile", profile]
+            for k, v in p.params.items():
+                cmd += ["-p", k, str(v)]
+            if results:
+                cmd += ["-p", "results_root", str(Path(results).resolve())]
+            if data:
+                cmd += ["-p", "data_root", str(Path(data).resolve())]
+            _run(cmd, f"notebook {src} -> {page}")
+            _tag_cells(book / page)
+    (book / "_toc.yml").write_text(toc_text())
+    jb = Path(sys.executable).with_name("jupyter-book")
+    _run([str(jb if jb.exists() else "jupyter-book"), "build", str(book)], "jupyter-book build")
+    return book.parent / "_build" / "html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m oracle_core.pages.build", description=__doc__.split("\n")[0])
+    p.add_argument("--profile", default="cpu", help="profile every page runs at (default cpu)")
+    p.add_argument("--dest", type=Path, default=None, help="render a copy of the book here instead of book/")
+    p.add_argument("--results", type=Path, default=None, help="results root (default ./results)")
+    p.add_argument("--data", type=Path, default=None, help="data root (default ./data)")
+    p.add_argument("--no-execute", action="store_true", help="only build the HTML from the executed pages")
+    a = p.parse_args(argv)
+    html = build(a.profile, a.dest, a.results, a.data, not a.no_execute)
+    print(f"book: {html / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The settings of one figure, each with whatever the results store holds for it: a figure page asks for its
+``cells`` and draws them. A setting not in the store yet carries the exact command that produces it, so an
+unfinished grid still builds a truthful book."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..analysis import reference
+from ..experiment.commands import run_command
+from ..experiment.grid import GridEntry, mnist_grid
+from ..experiment.results import StudyResult, stored_result
+
+
+@dataclass
+class Cell:
+    """One setting of a figure: the grid entry, our stored result (or None), and the paper's panel."""
+
+    entry: GridEntry
+    result: StudyResult | None
+    panel: str | None  # the paper's scatter panel name in paper_points.csv, if it published one
+    command: str  # the exact command that produces (or resumed) our result
+
+    @property
+    def title(self) -> str:
+        e = self.entry
+        what = {"lenet_variants": e.model.replace("lenet5_mini", "LeNet5-Mini").replace("_", "-"),
+                "mnist_variants": e.dataset}.get(e.experiment, f"{e.layers} @ {e.ratio:g}")
+        title = what if e.experiment != "lenet_mnist" else f"{e.layers} @ {e.ratio:g}"
+        return title if e.wiring == "correct" else f"{title} ({e.wiring} wiring)"
+
+
+def cells(profile: str, experiment: str | None = None, results_root: Path | None = None,
+          wiring: str = "correct", where=None) -> list[Cell]:
+    """The grid settings of one figure with whatever the store holds for them at ``profile``."""
+    out = []
+    for e in mnist_grid():
+        auxiliary = e.repeats or e.short_retrain  # noise-ceiling and short runs: only on their own pages
+        if (experiment and e.experiment != experiment) or e.wiring != wiring or (where and not where(e)) or (
+                auxiliary and experiment != e.experiment):
+            continue
+        if (e.profiles and profile not in e.profiles) or profile in e.not_profiles:
+            continue
+        spec = e.spec(profile)
+        res = stored_result(spec, e.experiment, results_root)
+        cmd = run_command(spec, e.experiment)
+        out.append(Cell(e, res, reference.panel_name(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio), cmd))
+    order = {e: i for i, e in enumerate(_paper_order())}
+    return sorted(out, key=lambda c: order.get(c.entry, 999))
+
+
+def _paper_order() -> list[GridEntry]:
+    """Figure order (layer, then ratio), not the grid's run order."""
+    def k(e: GridEntry):
+        return (e.experiment, e.model, e.dataset, e.layers.count("+"), e.layers, e.ratio)
+    return sorted(mnist_grid(), key=k)

@@ -1,0 +1,165 @@
+"""A figure page of the MNIST-family grid (Fig. 2, 4, 5): our panels and the paper's drawn with the same helper,
+a table of ours next to the paper's numbers with a verdict per setting, and what is still missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+
+from ..analysis import reference
+from ..analysis.agreement import verdict
+from ..compute.stats import analyze
+from ..data import DATASETS, dataset_present, default_root, raw_dir
+from ..experiment.protocol import get_profile
+from . import charts
+from .cells import Cell
+
+
+def _num(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def setting_table(cs: list[Cell]) -> pd.DataFrame:
+    """One row per setting: our tau, p, anomaly ratio, oracle and median accuracy next to the paper's, and the
+    verdict (analysis/agreement.py): under-trained when our median accuracy is more than UNDERTRAINED_PP below the
+    paper's, else whether our tau disagrees with the paper's by more than TAU_DISAGREEMENT."""
+    rows = []
+    for c in cs:
+        e, r = c.entry, c.result
+        ref = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
+        sm = r.summary if r else {}
+        row = {"setting": c.title, "N ours": sm.get("n_masks"), "tau ours": _num(sm.get("kendall_tau")),
+               "tau paper": _num(None if ref is None else ref["kendall_tau"]),
+               "p ours": _num(sm.get("p_value")), "p paper": None if ref is None else ref["p_value"],
+               "anomaly % ours": 100 * _num(sm.get("anomaly_ratio")),
+               "anomaly % paper": _num(None if ref is None else ref["anomaly_ratio_percent"]),
+               "oracle acc % ours": 100 * _num(sm.get("oracle_final_test_acc")),
+               "oracle acc % paper": _num(None if ref is None else ref["oracle_final_acc_percent"]),
+               "median acc % ours": 100 * _num(sm.get("final_acc_median")),
+               "median acc % paper": _num(None if ref is None else ref["final_acc_median_percent"]),
+               "tau vs test loss ours": _num(sm.get("kendall_tau_loss")),
+               "anomaly % vs test loss ours": 100 * _num(sm.get("anomaly_ratio_loss"))}
+        row["verdict"] = ("not run yet" if r is None else
+                          verdict(row["tau ours"], None if ref is None else row["tau paper"],
+                                           row["median acc % ours"], row["median acc % paper"]))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("setting")
+
+
+def missing_commands(cs: list[Cell]) -> str:
+    todo = [c for c in cs if c.result is None]
+    if not todo:
+        return "Every setting of this figure is in the results store."
+    return (f"{len(todo)} setting(s) are not in the results store yet; each of these commands produces one "
+            "(or `python -m oracle_core grid` runs them all, resuming):\n\n```\n"
+            + "\n".join(c.command for c in todo) + "\n```")
+
+
+def paper_check_table(cs: list[Cell]) -> pd.DataFrame:
+    """Our analysis code on the paper's recovered points of every panel of the figure, beside the printed values."""
+    rows = []
+    for c in cs:
+        if c.panel is None:
+            continue
+        pts = reference.paper_points(c.panel)
+        row = reference.paper_panel(c.panel)
+        st = analyze(pts["pruned_train_loss"].to_numpy(), pts["final_test_acc"].to_numpy())
+        rows.append({"setting": c.title, "N": len(pts), "tau printed": row["printed_tau"],
+                     "tau, our code on its points": round(st["kendall_tau"], 4),
+                     "anomaly % printed": row["printed_anomaly_percent"],
+                     "anomaly %, our code on its points": round(100 * st["anomaly_ratio"], 2)})
+    return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
+
+
+def profile_note(profile: str, cs: list[Cell]) -> str:
+    """The page's statement of what was run: the profile's reductions, next to the numbers they qualify."""
+    p = get_profile(profile)
+    done = sum(c.result is not None for c in cs)
+    head = (f"**Profile `{profile}`**"
+            + (" (the paper's protocol)." if profile == "paper" else " — a reduced protocol, not the paper's: ")
+            + ("" if profile == "paper" else p.why))
+    return head + f"\n\n{done} of {len(cs)} settings of this figure are in the results store at this profile."
+
+
+def data_notes(cs: list[Cell], data_root: Path | None = None) -> str:
+    """For each dataset of the figure that is not on disk: which files go where, and the paper's numbers."""
+    notes = []
+    for c in cs:
+        ds = c.entry.dataset
+        if c.result is None and not dataset_present(ds, data_root):
+            info = DATASETS[ds]
+            ref = reference.paper_row(c.entry.model, ds, ("conv1",), 0.5)
+            folder = raw_dir(info, Path(data_root or default_root()))
+            notes.append(
+                f"**{ds}: the data is missing here**, so our panel is empty. Put {', '.join(info.files)} in "
+                f"`{folder}/` (`python -m oracle_core.data fetch {ds}` does it on a networked machine via "
+                f"torchvision), "
+                f"then run `{c.command}`. The paper's numbers for it: tau {ref['kendall_tau']:+.2f}, anomaly ratio "
+                f"{ref['anomaly_ratio_percent']:.2f}%, oracle accuracy {ref['oracle_final_acc_percent']:.2f}%; its "
+                "points are shown below.")
+    return "\n\n".join(notes) or "Every dataset of this figure is on disk."
+
+
+
+
+# ---- panels ------------------------------------------------------------------------------------------
+
+def _placeholder(title: str, text: str, width: int, height: int) -> alt.Chart:
+    return alt.Chart(pd.DataFrame({"t": [text]})).mark_text(color="#777", fontSize=12).encode(
+        text="t:N").properties(width=width, height=height, title=alt.TitleParams(title, anchor="start"))
+
+
+def our_panel(c: Cell, y: str = "final_test_acc", width: int = 200, height: int = 160,
+              x_domain=None, y_domain=None) -> alt.Chart:
+    if c.result is None:
+        return _placeholder(c.title, "not run yet", width, height)
+    return charts.oracle_scatter(c.result.per_mask, y=y, title=c.title, width=width, height=height,
+                                 x_domain=x_domain, y_domain=y_domain)
+
+
+def paper_panel(c: Cell, width: int = 200, height: int = 160, x_domain=None, y_domain=None) -> alt.Chart:
+    if c.panel is None:
+        return _placeholder(c.title, "no published panel", width, height)
+    return charts.oracle_scatter(reference.paper_points(c.panel), title=c.title, width=width, height=height,
+                                 x_domain=x_domain, y_domain=y_domain)
+
+
+def _domain(frames: list[pd.DataFrame], col: str) -> tuple[float, float] | None:
+    vals = pd.concat([f[col] for f in frames if f is not None and col in f and len(f)], ignore_index=True) \
+        if any(f is not None and col in f and len(f) for f in frames) else pd.Series(dtype=float)
+    if vals.empty:
+        return None
+    lo, hi = float(vals.min()), float(vals.max())
+    pad = 0.03 * (hi - lo or 1.0)
+    return lo - pad, hi + pad
+
+
+def panel_grid(cs: list[Cell], source: str = "ours", y: str = "final_test_acc", columns: int = 4,
+               shared_y: bool = False, width: int = 200, height: int = 160) -> alt.VConcatChart:
+    """The panels of one figure in a grid, as in the paper: ``source`` 'ours' or 'paper'. With ``shared_y``
+    every panel uses one y range (the paper shares axes within a figure row where it does so)."""
+    frames = [(c.result.per_mask if c.result else None) if source == "ours" else
+              (reference.paper_points(c.panel) if c.panel else None) for c in cs]
+    yd = _domain(frames, y) if shared_y else None
+    make = (lambda c: our_panel(c, y, width, height, y_domain=yd)) if source == "ours" else (
+        lambda c: paper_panel(c, width, height, y_domain=yd))
+    rows = [alt.hconcat(*[make(c) for c in cs[i:i + columns]]) for i in range(0, len(cs), columns)]
+    return alt.vconcat(*rows).resolve_scale(color="shared").configure_title(fontSize=12, subtitleFontSize=10)
+
+
+def tau_vs(table: pd.DataFrame, x: str, x_title: str, order: list[str] | None = None) -> alt.LayerChart:
+    """Kendall tau against one axis of task complexity (dataset, depth, width, ratio, layers): ours and the
+    paper's as two lines with the same colors as everywhere else."""
+    t = table.reset_index()
+    long = pd.concat([t.assign(source="paper", tau=t["tau paper"]), t.assign(source="ours", tau=t["tau ours"])])
+    long = long.dropna(subset=["tau"])[[x, "source", "tau"]]
+    enc_x = alt.X(f"{x}:O" if order is None else f"{x}:N", sort=order, title=x_title)
+    color = alt.Color("source:N", scale=alt.Scale(domain=["paper", "ours"], range=[charts.COLORS["paper"], "#1f77b4"]),
+                      legend=alt.Legend(title=None, orient="bottom"))
+    base = alt.Chart(long).encode(x=enc_x, y=alt.Y("tau:Q", title="Kendall tau (pruned train loss vs final acc)",
+                                                    scale=alt.Scale(domain=[-1, 1])), color=color,
+                                  tooltip=[x, "source", alt.Tooltip("tau:Q", format="+.2f")])
+    zero = alt.Chart(pd.DataFrame({"tau": [0.0]})).mark_rule(strokeDash=[3, 3], color="#999").encode(y="tau:Q")
+    return alt.layer(zero, base.mark_line(), base.mark_point(filled=True, size=50)).properties(width=360, height=220)

@@ -1,0 +1,101 @@
+"""The lesson page (the paper's Fig. 6): short-retrain accuracy against full-retrain accuracy per setting, ours
+beside the paper's panels, and the commands for what is not computable yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from ..analysis import reference
+from ..analysis.lesson import LESSON_EXPERIMENT, lesson_frame, short_retrain_acc, short_vs_full_tau
+from ..experiment.commands import run_command
+from ..experiment.spec import profile_of, short_run_spec
+from . import charts
+from .cells import Cell
+from .figure import _placeholder
+
+
+def short_run_command(c: Cell, profile: str) -> str:
+    """How to produce a setting's separate short run (only needed when the short recipe is not a prefix)."""
+    return run_command(short_run_spec(c.entry.spec(profile)), LESSON_EXPERIMENT)
+
+
+def lesson_table(cs: list[Cell], results_root: Path | None = None) -> pd.DataFrame:
+    """Kendall tau between short-retrain and full-retrain accuracy per setting, ours beside the paper's."""
+    ref = reference.short_vs_full_table()
+    rows = []
+    for c in cs:
+        e = c.entry
+        hit = ref[(ref["model"] == e.model) & (ref["dataset"] == e.dataset) & (ref["layers"] == e.layers)
+                  & ((ref["ratio"] - e.ratio).abs() < 1e-9)]
+        tau = p = float("nan")
+        f = None if c.result is None else lesson_frame(c.result, results_root)
+        if f is not None:
+            tau, p = short_vs_full_tau(f)
+        rows.append({"setting": c.title, "N": None if c.result is None else len(c.result.per_mask),
+                     "tau short vs full, ours": tau, "p ours": p,
+                     "tau short vs full, paper":
+                         float(hit["kendall_tau_short_vs_full"].iloc[0]) if len(hit) else np.nan,
+                     "short / full epochs, ours": None if c.result is None else
+                     f"{profile_of(c.result.spec).short_retrain.epochs} / {c.result.spec.retrain.epochs}",
+                     "short / full epochs, paper": "3 / 30"})
+    return pd.DataFrame(rows).set_index("setting")
+
+
+def lesson_panel(c: Cell, width: int = 220, height: int = 180, results_root: Path | None = None) -> alt.Chart:
+    if c.result is None:
+        return _placeholder(c.title, "not run yet", width, height)
+    f = lesson_frame(c.result, results_root)
+    if f is None:
+        return _placeholder(c.title, "short run not stored yet", width, height)
+    return _lesson_scatter(f, c.title, width, height)
+
+
+def paper_lesson_panel(panel: str, title: str, width: int = 220, height: int = 180) -> alt.Chart:
+    return _lesson_scatter(reference.paper_points(panel), title, width, height)
+
+
+def _lesson_scatter(f: pd.DataFrame, title: str, width: int, height: int) -> alt.Chart:
+    tau, p = short_vs_full_tau(f)
+    return alt.Chart(f).mark_circle(size=20, opacity=0.7, color=charts.COLORS["other"], aria=False).encode(
+        x=alt.X("short_retrain_test_acc:Q", title=charts.LABELS["short_retrain_test_acc"], scale=alt.Scale(zero=False)),
+        y=alt.Y("final_test_acc:Q", title=charts.LABELS["final_test_acc"], scale=alt.Scale(zero=False)),
+    ).properties(width=width, height=height, title=alt.TitleParams(
+        title, subtitle=f"Kendall tau {tau:+.2f}, p {p:.2g} (N={len(f)})", anchor="start"))
+
+
+def lesson_panels(cs: list[Cell]) -> list[tuple[str, str]]:
+    """(panel, title) of the paper's '10% epochs' panels for the settings of ``cs`` that it published."""
+    names = set(reference.panels()["panel"])
+    out = []
+    for c in cs:
+        e = c.entry
+        name = "direction/lenet5_" + "+".join(f"{layer}_{e.ratio:g}" for layer in e.layers.split("+"))
+        if e.model == "lenet5_mini" and e.dataset == "mnist" and name in names:
+            out.append((name, c.title))
+    return out
+
+
+def lesson_conclusion(lt: pd.DataFrame) -> str:
+    done = lt.dropna(subset=["tau short vs full, ours"])
+    if done.empty:
+        return "No lesson setting has been run at this profile yet."
+    lo, hi = done["tau short vs full, ours"].min(), done["tau short vs full, ours"].max()
+    pl, ph = lt["tau short vs full, paper"].min(), lt["tau short vs full, paper"].max()
+    return (f"Over {len(done)} setting(s), our short-retrain accuracy ranks the masks like the full retraining with "
+            f"tau {lo:+.2f} to {hi:+.2f} (the paper: {pl:+.2f} to {ph:+.2f}). Our short retraining is the first "
+            f"{done['short / full epochs, ours'].iloc[0]} epochs, a larger fraction than the paper's 3 / 30, which "
+            "by itself makes the two rankings closer; compare the level, not the exact value.")
+
+
+def lesson_missing(cs: list[Cell], profile: str, results_root: Path | None = None) -> str:
+    """Commands for the settings whose lesson is not computable yet (no full run, or no separate short run)."""
+    todo = [c.command for c in cs if c.result is None]
+    todo += [short_run_command(c, profile) for c in cs
+             if c.result is not None and short_retrain_acc(c.result, results_root) is None]
+    if not todo:
+        return "Every lesson setting is computable from the results store."
+    return ("Not computable yet; each command below produces what is missing:\n\n```\n" + "\n".join(todo) + "\n```")

@@ -1,0 +1,78 @@
+"""The profiles page: the same masks under several reductions, compared with the most thorough one, so what each
+reduction changes is measured rather than assumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+from scipy.stats import kendalltau
+
+from ..analysis import reference
+from ..experiment.grid import GridEntry
+from ..experiment.results import stored_result
+from .disagreements import CHECK_PROFILE
+
+
+def profile_fidelity(results_root: Path | None = None,
+                     profiles: tuple[str, ...] = ("cpu", "cpu_15k", "cpu_single"),
+                     entry: GridEntry = GridEntry("lenet_mnist", "conv1", 0.5)) -> dict:
+    """The same masks of one LeNet5-Mini/MNIST setting (default conv1 at 0.5; correct wiring, same pretrained
+    network) under several reductions, each compared with the most thorough one (the last): how alike their pruned
+    losses and final accuracies rank the masks, and every profile's tau next to the paper's."""
+    e = entry
+    res = {}
+    for p in profiles:
+        r = stored_result(e.spec(p), e.experiment, results_root)
+        if r is not None:
+            res[p] = r
+    ref_name = profiles[-1]
+    if len(res) < 2 or ref_name not in res:
+        missing = ", ".join(f"`{p}`" for p in profiles if p not in res)
+        return {"text": f"Not measured yet: {e.layers} at {e.ratio:g} has no finished run at profile {missing}.",
+                "frame": None}
+    base = res[ref_name].per_mask.set_index("mask_id")
+    paper = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
+    rows, frames = {}, []
+    for p, r in res.items():
+        pm = r.per_mask.set_index("mask_id").loc[base.index]
+        s = r.spec
+        rows[p] = {"retraining epochs": s.retrain.epochs, "retraining images": s.retrain_subset or "all",
+                   "pruned-loss images": s.loss_subset or "all",
+                   "N": r.summary["n_masks"], "tau (pruned loss vs final acc)": round(r.summary["kendall_tau"], 3),
+                   "anomaly %": round(100 * r.summary["anomaly_ratio"], 2), "oracle's pick": r.summary["oracle_kept"],
+                   "median final acc %": round(100 * r.summary["final_acc_median"], 2),
+                   f"tau of pruned losses vs {ref_name}": round(kendalltau(pm["pruned_train_loss"],
+                                                                          base["pruned_train_loss"]).statistic, 3),
+                   f"tau of final accs vs {ref_name}": round(kendalltau(pm["final_test_acc"],
+                                                                       base["final_test_acc"]).statistic, 3),
+                   "retraining wall time (s)": round(r.env.get("wall_s_this_invocation", {}).get("retrain_s",
+                                                                                                 float("nan")))}
+        if p != ref_name:
+            frames.append(pd.DataFrame({"profile": p, "reference": base["final_test_acc"],
+                                        "this": pm["final_test_acc"]}))
+    rows["paper"] = {"retraining epochs": int(paper["retrain_epochs"]), "retraining images": "all",
+                     "pruned-loss images": "all", "N": int(paper["n_masks"]),
+                     "tau (pruned loss vs final acc)": float(paper["kendall_tau"]),
+                     "anomaly %": float(paper["anomaly_ratio_percent"]), "oracle's pick": "n/a",
+                     "median final acc %": float(paper["final_acc_median_percent"])}
+    table = pd.DataFrame(rows).T
+    m = pd.concat(frames)
+    chart = alt.Chart(m).mark_circle(size=18, opacity=0.6, aria=False).encode(
+        x=alt.X("reference:Q", title=f"final test accuracy, {ref_name} (fraction)", scale=alt.Scale(zero=False)),
+        y=alt.Y("this:Q", title="final test accuracy, reduced profile (fraction)", scale=alt.Scale(zero=False)),
+        color=alt.Color("profile:N", legend=alt.Legend(orient="bottom", title=None)),
+    ).properties(width=300, height=240, title=alt.TitleParams(f"the same {len(base)} masks under each profile",
+                                                              anchor="start"))
+    taus = ", ".join(f"{table.loc[p, 'tau (pruned loss vs final acc)']:+.2f} under `{p}`" for p in res)
+    text = (f"Measured on the {len(base)} masks every profile ran: the headline tau is {taus} (paper "
+            f"{float(paper['kendall_tau']):+.2f}). The table gives, for each reduction, how closely its pruned losses "
+            f"and its final accuracies rank the masks like `{ref_name}`'s.")
+    return {"text": text, "frame": m, "table": table, "chart": chart}
+
+
+def retraining_length_fidelity(results_root: Path | None = None) -> dict:
+    """conv1 at 0.8 (45 masks), where `cpu` and the paper disagree in sign, under `cpu` (3 retraining epochs)
+    and CHECK_PROFILE (the paper's 30), everything else equal: what the short retraining changes."""
+    return profile_fidelity(results_root, ("cpu", CHECK_PROFILE), GridEntry("lenet_mnist", "conv1", 0.8))

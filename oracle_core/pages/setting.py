@@ -1,0 +1,144 @@
+"""A single-setting page (LeNet5-Mini/MNIST conv1, ResNet56, VGG19, ResNet18, ViT-B/16): the protocol as run, ours
+next to the paper's row, whether they agree, the paper's own points checked by our code. Never typed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import reference
+from ..analysis.agreement import TAU_DISAGREEMENT, UNDERTRAINED_PP, under_trained
+from ..base.errors import OracleError
+from ..compute.stats import analyze, per_mask, summarize
+from ..experiment.commands import run_command
+from ..experiment.results import StudyResult, stored_result
+from ..experiment.spec import make_spec, profile_of
+
+__all__ = ["check_summary", "comparison_table", "disagreement", "not_stored", "page_spec", "paper_check",
+           "protocol_sentence", "setting_title", "stored_result"]
+
+
+def setting_title(spec) -> str:
+    return f"{spec.model} / {spec.dataset}, {spec.layers_text} at ratio {spec.ratio:g}"
+
+
+def protocol_sentence(res: StudyResult) -> str:
+    s, env = res.spec, res.env
+    prof = profile_of(s)
+    masks = "every mask" if s.n_masks == 0 else f"{s.n_masks} masks sampled without duplicates (seed {s.seed})"
+    return (f"**Profile `{s.profile}`** "
+            f"({'the paper protocol' if s.profile == 'paper' else 'a reduced protocol, not the paper'}): "
+            f"{masks}, N = {res.summary['n_masks']}; retraining {s.retrain.describe()}; {s.repeats} repeat(s) per "
+            f"mask; "
+            f"training set {s.train_subset or 'all'} images, retraining on {s.retrain_subset or 'all'} of them; "
+            f"wiring `{s.wiring}`"
+            + (f"; retraining arithmetic `{s.precision}`, not the protocol's fp32" if s.precision != "fp32" else "")
+            + f". {prof.why} Run on {env.get('device', '?')} with torch {env.get('torch', '?')}, "
+            f"code {str(env.get('code_version', '?'))[:12]}; results in `{res.dir.parent.name}/{res.dir.name}/`.")
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{100 * v:.2f}" if pct else f"{v:+.2f}"
+
+
+def _p(v: float | None) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2g}"
+
+
+def comparison_table(res: StudyResult) -> pd.DataFrame:
+    """Ours next to the paper's published row (reference_results.csv) for the same setting."""
+    s, sm = res.spec, res.summary
+    ours = {"N masks": sm["n_masks"], "Kendall tau (acc)": _fmt(sm["kendall_tau"]), "p": _p(sm["p_value"]),
+            "anomaly ratio %": _fmt(sm["anomaly_ratio"], True),
+            "oracle final acc %": _fmt(sm["oracle_final_test_acc"], True),
+            "median final acc %": _fmt(sm["final_acc_median"], True),
+            "Kendall tau (test loss)": _fmt(sm.get("kendall_tau_loss")),
+            "anomaly ratio % (test loss)": _fmt(sm.get("anomaly_ratio_loss"), True),
+            "retrain epochs": s.retrain.epochs, "repeats": s.repeats}
+    rows = {f"ours ({s.profile})": ours}
+    ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
+    if ref is not None:
+        rows["paper"] = {"N masks": int(ref["n_masks"]), "Kendall tau (acc)": f"{ref['kendall_tau']:+.2f}",
+                         "p": ref["p_value"], "anomaly ratio %": f"{ref['anomaly_ratio_percent']:.2f}",
+                         "oracle final acc %": f"{ref['oracle_final_acc_percent']:.2f}",
+                         "median final acc %": f"{ref['final_acc_median_percent']:.2f}",
+                         "Kendall tau (test loss)": "not published", "anomaly ratio % (test loss)": "not published",
+                         "retrain epochs": int(ref["retrain_epochs"]), "repeats": 3}
+    return pd.DataFrame(rows).T
+
+
+def disagreement(res: StudyResult) -> str:
+    """A plain statement of how our setting compares with the paper's: under-trained first (the median accuracy
+    decides whether tau can be compared at all), then tau. Reasons for a disagreement are not guessed here: the
+    figure pages append the measurements stored for that setting (pages/disagreements.py)."""
+    s, sm = res.spec, res.summary
+    ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
+    if ref is None:
+        return "The paper published no number for this setting."
+    ours, theirs = sm["kendall_tau"], float(ref["kendall_tau"])
+    med, paper_med = 100 * float(sm["final_acc_median"]), float(ref["final_acc_median_percent"])
+    if under_trained(med, paper_med):
+        return (f"**Under-trained:** our median final accuracy ({med:.2f}%) is {paper_med - med:.1f} pp below the "
+                f"paper's ({paper_med:.2f}%): retrained {s.retrain.epochs} epochs on "
+                f"{s.retrain_subset or 'all'} images, the networks have not converged, so this tau ({_fmt(ours)}, "
+                f"paper {theirs:+.2f}) cannot answer the paper's question and is left out of every count.")
+    if ours is None:
+        return "Our Kendall tau is undefined here (all final accuracies tie), so it cannot be compared."
+    diff = ours - theirs
+    if abs(diff) <= TAU_DISAGREEMENT:
+        return (f"Our Kendall tau ({ours:+.2f}) agrees with the paper's ({theirs:+.2f}) within {TAU_DISAGREEMENT} "
+                f"(difference {diff:+.2f}), with our median accuracy {med:.2f}% (paper {paper_med:.2f}%).")
+    return (f"**Disagreement:** our Kendall tau ({ours:+.2f}) differs from the paper's ({theirs:+.2f}) by {diff:+.2f}, "
+            f"more than {TAU_DISAGREEMENT}, with our median accuracy {med:.2f}% within {UNDERTRAINED_PP:g} pp "
+            f"of the paper's ({paper_med:.2f}%).")
+
+
+def paper_check(panel: str) -> pd.DataFrame:
+    """Our analysis code on the paper's own recovered points, next to the values it printed."""
+    pts = reference.paper_points(panel)
+    row = reference.paper_panel(panel)
+    st = analyze(pts["pruned_train_loss"].to_numpy(), pts["final_test_acc"].to_numpy())
+    return pd.DataFrame({"printed by the paper": {"Kendall tau": f"{row['printed_tau']:+.2f}",
+                                                   "anomaly ratio %": f"{row['printed_anomaly_percent']:.2f}",
+                                                   "N": int(row["n_points"])},
+                         "our analysis of its points": {"Kendall tau": f"{st['kendall_tau']:+.2f}",
+                                                        "anomaly ratio %": f"{100 * st['anomaly_ratio']:.2f}",
+                                                        "N": st["n_masks"]}})
+
+
+def check_summary(res: StudyResult) -> None:
+    """Assert that the stored summary is what the analysis computes from the stored masks.csv."""
+    again = summarize(per_mask(res.masks))
+    for key in ("n_masks", "kendall_tau", "p_value", "kendall_tau_loss", "anomaly_ratio", "anomaly_ratio_loss",
+                "oracle_mask_id"):
+        a, b = res.summary[key], again[key]
+        if isinstance(a, float) or isinstance(b, float):
+            assert (a is None and b is None) or np.isclose(a, b, rtol=1e-9, atol=1e-12), (key, a, b)
+        else:
+            assert a == b, (key, a, b)
+
+
+def page_spec(model: str, dataset: str, layers: str, ratio: float, n_masks: int, seed: int, repeats: int | None,
+              profile: str, wiring: str, compute: bool, precision: str = "fp32"):
+    """A notebook's spec and a note. A book build (compute False) asks every page for one profile; a model with no
+    such profile (ResNet18 has no cpu one) shows its paper protocol instead, and the note says so."""
+    try:
+        return make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, profile, wiring,
+                         precision=precision), ""
+    except OracleError as exc:
+        if compute or "is not defined for" not in str(exc):
+            raise
+        spec = make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, "paper", wiring, precision=precision)
+        return spec, (f"*{model} has no `{profile}` profile ({exc}); this page shows the paper's protocol "
+                      "instead.*\n\n")
+
+
+def not_stored(spec, experiment: str) -> str:
+    """What a read-only page says for a setting the store lacks: the exact command that produces it."""
+    return (f"**{setting_title(spec)}, profile `{spec.profile}`: not in the results store yet.** This page only "
+            f"reads the store when the book is built; produce it with\n\n```\n{run_command(spec, experiment)}\n```\n\n"
+            "or execute this notebook with `-p compute True` (the default).")
