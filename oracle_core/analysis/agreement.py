@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 
 TAU_DISAGREEMENT = 0.15  # |our tau - paper tau| above this is a disagreement, stated on the page
+# the paper's own informal flags for an oracle that fails (oracle_fails)
+FAIL_TAU, FAIL_P, FAIL_ANOMALY = 0.2, 0.05, 0.5  # |tau| below, p above, anomaly ratio at or above
 UNDERTRAINED_PP = 1.0  # a median final accuracy this many percentage points below the paper's: not converged
 
 
@@ -37,4 +39,4 @@ def oracle_fails(tau: float | None, p: float | None, anomaly_ratio: float) -> bo
     """The paper's informal flag: |tau| < 0.2 or p > 0.05 or anomaly ratio >= 50% (an undefined tau fails)."""
     if tau is None or p is None or math.isnan(tau) or math.isnan(p):
         return True
-    return abs(tau) < 0.2 or p > 0.05 or anomaly_ratio >= 0.5
+    return abs(tau) < FAIL_TAU or p > FAIL_P or anomaly_ratio >= FAIL_ANOMALY

@@ -1,11 +1,16 @@
 """Command line: ``python -m oracle_core run --layers conv1 --ratio 0.5 --profile cpu`` runs one setting
-without a notebook (resuming from the store); every user mistake is one line on stderr and exit code 2."""
+without a notebook (resuming from the store); every user mistake is one line on stderr and exit code 2. Any other
+failure is one line too, naming a log file that holds the full traceback, and exit code 1 (``--debug``: the
+traceback itself); results are written atomically, so a failure never leaves a half-written file."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import tempfile
+import traceback
+from datetime import datetime
 from pathlib import Path
 
 from ..base.errors import OracleError
@@ -18,6 +23,7 @@ from .spec import StudySpec, expand_layers, make_spec, profile_of, short_run_spe
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m oracle_core")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected failure")
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run (or resume) one setting and print its summary.json")
     r.add_argument("--experiment", default="lenet_mnist")
@@ -52,6 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume (finished shards are kept)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one top-level handler: one line, the traceback in a log
+        if args.debug:
+            raise
+        log = Path(tempfile.gettempdir()) / f"oracle_core-{datetime.now():%Y%m%d-%H%M%S}.log"
+        log.write_text(traceback.format_exc())
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"error: unexpected {type(exc).__name__}: {first} (full traceback in {log}; --debug shows it; "
+              "please report it)", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "grid":
         return _grid(args)
     try:

@@ -112,8 +112,12 @@ class RunStore:
     def lock(self, wait: bool = False):
         """Hold this folder for one process (an OS lock the kernel drops if the process dies). A second process on
         the same spec waits (``wait``) or stops at once, naming the holder's pid, host and start time."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OracleError(f"cannot write to the results folder {self.root} ({exc.strerror}): give a writable "
+                              "folder with --results (or $ORACLE_RESULTS)") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import altair as alt
-import numpy as np
 import pandas as pd
 
-from ..compute.stats import analyze, bootstrap
+from ..analysis.agreement import FAIL_TAU
+from ..analysis.panel import scatter_stats
 
 COLORS = {"oracle": "#1f1f1f", "anomaly": "#d62728", "other": "#2ca02c", "paper": "#7f7f7f"}
 STAR = ("M0,-1L0.2245,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.382L-0.588,0.809L-0.363,0.118"
@@ -23,16 +23,6 @@ def enable_offline() -> None:
     alt.data_transformers.disable_max_rows()
 
 
-def roles(x: np.ndarray, y: np.ndarray, higher_is_better: bool) -> tuple[list[str], dict]:
-    stats = analyze(x, y) if higher_is_better else analyze(x, -np.asarray(y))
-    o = int(stats["oracle_index"])
-    yv = np.asarray(y, float)
-    better = yv > yv[o] if higher_is_better else yv < yv[o]
-    out = ["anomaly" if b else "other" for b in better]
-    out[o] = "oracle"
-    return out, stats
-
-
 def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned_train_loss", title: str = "",
                    width: int = 300, height: int = 240, x_domain: tuple[float, float] | None = None,
                    y_domain: tuple[float, float] | None = None) -> alt.LayerChart:
@@ -40,14 +30,12 @@ def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned
     (better than the oracle after retraining) red, the rest green; tau, p and anomaly ratio in the subtitle."""
     higher = y != "final_test_loss"
     d = df[[x, y] + [c for c in ("kept", "mask_id") if c in df]].copy()
-    d["role"], stats = roles(d[x].to_numpy(), d[y].to_numpy(), higher)
-    tau = stats["kendall_tau"] if higher else -stats["kendall_tau"]
-    ci = bootstrap(d[x].to_numpy(), d[y].to_numpy() if higher else -d[y].to_numpy())
-    t_lo, t_hi = ci["kendall_tau"] if higher else (-ci["kendall_tau"][1], -ci["kendall_tau"][0])
-    a_lo, a_hi = ci["anomaly_ratio"]
-    sub = [f"Kendall tau {tau:+.2f} [{t_lo:+.2f}, {t_hi:+.2f}], p {stats['p_value']:.2g}",
-           f"anomaly ratio {100 * stats['anomaly_ratio']:.1f}% [{100 * a_lo:.1f}, {100 * a_hi:.1f}] (N={len(d)}; 95% "
-           f"CI)"]
+    st = scatter_stats(d[x].to_numpy(), d[y].to_numpy(), higher)  # analysis/panel.py: the chart only draws
+    d["role"] = st["roles"]
+    (t_lo, t_hi), (a_lo, a_hi) = st["tau_ci"], st["anomaly_ci"]
+    sub = [f"Kendall tau {st['kendall_tau']:+.2f} [{t_lo:+.2f}, {t_hi:+.2f}], p {st['p_value']:.2g}",
+           f"anomaly ratio {100 * st['anomaly_ratio']:.1f}% [{100 * a_lo:.1f}, {100 * a_hi:.1f}] "
+           f"(N={st['n']}; 95% CI)"]
     xs = alt.Scale(zero=False, domain=list(x_domain)) if x_domain else alt.Scale(zero=False)
     ys = alt.Scale(zero=False, domain=list(y_domain)) if y_domain else alt.Scale(zero=False)
     color = alt.Color("role:N", scale=alt.Scale(domain=list(COLORS)[:3], range=[COLORS[k] for k in list(COLORS)[:3]]),
@@ -107,9 +95,9 @@ def tau_overview(table: pd.DataFrame) -> alt.Chart:
     ours = base.transform_filter((alt.datum.source != "paper") & alt.datum.compared).mark_point(
         shape=STAR, size=260, filled=True)
     hollow = base.transform_filter(~alt.datum.compared).mark_point(shape=STAR, size=200, filled=False, strokeWidth=1.5)
-    zero = alt.Chart(pd.DataFrame({"tau": [0.0, -0.2, 0.2]})).mark_rule(strokeDash=[3, 3],
+    zero = alt.Chart(pd.DataFrame({"tau": [0.0, -FAIL_TAU, FAIL_TAU]})).mark_rule(strokeDash=[3, 3],
                                                                         color="#999").encode(x="tau:Q")
     return alt.layer(zero, paper, hollow, ours).properties(
         width=420, height=alt.Step(14), title=alt.TitleParams(
-            "Does the oracle's pick survive retraining?", subtitle="tau near -1: yes; |tau| < 0.2 (dashed): no",
-            anchor="start"))
+            "Does the oracle's pick survive retraining?",
+            subtitle=f"tau near -1: yes; |tau| < {FAIL_TAU:g} (dashed): no", anchor="start"))
