@@ -41,3 +41,28 @@ def test_debug_shows_the_traceback_itself(tmp_path, monkeypatch):
     monkeypatch.setattr(commands, "run_study", broken)
     with pytest.raises(RuntimeError, match="boom"):
         commands.main(["--debug", "run", "--profile", "smoke", "--results", str(tmp_path)])
+
+
+@pytest.mark.parametrize("param,value,message", [
+    ("ratios", "0.7", "unknown parameter 'ratios': this notebook takes model, dataset, layers, ratio,"),
+    ("n_masks", "abc", "parameter n_masks='abc' must be an integer, e.g. -p n_masks 0"),
+])
+def test_a_bad_notebook_parameter_stops_the_notebook_with_one_line(tmp_path, param, value, message):
+    """papermill only warns about a misspelt -p name and runs the default; our notebooks stop at their first cell
+    with the project's one-line error (and nothing is computed)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    out = tmp_path / "out.ipynb"
+    run = subprocess.run([sys.executable, "-m", "papermill", str(REPO / "notebooks" / "lenet_mnist.ipynb"), str(out),
+                          "-k", "python3", "--cwd", str(REPO), "-p", param, value, "-p", "results_root", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    errors = [o for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", [])
+              if o["output_type"] == "error"]
+    assert len(errors) == 1 and len(errors[0]["traceback"]) == 1
+    assert errors[0]["traceback"][0].startswith("error: " + message)
+    assert not (tmp_path / "lenet_mnist").exists()

@@ -12,9 +12,9 @@ from IPython.display import Markdown, display
 from oracle_core import data
 from oracle_core.analysis import reference
 from oracle_core.experiment.runner import run_study
-from oracle_core.pages import charts, setting
+from oracle_core.pages import charts, notebook, setting
 
-charts.enable_offline()
+notebook.setup(globals())  # offline charts, one-line errors, parameters checked
 spec, note = setting.page_spec(model, dataset, layers, ratio, n_masks, seed, repeats or None, profile, wiring,
                                compute, precision)
 root = Path(results_root) if results_root else None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import papermill
 
 from ..base.paths import REPO
 
@@ -116,9 +117,10 @@ def build(profile: str = "cpu", dest: Path | None = None, results: Path | None =
                    "--cwd", str(REPO), "-p", "profile", profile]
             for k, v in p.params.items():
                 cmd += ["-p", k, str(v)]
-            if results:
+            takes = papermill.inspect_notebook(str(REPO / src))  # a page is given only the roots it declares
+            if results and "results_root" in takes:
                 cmd += ["-p", "results_root", str(Path(results).resolve())]
-            if data:
+            if data and "data_root" in takes:
                 cmd += ["-p", "data_root", str(Path(data).resolve())]
             _run(cmd, f"notebook {src} -> {page}")
             _tag_cells(book / page)
