@@ -323,3 +323,45 @@ def test_a_damaged_pretrained_network_is_a_one_line_error_naming_it(tmp_path):
     other = replace(spec, ratio=0.3)  # same pretraining key: it loads the shared dense network
     with pytest.raises(OracleError, match=f"{shared}.*damaged.*delete it and rerun"):
         runner.run_study(other, "lenet_mnist", tmp_path, progress=False)
+
+
+@pytest.fixture(scope="module")
+def finished_root(tmp_path_factory):
+    """One finished smoke run, copied by each damage case."""
+    root = tmp_path_factory.mktemp("finished")
+    runner.run_study(make_spec(profile="smoke", seed=26, n_masks=4), "lenet_mnist", root, progress=False)
+    return root
+
+
+@pytest.mark.parametrize("file,damage,needle", [
+    ("summary.json", lambda t: t[: len(t) // 2], "summary.json is damaged (not valid JSON"),
+    ("summary.json", lambda t: t.replace('"n_masks"', '"n_mask"'), "summary.json is damaged (no 'n_masks')"),
+    ("summary.json", lambda t: json.dumps({**json.loads(t), "anomaly_ratio": "0.5"}),
+     "summary.json is damaged ('anomaly_ratio' is '0.5')"),
+    ("masks.csv", lambda t: "\n".join(t.splitlines()[:-1]) + "\n", "masks.csv is damaged (3 masks where summary"),
+    ("masks.csv", lambda t: t.replace("final_test_acc", "final_acc"), "masks.csv is damaged (it needs the columns"),
+    ("curves.csv", lambda t: t.replace(",", ";"), "curves.csv is damaged (missing columns"),
+    ("env.json", lambda t: "[1, 2]", "env.json is damaged (not a JSON object)"),
+])
+def test_a_damaged_final_file_is_one_line_naming_it_and_the_fix(finished_root, tmp_path, file, damage, needle):
+    """Every file of a finished folder is validated on read (experiment/records.py): a damaged one stops the run, the
+    page loader and the CLI with one line naming the file and what to do, and changes nothing."""
+    import shutil
+
+    from oracle_core.experiment import commands
+    from oracle_core.experiment.results import load_run_dir
+
+    spec = make_spec(profile="smoke", seed=26, n_masks=4)
+    shutil.copytree(finished_root, tmp_path / "r")
+    root = tmp_path / "r"
+    folder = RunStore(spec, "lenet_mnist", root).dir
+    path = folder / file
+    path.write_text(damage(path.read_text()))
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    for load in (lambda: runner.run_study(spec, "lenet_mnist", root, progress=False), lambda: load_run_dir(folder)):
+        with pytest.raises(OracleError) as e:
+            load()
+        msg = str(e.value)
+        assert needle in msg and "\n" not in msg and "move its folder" in msg and str(path) in msg
+    assert commands.main(["run", "--profile", "smoke", "--seed", "26", "--n-masks", "4", "--results", str(root)]) == 2
+    assert before == {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..base.io import read_json
 from ..base.paths import default_results_root
+from ..experiment.records import read_object, read_summary
 from ..experiment.store import ENV_JSON, SPEC_JSON, SUMMARY_JSON, find_runs, pretrain_records
 from . import reference
 from .agreement import TAU_DISAGREEMENT, oracle_fails, under_trained, verdict
@@ -17,8 +18,8 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
     """One row per finished run: its setting, profile, headline numbers, and how and where it was produced."""
     rows = []
     for d in find_runs(root or default_results_root()):
-        rec, sm = read_json(d / SPEC_JSON), read_json(d / SUMMARY_JSON)
-        env = read_json(d / ENV_JSON) if (d / ENV_JSON).exists() else {}
+        rec, sm = read_object(d / SPEC_JSON), read_summary(d / SUMMARY_JSON, d.name)
+        env = read_object(d / ENV_JSON) if (d / ENV_JSON).exists() else {}
         s = rec["spec"]
         walls = env.get("wall_s_this_invocation", {})
         rows.append({

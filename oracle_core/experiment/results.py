@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..base.io import read_json
 from ..compute.stats import per_mask
+from .records import damaged, read_curves, read_masks, read_object, read_summary
 from .spec import StudySpec
 from .store import SPEC_JSON, RunStore
 
@@ -27,18 +27,26 @@ class StudyResult:
 
 
 def load_result(store: RunStore) -> StudyResult:
-    rows = pd.read_csv(store.masks_csv, dtype={"mask_id": str})
-    curves = pd.read_csv(store.curves_csv, dtype={"mask_id": str}) if store.curves_csv.exists() else pd.DataFrame()
+    """A finished folder read back, every file validated (records.py): a damaged one is a one-line error."""
+    summary = read_summary(store.summary_json, store.spec.key)
+    rows = read_masks(store.masks_csv, summary["n_masks"])
+    curves = read_curves(store.curves_csv) if store.curves_csv.exists() else pd.DataFrame()
     picks = pd.read_csv(store.criteria_csv, dtype={"mask_id": str}) if store.criteria_csv.exists() else pd.DataFrame()
-    return StudyResult(store.spec, store.dir, rows, per_mask(rows), read_json(store.summary_json),
-                       read_json(store.env_json) if store.env_json.exists() else {}, curves, picks)
+    env = read_object(store.env_json) if store.env_json.exists() else {}
+    return StudyResult(store.spec, store.dir, rows, per_mask(rows), summary, env, curves, picks)
 
 
 def load_run_dir(path: Path) -> StudyResult:
     """A result from its folder alone (for the book's loaders)."""
-    rec = read_json(Path(path) / SPEC_JSON)
-    spec = StudySpec.from_dict(rec["spec"])
-    store = RunStore(spec, rec["experiment"], Path(path).parent.parent)
+    rec = read_object(Path(path) / SPEC_JSON)
+    try:
+        spec = StudySpec.from_dict(rec["spec"])
+        experiment = rec["experiment"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise damaged(Path(path) / SPEC_JSON, f"no valid spec: {type(exc).__name__}") from None
+    if spec.key != Path(path).name:
+        raise damaged(Path(path) / SPEC_JSON, f"its spec hashes to {spec.key}, not to the folder's name")
+    store = RunStore(spec, experiment, Path(path).parent.parent)
     return load_result(store)
 
 
