@@ -365,3 +365,51 @@ def test_a_damaged_final_file_is_one_line_naming_it_and_the_fix(finished_root, t
         assert needle in msg and "\n" not in msg and "move its folder" in msg and str(path) in msg
     assert commands.main(["run", "--profile", "smoke", "--seed", "26", "--n-masks", "4", "--results", str(root)]) == 2
     assert before == {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_sigkill_at_several_points_resumes_to_byte_identical_files(tmp_path):
+    """A real SIGKILL (not an exception the runner could catch) during pretraining, right after the pruned losses,
+    and after one and after three finished shards; each rerun resumes, and the finished files equal byte for byte
+    those of a run that was never interrupted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    args = ["run", "--profile", "smoke", "--layers", "conv2", "--seed", "31", "--group-size", "1"]
+
+    def start(root):
+        return subprocess.Popen([sys.executable, "-m", "oracle_core", *args, "--results", str(root)], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    spec = make_spec(profile="smoke", layers="conv2", seed=31)
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    assert start(clean).wait(timeout=600) == 0
+    store = RunStore(spec, "lenet_mnist", killed)
+    shards = lambda: len(list(store.shards_dir.glob("*.sha256"))) if store.shards_dir.exists() else 0  # noqa: E731
+    points = [lambda: store.env_json.exists(),  # started and recorded: pretraining
+              lambda: store.pruned_csv.exists(),  # the state right after pruning is stored
+              lambda: shards() >= 1, lambda: shards() >= 3]
+    kills = 0
+    for reached in points:
+        proc = start(killed)
+        deadline = time.time() + 300
+        while not reached() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+    assert kills >= 3, "the run finished before most kill points: nothing was tested"
+    assert start(killed).wait(timeout=600) == 0
+    a, b = RunStore(spec, "lenet_mnist", clean), store
+    for name in ("masks.csv", "curves.csv", "summary.json", "pruned.csv", "criteria_picks.csv", "spec.json"):
+        if (a.dir / name).exists() or (b.dir / name).exists():
+            assert (a.dir / name).read_bytes() == (b.dir / name).read_bytes(), name
+    assert a.shared_pretrained_pt.read_bytes() == b.shared_pretrained_pt.read_bytes()
+    assert not b.shards_dir.exists()
+    assert len(json.loads(b.env_json.read_text())["earlier_invocations"]) == kills
