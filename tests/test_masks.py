@@ -53,3 +53,13 @@ def test_id_and_readable_form_are_stable():
 def test_bad_ratios_are_refused(ratio):
     with pytest.raises(OracleError):
         make_masks({"conv1": 10}, ratio, 0, 0)
+
+
+def test_a_ratio_that_rounds_to_another_is_refused_naming_the_one_to_give():
+    """int(10 * 0.55) = 5: ratio 0.55 would compute ratio 0.5's masks under a second folder."""
+    from oracle_core.experiment.spec import make_spec
+
+    with pytest.raises(OracleError, match=r"ratio 0.55 removes 5.5 of the 10 filters of conv1, rounded down to 5: "
+                                          r"the same masks as ratio 0.5, so give that"):
+        make_spec(layers="conv1", ratio=0.55, profile="smoke")
+    assert make_spec(layers="conv1", ratio=0.3, profile="smoke").ratio == 0.3  # 10 * 0.3 = 3.0000000000000004

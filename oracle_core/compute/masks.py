@@ -59,6 +59,10 @@ def check_ratio(layer: str, n_filters: int, ratio: float) -> int:
                           f"{1 / n_filters:.3g}")
     if k >= n_filters:
         raise OracleError(f"ratio {ratio} removes every filter of {layer} ({n_filters} filters): use a smaller ratio")
+    if abs(n_filters * ratio - round(n_filters * ratio)) > 1e-6:  # int() would round it down: an alias of k / n
+        raise OracleError(f"ratio {ratio:g} removes {n_filters * ratio:g} of the {n_filters} filters of {layer}, "
+                          f"rounded down to {k}: the same masks as ratio {k / n_filters:g}, so give that "
+                          "(a ratio must remove a whole number of filters from every named layer)")
     return k
 
 
