@@ -162,6 +162,7 @@ def test_vgg19_released_layer_list_is_the_13_convs_its_indices_point_at():
                      profile="paper").layers == expected[:7] + ("conv8",) + expected[7:]  # model order
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,dataset", [("resnet8", "cifar10"), ("vgg_tiny", "cifar100")])
 def test_a_cifar_smoke_study_runs_end_to_end_and_is_marked_fabricated(cifar_root, tmp_path, monkeypatch, model,
                                                                       dataset):

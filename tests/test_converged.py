@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 
 import pandas as pd
+import pytest
 
 from oracle_core.compute.masks import enumerate_masks
 from oracle_core.experiment import runner
@@ -43,6 +44,7 @@ def test_the_retrained_sample_is_seeded_uniform_and_in_candidate_order():
     assert len(counts) == 252 and counts.max() < 3 * counts.mean()
 
 
+@pytest.mark.slow
 def test_a_sampled_run_scores_every_candidate_and_retrains_the_sample_and_the_oracle(smoke_results):
     spec = replace(make_spec(profile="smoke", layers="conv2", seed=11), retrain_sample=3, criteria_picks=True)
     res = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False)

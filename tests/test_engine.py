@@ -29,6 +29,7 @@ def pruned():
     return [prune(dense, Mask.parse(t)) for t in MASKS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shared", [False, True])
 def test_wide_training_follows_the_single_model_trajectories(pruned, shared):
     x, y = _data()
@@ -74,6 +75,7 @@ def test_best_epoch_is_the_highest_test_accuracy():
     assert r.best_epoch == 1 and r.final["best_epoch"] == 2 and r.final["final_test_loss"] == 3
 
 
+@pytest.mark.slow
 def test_wide_resnet_with_batchnorm_and_option_a_shortcuts_matches_single_models():
     """In float64, so that the comparison sees the engine and not float32 round-off: with BN and batch 16 a
     2e-7 difference at step 1 grows chaotically to ~1e-3 by step 50 (measured), in float64 the paths agree
@@ -105,6 +107,7 @@ def test_wide_resnet_with_batchnorm_and_option_a_shortcuts_matches_single_models
         assert abs(engine.evaluate(m, 1, x[:128], y[:128]).loss[0] - ev.loss[i]) < 1e-5
 
 
+@pytest.mark.slow
 def test_batched_pruned_loss_equals_single_for_every_mask_of_a_setting():
     from oracle_core.compute.masks import enumerate_masks
 
@@ -169,6 +172,7 @@ def test_eval_max_pool_is_bit_identical_to_max_pool2d_and_training_keeps_the_ref
     assert torch.equal(fast, ref.detach())
 
 
+@pytest.mark.slow
 def test_the_vit_style_recipe_stays_per_model_when_stacked(pruned):
     """AdamW + per-step cosine + label smoothing + mixup/cutmix + clipping: K stacked models still follow their
     single-model trajectories (each draws its own mixing from its own seed)."""

@@ -113,6 +113,7 @@ def test_headline_numbers_come_from_the_store():
     assert conv3["under_trained"] and conv3["verdict"].startswith("under-trained")
 
 
+@pytest.mark.slow
 def test_a_non_prefix_short_recipe_uses_its_own_stored_run(tmp_path, monkeypatch):
     """The paper profile's short recipe compresses the schedule, so its lesson needs separate short runs: the page
     says which command is missing until the run is stored, then reads it."""
@@ -139,6 +140,7 @@ def test_a_non_prefix_short_recipe_uses_its_own_stored_run(tmp_path, monkeypatch
     assert lesson.lesson_missing([cell], "smoke", tmp_path).startswith("Every lesson setting")
 
 
+@pytest.mark.slow
 def test_disagreements_quote_the_long_profile_and_released_wiring_runs_of_the_same_setting(tmp_path, monkeypatch):
     """Where `cpu` disagrees with the paper, the page quotes the same masks retrained longer (CHECK_PROFILE) once
     that run is stored, and the Profiles page compares the two runs mask by mask."""

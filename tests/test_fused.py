@@ -84,6 +84,7 @@ def test_the_block_routes_gradients_as_max_pool2d_does_at_exact_ties():
     assert not torch.allclose(xs.grad, xr.grad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [1, 3])
 def test_fused_training_follows_the_torch_kernels_trajectory(k):
     torch.manual_seed(0)

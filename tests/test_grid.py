@@ -43,6 +43,7 @@ def test_only_filters_by_any_of_several_texts():
         ["lenet5_mini/fashion_mnist conv1@0.5", "lenet5_mini/mnist conv1@0.2"])
 
 
+@pytest.mark.slow
 def test_a_filter_matching_nothing_is_one_line_error(tmp_path):
     with pytest.raises(OracleError, match="no grid setting matches"):
         run_grid("smoke", 1, "conv9@0.5", tmp_path)
@@ -80,6 +81,7 @@ def test_grid_list_prints_every_setting_and_its_state(smoke_grid):
     assert sum(" done" in line for line in lines) == 10
 
 
+@pytest.mark.slow
 def test_a_grid_worker_has_every_module_a_run_needs_once_the_grid_is_imported():
     """All imports are top-level, so importing the grid loads everything a run reaches (a worker never imports a
     module later, half-edited by someone working beside a long grid)."""

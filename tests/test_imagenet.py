@@ -75,6 +75,7 @@ def test_resnet18_prunes_the_eight_block_convs():
     assert spec.n_masks == 160 and spec.pretrain.epochs == 0 and spec.retrain.epochs == 30
 
 
+@pytest.mark.slow
 def test_a_resnet18_smoke_study_runs_end_to_end(imagenet_root, hub, tmp_path, monkeypatch):
     monkeypatch.setenv("ORACLE_FABRICATED_DATA", "1")
     fabricate.resnet18_weights(hub)

@@ -15,6 +15,7 @@ from oracle_core.experiment.spec import make_spec
 from oracle_core.experiment.store import MASK_COLUMNS, RunStore
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_every_file(smoke_results):
     spec = make_spec(profile="smoke")
     res = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False)
@@ -37,6 +38,7 @@ def test_smoke_run_writes_every_file(smoke_results):
     assert {"conv1.weight", "conv2.weight", "conv3.weight", "fc1.weight", "fc2.weight"} <= set(sd)
 
 
+@pytest.mark.slow
 def test_rerun_does_nothing(smoke_results, monkeypatch):
     spec = make_spec(profile="smoke")
     runner.run_study(spec, "lenet_mnist", smoke_results, progress=False)
@@ -45,10 +47,11 @@ def test_rerun_does_nothing(smoke_results, monkeypatch):
         raise AssertionError("a finished setting must not train again")
 
     monkeypatch.setattr(engine, "train", boom)
-    monkeypatch.setattr(runner, "_Data", boom)
+    monkeypatch.setattr(runner, "StudyData", boom)
     runner.run_study(spec, "lenet_mnist", smoke_results, progress=False)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_identical_results(smoke_results, tmp_path, monkeypatch):
     spec = make_spec(profile="smoke", layers="conv2", seed=5)
     full = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False, group_size=2)
@@ -83,6 +86,7 @@ def test_killed_run_resumes_to_identical_results(smoke_results, tmp_path, monkey
     assert killed[0]["code_version"] and {"numpy", "scipy", "pandas", "numba"} <= set(resumed.env)
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_group_size(smoke_results, tmp_path):
     spec = make_spec(profile="smoke", layers="conv3")
     a = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False, group_size=1)
@@ -114,6 +118,7 @@ def test_bad_input_is_a_one_line_error(kwargs, needle):
     (["--ratio", "1.5"], "outside (0, 1)"), (["--layers", "conv9"], "not a prunable layer"),
     (["--dataset", "kmnist", "--data", "/nonexistent"], "missing"),
 ])
+@pytest.mark.slow
 def test_cli_exits_2_and_writes_nothing(tmp_path, args, needle):
     p = subprocess.run([sys.executable, "-m", "oracle_core", "run", "--profile", "smoke", "--results", str(tmp_path),
                         *args], cwd=REPO, capture_output=True, text=True)
@@ -129,6 +134,7 @@ def test_oracle_error_is_not_raised_for_valid_multi_layer():
         make_spec(layers="conv1+conv1")
 
 
+@pytest.mark.slow
 def test_released_code_wiring_runs_end_to_end_and_is_reported(smoke_results):
     from oracle_core.pages import wiring as wiring_page
 
@@ -160,6 +166,7 @@ def test_wiring_meaning_reads_direction_and_verdict_from_the_numbers():
     assert "change verdict in conv1" in wiring._wiring_meaning(flip)
 
 
+@pytest.mark.slow
 def test_more_repeats_reuse_the_finished_fewer_repeat_run(smoke_results, tmp_path, monkeypatch):
     """The noise ceiling (2 repeats) copies repeat 0 from the finished 1-repeat run of the same spec, and
     those copied rows equal what retraining them again computes (same seeds): only repeat 1 is trained."""
@@ -238,6 +245,7 @@ def test_the_printed_command_reproduces_a_non_fp32_spec():
                      args.profile, args.wiring, args.shared_order, args.precision).key == spec.key
 
 
+@pytest.mark.slow
 def test_a_second_process_on_the_same_spec_stops_naming_the_holder(smoke_results, tmp_path):
     spec = make_spec(profile="smoke", layers="conv3", seed=21)
     store = RunStore(spec, "lenet_mnist", tmp_path)
@@ -258,6 +266,7 @@ def test_a_second_process_on_the_same_spec_stops_naming_the_holder(smoke_results
     assert store.is_complete()
 
 
+@pytest.mark.slow
 def test_a_truncated_shard_is_set_aside_and_retrained(tmp_path, monkeypatch):
     spec = make_spec(profile="smoke", layers="conv2", seed=22)
     full = runner.run_study(spec, "lenet_mnist", tmp_path / "a", progress=False, group_size=3)
@@ -297,6 +306,7 @@ def test_bad_group_size_experiment_and_device_write_nothing(tmp_path):
     assert not any(tmp_path.rglob("*.json"))
 
 
+@pytest.mark.slow
 def test_a_finished_folder_whose_spec_json_was_edited_is_refused(tmp_path):
     spec = make_spec(profile="smoke", seed=24)
     res = runner.run_study(spec, "lenet_mnist", tmp_path, progress=False)
@@ -313,6 +323,7 @@ def test_a_finished_folder_whose_spec_json_was_edited_is_refused(tmp_path):
         runner.run_study(other, "lenet_mnist", tmp_path / "fresh", progress=False)
 
 
+@pytest.mark.slow
 def test_a_damaged_pretrained_network_is_a_one_line_error_naming_it(tmp_path):
     from dataclasses import replace
 
@@ -343,6 +354,7 @@ def finished_root(tmp_path_factory):
     ("curves.csv", lambda t: t.replace(",", ";"), "curves.csv is damaged (missing columns"),
     ("env.json", lambda t: "[1, 2]", "env.json is damaged (not a JSON object)"),
 ])
+@pytest.mark.slow
 def test_a_damaged_final_file_is_one_line_naming_it_and_the_fix(finished_root, tmp_path, file, damage, needle):
     """Every file of a finished folder is validated on read (experiment/records.py): a damaged one stops the run, the
     page loader and the CLI with one line naming the file and what to do, and changes nothing."""
