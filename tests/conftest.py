@@ -48,7 +48,7 @@ def smoke_book(tmp_path_factory, smoke_grid):
     """The book rendered at the smoke profile from the smoke grid: (folder, build log)."""
     dest = tmp_path_factory.mktemp("book")
     results = smoke_grid
-    p = subprocess.run([sys.executable, "-m", "oracle_core.bookbuild", "--profile", "smoke", "--dest", str(dest),
+    p = subprocess.run([sys.executable, "-m", "oracle_core.pages.build", "--profile", "smoke", "--dest", str(dest),
                         "--results", str(results)], cwd=REPO, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return dest, p.stdout + p.stderr
