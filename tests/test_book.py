@@ -100,3 +100,15 @@ def test_single_setting_notebooks_are_written_by_the_one_template():
         committed = (REPO / "notebooks" / f"{name}.ipynb").read_text()
         assert committed == tool.render(name), \
             f"notebooks/{name}.ipynb differs: run python tools/make_model_notebooks.py"
+
+
+def test_no_committed_result_was_computed_on_fabricated_data():
+    """Files fabricated for tests are accepted only under ORACLE_FABRICATED_DATA=1 and every result computed on them
+    records it (dataset_md5.fabricated); the committed store, which the book shows, must hold none."""
+    import json
+
+    runs = find_runs(REPO / "results")
+    assert runs
+    for d in runs:
+        env = json.loads((d / "env.json").read_text()) if (d / "env.json").exists() else {}
+        assert env.get("dataset_md5", {}).get("fabricated") != "true", f"{d} was computed on fabricated data"

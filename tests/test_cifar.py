@@ -52,6 +52,22 @@ def test_a_corrupted_file_is_refused_even_in_fabricated_mode(tmp_path, monkeypat
         data.load_split("cifar10", True, tmp_path)
 
 
+def test_a_marker_beside_real_looking_batches_accepts_nothing(tmp_path, monkeypatch):
+    """ORACLE_FABRICATED_DATA=1 and a FABRICATED.json that lists a batch's md5 are not enough: the batch must say it
+    was fabricated. A real-looking (or corrupted real) batch under a marker is checked against the published md5."""
+    import json
+
+    monkeypatch.setenv("ORACLE_FABRICATED_DATA", "1")
+    folder = fabricate.cifar(tmp_path, "cifar10", n_train=50, n_test=20)
+    batch = folder / "data_batch_1"
+    batch.write_bytes(pickle.dumps({"batch_label": "training batch 1 of 5", "labels": [0], "data": b"x"}, protocol=2))
+    marker = json.loads((folder / "FABRICATED.json").read_text())
+    marker["data_batch_1"] = data.md5sum(batch)  # the marker even lists this file's md5
+    (folder / "FABRICATED.json").write_text(json.dumps(marker))
+    with pytest.raises(OracleError, match="data_batch_1 is corrupted"):
+        data.load_split("cifar10", True, tmp_path)
+
+
 def test_cifar_loader_reads_the_pickled_batches(cifar_root, monkeypatch):
     monkeypatch.setenv("ORACLE_FABRICATED_DATA", "1")
     train = data.load_split("cifar10", True, cifar_root)

@@ -31,12 +31,27 @@ def dataset_present(name: str, root: Path | None = None) -> bool:
 
 
 
+def _made_by_fabricate(info: DatasetInfo, folder: Path) -> bool:
+    """Whether every batch in ``folder`` says it was fabricated (fabricate.py writes CIFAR's layout with the batch
+    label "fabricated"; a real batch says e.g. "training batch 1 of 5"), read off the pickle's first bytes."""
+    if info.fmt != "cifar":
+        return False  # fabricate.py makes CIFAR (and ImageNet, checked by imagenet.py) only
+    for f in info.train_files + info.test_files:
+        with open(folder / f, "rb") as fh:
+            head = fh.read(64)
+        if b"batch_label" not in head or b"fabricated" not in head:
+            return False
+    return True
+
+
 def expected_md5s(info: DatasetInfo, folder: Path) -> dict[str, str]:
-    """The real files' md5s; a fabricated copy's own (FABRICATED.json) only when ORACLE_FABRICATED_DATA=1."""
+    """The real files' md5s; a fabricated copy's own (FABRICATED.json) only when ORACLE_FABRICATED_DATA=1 and every
+    batch's content says it was fabricated (so a marker beside real, corrupted files accepts nothing)."""
     marker = folder / FABRICATED_FILE
     if os.environ.get("ORACLE_FABRICATED_DATA") == "1" and marker.is_file():
         sums = json.loads(marker.read_text())
-        if set(sums) == set(info.files):
+        if set(sums) == set(info.files) and all((folder / f).is_file() for f in info.files) \
+                and _made_by_fabricate(info, folder):
             return sums
     return info.files
 
