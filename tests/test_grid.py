@@ -122,3 +122,12 @@ def test_converged_plan_runs_the_priority_settings_first_and_projects_the_hours_
     hours, typical = projected_hours(prog, 2)
     left = sum(p["left"] for p in prog if p["data"])
     assert typical == 100.0 and hours == pytest.approx(left * 100.0 / 3600 / 2)
+
+
+def test_zero_workers_is_one_line_and_exit_2(tmp_path, capsys):
+    from oracle_core.experiment import commands
+
+    assert commands.main(["grid", "--profile", "smoke", "--workers", "0", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--workers 0 must be at least 1" in err
+    assert not list(tmp_path.iterdir())

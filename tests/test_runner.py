@@ -425,3 +425,12 @@ def test_sigkill_at_several_points_resumes_to_byte_identical_files(tmp_path):
     assert a.shared_pretrained_pt.read_bytes() == b.shared_pretrained_pt.read_bytes()
     assert not b.shards_dir.exists()
     assert len(json.loads(b.env_json.read_text())["earlier_invocations"]) == kills
+
+
+def test_repeats_zero_means_the_profiles_count():
+    """The README's promise: --repeats 0 (and the notebooks' repeats = 0) is the profile's number of repeats."""
+    from oracle_core.experiment.protocol import get_profile
+
+    for profile in ("smoke", "cpu", "paper"):
+        assert make_spec(profile=profile, repeats=0).repeats == get_profile(profile).repeats
+    assert make_spec(profile="paper", repeats=2).repeats == 2
