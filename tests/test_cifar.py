@@ -180,8 +180,8 @@ def test_vgg19_released_layer_list_is_the_13_convs_its_indices_point_at():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model,dataset", [("resnet8", "cifar10"), ("vgg_tiny", "cifar100")])
-def test_a_cifar_smoke_study_runs_end_to_end_and_is_marked_fabricated(cifar_root, tmp_path, monkeypatch, model,
-                                                                      dataset):
+def test_a_cifar_smoke_study_runs_end_to_end_and_is_marked_fabricated(cifar_root, tmp_path, monkeypatch,
+                                                                      model, dataset):
     monkeypatch.setenv("ORACLE_FABRICATED_DATA", "1")
     spec = make_spec(model, dataset, "all", 0.5, 4, profile="smoke")
     res = runner.run_study(spec, "cifar", tmp_path, cifar_root, progress=False)

@@ -87,8 +87,8 @@ def _fake_result(tmp_path):
     rng = np.random.default_rng(0)
     masks = pd.DataFrame({"mask_id": [f"m{i}" for i in range(5)], "kept": [f"conv1:{i}" for i in range(5)],
                           "repeat": 0, "seed": 1, "pruned_train_loss": rng.uniform(1, 2, 5),
-                          "pruned_train_acc": [0.5, 0.9, 0.1, 0.3, 0.2], "final_test_acc": [0.90, 0.95, 0.97, 0.91,
-                                                                                            0.92],
+                          "pruned_train_acc": [0.5, 0.9, 0.1, 0.3, 0.2], "final_test_acc":
+                          [0.90, 0.95, 0.97, 0.91, 0.92],
                           "final_test_loss": 0.3, "final_train_loss": 0.2, "best_epoch": 2})[MASK_COLUMNS]
     curves = pd.DataFrame([{"mask_id": m, "repeat": 0, "epoch": e, "test_acc": a - 0.01 * (2 - e), "test_loss": 0.3,
                             "train_loss": 0.5 / e} for m, a in zip(masks["mask_id"], masks["final_test_acc"])

@@ -50,8 +50,8 @@ def imports() -> dict[str, list[tuple[str, int, bool]]]:
         edges = graph.setdefault(here, [])
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                edges += [(t, node.lineno, id(node) in top_level) for t in resolve(node, here,
-                                                                                   path.name == "__init__.py")]
+                targets = resolve(node, here, path.name == "__init__.py")
+                edges += [(t, node.lineno, id(node) in top_level) for t in targets]
             elif isinstance(node, ast.Import):
                 edges += [(a.name, node.lineno, id(node) in top_level) for a in node.names
                           if a.name.startswith("oracle_core")]

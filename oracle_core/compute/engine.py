@@ -70,8 +70,8 @@ def evaluate(model: nn.Module, k: int, x: torch.Tensor, y: torch.Tensor, batch_s
         with numerics("fp32", x.device):  # the oracle's pruned loss and the test metrics: never TF32 on CUDA
             out = model(xb.repeat(1, k, 1, 1) if k > 1 else xb).reshape(b, k, -1)
         yk = yb.unsqueeze(1).expand(b, k)
-        loss_sum += F.cross_entropy(out.reshape(b * k, -1), yk.reshape(-1), reduction="none").reshape(b,
-                                                                                                      k).sum(0).double()
+        per_sample = F.cross_entropy(out.reshape(b * k, -1), yk.reshape(-1), reduction="none").reshape(b, k)
+        loss_sum += per_sample.sum(0).double()
         correct += (out.argmax(-1) == yk).sum(0).double()
     model.train(was_training)
     n = len(y)

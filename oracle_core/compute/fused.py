@@ -117,8 +117,8 @@ def _block_backward(x, w, out, arg, g, dconv, dw, db, need_dx):  # pragma: no co
                                 x11 = x[k, ci, r + 1, c + 1]
                                 acc = dwacc[ci, ki, kj]
                                 for b in range(nb):
-                                    acc[b] += gd[0, b] * x00[b] + gd[1, b] * x01[b] + gd[2, b] * x10[b] + gd[3,
-                                                                                                             b] * x11[b]
+                                    acc[b] += (gd[0, b] * x00[b] + gd[1, b] * x01[b]
+                                               + gd[2, b] * x10[b] + gd[3, b] * x11[b])
             for ci in range(ci_n):
                 for ki in range(kh):
                     for kj in range(5):

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 
-def mix(x: torch.Tensor, rng: np.random.Generator, mixup_alpha: float, cutmix_alpha: float) -> tuple[torch.Tensor,
-                                                                                                     float]:
+def mix(x: torch.Tensor, rng: np.random.Generator, mixup_alpha: float,
+        cutmix_alpha: float) -> tuple[torch.Tensor, float]:
     """(mixed batch, lam) for a batch x [B, C, H, W]; the partner of image i is image B-1-i."""
     use_cutmix = cutmix_alpha > 0 and (mixup_alpha <= 0 or rng.random() < 0.5)
     alpha = cutmix_alpha if use_cutmix else mixup_alpha

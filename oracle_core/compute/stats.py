@@ -90,6 +90,6 @@ def bootstrap(x: np.ndarray, acc: np.ndarray, n_boot: int = 1000, seed: int = 0,
         anomalies[b] = float((ys > ys[int(np.argmin(xs))]).mean())
     lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
     ok = taus[~np.isnan(taus)]
-    return {"kendall_tau": (float(np.percentile(ok, lo)), float(np.percentile(ok, hi))) if len(ok) else (math.nan,
-                                                                                                         math.nan),
+    tau_ci = (float(np.percentile(ok, lo)), float(np.percentile(ok, hi))) if len(ok) else (math.nan, math.nan)
+    return {"kendall_tau": tau_ci,
             "anomaly_ratio": (float(np.percentile(anomalies, lo)), float(np.percentile(anomalies, hi)))}

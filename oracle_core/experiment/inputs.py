@@ -39,11 +39,11 @@ class StudyData:
         test = data.load_split(spec.dataset, False, root).head(spec.test_subset)
         self.info = info
         if info.fmt == "cifar":  # uint8 on the device, normalized per batch (identical numbers, 4x less memory)
-            self.train_x, self.test_x = data.DeviceImages(train.images, info, device), data.DeviceImages(test.images,
-                                                                                                         info, device)
+            self.train_x = data.DeviceImages(train.images, info, device)
+            self.test_x = data.DeviceImages(test.images, info, device)
         else:  # the MNIST family is small: one float tensor (the committed results were computed this way)
-            self.train_x, self.test_x = data.to_float(train.images, info, device), data.to_float(test.images, info,
-                                                                                                 device)
+            self.train_x = data.to_float(train.images, info, device)
+            self.test_x = data.to_float(test.images, info, device)
         self.train_y, self.test_y = train.labels.to(device), test.labels.to(device)
         n = spec.retrain_subset or len(self.train_y)
         self.retrain_x, self.retrain_y = _head(self.train_x, n), self.train_y[:n]

@@ -31,8 +31,8 @@ MODELS: dict[str, ModelInfo] = {
     **{f"lenet5_mini_d{d}": ModelInfo(f"lenet5_mini_d{d}", (lambda e: lambda c, k: LeNet5Mini(c, k, extra_fc=e))(d - 5),
                                       "lenet", f"LeNet5-Mini-D{d}: {d - 5} extra ReLU->Linear(10,10)")
        for d in (6, 7, 8)},
-    **{f"lenet5_mini_w{w}": ModelInfo(f"lenet5_mini_w{w}", (lambda f: lambda c, k: LeNet5Mini(c, k,
-                                                                                              conv1_filters=f))(w),
+    **{f"lenet5_mini_w{w}": ModelInfo(f"lenet5_mini_w{w}",
+                                      (lambda f: lambda c, k: LeNet5Mini(c, k, conv1_filters=f))(w),
                                       "lenet", f"LeNet5-Mini-W{w}: conv1 has {w} filters")
        for w in (20, 30, 40)},
     "resnet56": ModelInfo("resnet56", lambda c, k: ResNetCifar(56, c, k), "resnet_cifar",

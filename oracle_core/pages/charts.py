@@ -95,8 +95,8 @@ def tau_overview(table: pd.DataFrame) -> alt.Chart:
     ours = base.transform_filter((alt.datum.source != "paper") & alt.datum.compared).mark_point(
         shape=STAR, size=260, filled=True)
     hollow = base.transform_filter(~alt.datum.compared).mark_point(shape=STAR, size=200, filled=False, strokeWidth=1.5)
-    zero = alt.Chart(pd.DataFrame({"tau": [0.0, -FAIL_TAU, FAIL_TAU]})).mark_rule(strokeDash=[3, 3],
-                                                                        color="#999").encode(x="tau:Q")
+    zero = alt.Chart(pd.DataFrame({"tau": [0.0, -FAIL_TAU, FAIL_TAU]})).mark_rule(
+        strokeDash=[3, 3], color="#999").encode(x="tau:Q")
     return alt.layer(zero, paper, hollow, ours).properties(
         width=420, height=alt.Step(14), title=alt.TitleParams(
             "Does the oracle's pick survive retraining?",

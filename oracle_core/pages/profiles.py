@@ -47,8 +47,8 @@ def profile_fidelity(results_root: Path | None = None,
                                                                           base["pruned_train_loss"]).statistic, 3),
                    f"tau of final accs vs {ref_name}": round(kendalltau(pm["final_test_acc"],
                                                                        base["final_test_acc"]).statistic, 3),
-                   "retraining wall time (s)": round(r.env.get("wall_s_this_invocation", {}).get("retrain_s",
-                                                                                                 float("nan")))}
+                   "retraining wall time (s)":
+                       round(r.env.get("wall_s_this_invocation", {}).get("retrain_s", float("nan")))}
         if p != ref_name:
             frames.append(pd.DataFrame({"profile": p, "reference": base["final_test_acc"],
                                         "this": pm["final_test_acc"]}))

@@ -30,6 +30,5 @@ def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VCon
         if name == "pruned layers":
             cs = sorted(cs, key=lambda c: (c.entry.layers.count("+"), c.entry.layers))
         t = setting_table(cs)
-        panels.append(tau_vs(t, "setting", name, order=list(t.index)).properties(width=200, height=180,
-                                                                                  title=name))
+        panels.append(tau_vs(t, "setting", name, order=list(t.index)).properties(width=200, height=180, title=name))
     return charts.grid(panels, columns=3)
