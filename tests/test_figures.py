@@ -187,3 +187,14 @@ def test_the_long_profile_differs_from_cpu_only_in_its_retraining():
     assert {k: cpu[k] for k in same} == {k: long[k] for k in same}
     e = GridEntry("lenet_mnist", "conv1", 0.8)
     assert e.spec("cpu").pretrain_key() == e.spec(disagreements.CHECK_PROFILE).pretrain_key()
+
+
+def test_the_missing_data_note_names_the_checkout_folder_not_this_machines_path():
+    """Built from the default data folder, the page says `data/KMNIST/raw/`, not an absolute path of the machine
+    that built the book."""
+    from oracle_core.base.paths import REPO
+
+    e = GridEntry("mnist_variants", "conv1", dataset="kmnist")
+    note = figure.data_notes([cells.Cell(e, None, "km-mnist/kmnist_conv1_0.5", "python -m oracle_core run ...")],
+                              REPO / "data")
+    assert "`data/KMNIST/raw/`" in note and str(REPO) not in note

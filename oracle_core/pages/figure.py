@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..analysis import reference
 from ..analysis.agreement import verdict
+from ..base.paths import REPO
 from ..compute.stats import analyze
 from ..data import DATASETS, dataset_present, default_root, raw_dir
 from ..experiment.protocol import get_profile
@@ -92,16 +93,15 @@ def data_notes(cs: list[Cell], data_root: Path | None = None) -> str:
             info = DATASETS[ds]
             ref = reference.paper_row(c.entry.model, ds, ("conv1",), 0.5)
             folder = raw_dir(info, Path(data_root or default_root()))
+            if folder.is_relative_to(REPO):  # the page names the folder in the checkout, not this machine's path
+                folder = folder.relative_to(REPO)
             notes.append(
                 f"**{ds}: the data is missing here**, so our panel is empty. Put {', '.join(info.files)} in "
                 f"`{folder}/` (`python -m oracle_core.data fetch {ds}` does it on a networked machine via "
-                f"torchvision), "
-                f"then run `{c.command}`. The paper's numbers for it: tau {ref['kendall_tau']:+.2f}, anomaly ratio "
-                f"{ref['anomaly_ratio_percent']:.2f}%, oracle accuracy {ref['oracle_final_acc_percent']:.2f}%; its "
-                "points are shown below.")
+                f"torchvision), then run `{c.command}`. The paper's numbers for it: tau "
+                f"{ref['kendall_tau']:+.2f}, anomaly ratio {ref['anomaly_ratio_percent']:.2f}%, oracle accuracy "
+                f"{ref['oracle_final_acc_percent']:.2f}%; its points are shown below.")
     return "\n\n".join(notes) or "Every dataset of this figure is on disk."
-
-
 
 
 # ---- panels ------------------------------------------------------------------------------------------
