@@ -1,5 +1,6 @@
-"""How much of a setting's numbers is noise: bootstrap intervals over masks (compute/stats.py) and, from a
-setting retrained several times per mask, how reproducible its final ranking is at all (the noise ceiling)."""
+"""How much of a setting's numbers is noise: from a setting retrained several times per mask, how reproducible its
+final ranking is at all (the noise ceiling). Bootstrap intervals over masks: compute/stats.py, per panel
+analysis/panel.py."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
-
-from ..compute.stats import analyze, bootstrap
 
 
 def repeat_taus(masks: pd.DataFrame) -> dict[str, float]:
@@ -27,8 +26,3 @@ def repeat_taus(masks: pd.DataFrame) -> dict[str, float]:
             single, "tau pruned loss vs mean of repeats": mean, "attenuation by one retraining": atten,
             "median acc %": 100 * float(wide.mean(axis=1).median())}
 
-
-def tau_interval(per_mask: pd.DataFrame) -> dict[str, object]:
-    """A setting's tau and anomaly ratio with their 95% bootstrap intervals over masks."""
-    x, y = per_mask["pruned_train_loss"].to_numpy(), per_mask["final_test_acc"].to_numpy()
-    return {**analyze(x, y), "ci": bootstrap(x, y)}

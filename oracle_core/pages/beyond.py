@@ -15,7 +15,8 @@ import pandas as pd
 from .. import data
 from ..analysis import criteria, reference
 from ..analysis.agreement import under_trained
-from ..analysis.uncertainty import repeat_taus, tau_interval
+from ..analysis.panel import scatter_stats
+from ..analysis.uncertainty import repeat_taus
 from ..compute.scoring import TAYLOR_IMAGES
 from ..compute.stats import bootstrap
 from .cells import Cell, cells
@@ -78,13 +79,12 @@ def uncertainty_table(cs: list[Cell]) -> pd.DataFrame:
         if c.result is None:
             continue
         pm = c.result.per_mask
-        st = tau_interval(pm)
-        ci = st["ci"]
+        st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy())
+        (t_lo, t_hi), (a_lo, a_hi) = st["tau_ci"], st["anomaly_ci"]
         rows.append({"setting": _label(c), "N": len(pm), "tau": st["kendall_tau"],
-                     "tau 95% CI": f"[{ci['kendall_tau'][0]:+.2f}, {ci['kendall_tau'][1]:+.2f}]",
-                     "anomaly %": 100 * st["anomaly_ratio"],
-                     "anomaly % 95% CI": f"[{100 * ci['anomaly_ratio'][0]:.1f}, {100 * ci['anomaly_ratio'][1]:.1f}]",
-                     "tau CI excludes 0": bool(ci["kendall_tau"][1] < 0 or ci["kendall_tau"][0] > 0)})
+                     "tau 95% CI": f"[{t_lo:+.2f}, {t_hi:+.2f}]", "anomaly %": 100 * st["anomaly_ratio"],
+                     "anomaly % 95% CI": f"[{100 * a_lo:.1f}, {100 * a_hi:.1f}]",
+                     "tau CI excludes 0": bool(t_hi < 0 or t_lo > 0)})
     return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
 
 
