@@ -143,5 +143,3 @@ class DeviceImages:
             k, b = key.shape
             return to_float(self.images[key.reshape(-1)], self.info, self.device).reshape(k, b, *self.shape[1:])
         return to_float(self.images[key], self.info, self.device)
-
-

@@ -169,5 +169,3 @@ def fetch(name: str, root: Path | None = None, source: str = "auto") -> dict[str
 
 def dataset_md5s(name: str, root: Path | None = None) -> dict[str, str]:
     return verify(get_dataset_info(name), Path(root or default_root()))
-
-

@@ -91,5 +91,3 @@ def raw_dir(info: DatasetInfo, root: Path) -> Path:
 
 
 FABRICATED_FILE = "FABRICATED.json"  # written by fabricate.py beside files made for tests
-
-

@@ -122,5 +122,3 @@ def pretrain_only(spec: StudySpec, results_root: Path | None = None, data_root: 
         dev = envinfo.pick_device(device)
         pretrained(spec, store, StudyData(spec, dev, data_root), dev, progress)
     return store.shared_pretrained_pt
-
-

@@ -9,7 +9,7 @@ and recorded in each result's ``spec.json``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..base.errors import OracleError
 from ..compute.recipe import Recipe
@@ -139,21 +139,22 @@ _CIFAR_SMOKE = Profile(  # ResNet56 and VGG19 share it
     why=("Code check only (CI, fabricated CIFAR-format files): 256 training and 128 test images, 2 pretraining "
          "epochs, 4 masks, 2 retraining epochs. Its numbers mean nothing."))
 
+_CIFAR_CPU = Profile(  # ResNet56's 2-core reduction; VGG19's is the same with fewer masks
+    name="cpu", pretrain=RESNET_CIFAR_CPU_PRETRAIN, retrain=CIFAR_CPU_RETRAIN, short_retrain=CIFAR_CPU_SHORT_RETRAIN,
+    repeats=1, train_subset=5000, test_subset=2000, loss_subset=5000, sampled_masks=8,
+    why=("NOT the paper's protocol: a 2-core CPU in under an hour. 8 pretraining epochs on the first 5,000 "
+         "CIFAR-10 training images (lr 0.1, /10 at epochs 4 and 6), 8 sampled masks, each retrained once for 2 "
+         "epochs on the same 5,000 images, test on the first 2,000 test images. Shows the pipeline end to end; its "
+         "tau has 8 points and a far-from-converged network, so it cannot confirm or refute the paper. Projected "
+         "from measured rates (bench/resnet_cifar.py, 1 thread on a 2-core CPU busy with other work): about 32 "
+         "minutes."))
+
 FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
     ("resnet_cifar", "paper"): Profile(
         name="paper", pretrain=RESNET_CIFAR_PRETRAIN, retrain=CIFAR_RETRAIN, short_retrain=CIFAR_SHORT_RETRAIN,
         repeats=3, why="The paper's ResNet56 / CIFAR-10 protocol: 200 pretraining epochs, 1000 sampled masks of the 27 "
                        "block-conv1 layers, 120 retraining epochs, 3 repeats. Meant for GPUs."),
-    ("resnet_cifar", "cpu"): Profile(
-        name="cpu", pretrain=RESNET_CIFAR_CPU_PRETRAIN, retrain=CIFAR_CPU_RETRAIN,
-        short_retrain=CIFAR_CPU_SHORT_RETRAIN,
-        repeats=1, train_subset=5000, test_subset=2000, loss_subset=5000, sampled_masks=8,
-        why=("NOT the paper's protocol: a 2-core CPU in under an hour. 8 pretraining epochs on the first 5,000 "
-             "CIFAR-10 training images (lr 0.1, /10 at epochs 4 and 6), 8 sampled masks, each retrained once for 2 "
-             "epochs on the same 5,000 images, test on the first 2,000 test images. Shows the pipeline end to end; its "
-             "tau has 8 points and a far-from-converged network, so it cannot confirm or refute the paper. Projected "
-             "from measured "
-             "rates (bench/resnet_cifar.py, 1 thread on a 2-core CPU busy with other work): about 32 minutes.")),
+    ("resnet_cifar", "cpu"): _CIFAR_CPU,
     ("resnet_cifar", "smoke"): _CIFAR_SMOKE,
     ("resnet_imagenet", "paper"): Profile(
         name="paper", pretrain=PRETRAINED_WEIGHTS, retrain=RESNET18_RETRAIN, short_retrain=RESNET18_SHORT_RETRAIN,
@@ -182,10 +183,8 @@ FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
         name="paper", pretrain=VGG_CIFAR_PRETRAIN, retrain=CIFAR_RETRAIN, short_retrain=CIFAR_SHORT_RETRAIN,
         repeats=3, why="The paper's VGG19 / CIFAR-100 protocol: 200 pretraining epochs, 1000 sampled masks of all 16 "
                        "convs at 0.5, 120 retraining epochs, 3 repeats. Meant for GPUs."),
-    ("vgg_cifar", "cpu"): Profile(
-        name="cpu", pretrain=RESNET_CIFAR_CPU_PRETRAIN, retrain=CIFAR_CPU_RETRAIN,
-        short_retrain=CIFAR_CPU_SHORT_RETRAIN,
-        repeats=1, train_subset=5000, test_subset=2000, loss_subset=5000, sampled_masks=6,
+    ("vgg_cifar", "cpu"): replace(
+        _CIFAR_CPU, sampled_masks=6,
         why=("NOT the paper's protocol: a 2-core CPU budget. As ResNet56's cpu profile (8 pretraining epochs and 2 "
              "retraining epochs on the first 5,000 CIFAR-100 images, test on 2,000) with 6 sampled masks. Shows the "
              "pipeline end to end; it cannot confirm or refute the paper.")),
@@ -227,4 +226,3 @@ def profile_table() -> list[dict[str, object]]:
             "why": p.why,
         })
     return rows
-

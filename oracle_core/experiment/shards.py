@@ -81,5 +81,3 @@ def load_context(spec: StudySpec, experiment: str, results_root: Path, data_root
     dense = load_dense(spec, d, store.pretrained_pt, dev)
     pruned = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}).set_index("mask_id")
     return ShardContext(spec, store, d, dense, pruned)
-
-
