@@ -57,11 +57,85 @@ def _pages(html: Path) -> list[str]:
                   if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
 
 
-def check_book(browser, html: Path, screenshot: Path | None = None) -> dict[str, int]:
-    """Open every page; return {page: charts rendered}. Fails on a console error, a page error, a request that
-    leaves 127.0.0.1, or a chart image that did not render."""
+# What a reader must never meet, read off each page after its charts are drawn: a chart that failed, chart text
+# under 9 px once the chart is scaled to the column, anything wider than the main column, a table cell cut with
+# "...", a code input shown on a page, an absolute path of the build machine.
+PAGE_JS = r"""async () => {
+  const art = document.querySelector('.bd-article') || document.querySelector('main') || document.body;
+  const edge = art.getBoundingClientRect().right + 1;
+  const out = {charts: 0, failed: [], overflow: [], small: [], dots: [], code: [], abspath: []};
+  // every chart drawn (the book's scripts draw them after load)
+  const boxes = [...document.querySelectorAll('div.oracle-chart')];
+  for (let i = 0; i < 200 && boxes.some(b => !['yes', 'failed'].includes(b.dataset.drawn)); i++)
+    await new Promise(r => setTimeout(r, 50));
+  for (const b of boxes) {
+    const svg = b.querySelector('svg.marks');
+    if (b.dataset.drawn === 'yes' && svg && svg.querySelector('path, circle, rect')) out.charts++;
+    else out.failed.push(b.dataset.drawn || 'never');
+  }
+  const imgs = [...document.querySelectorAll('.cell_output img')].filter(i => i.src.endsWith('.svg'));
+  for (const i of imgs) { if (i.complete && i.naturalWidth > 0) out.charts++; else out.failed.push(i.src); }
+  // text in a chart: its font size after the chart is scaled to the column
+  for (const svg of document.querySelectorAll('div.oracle-chart svg.marks')) {
+    const scale = svg.getBoundingClientRect().width / svg.width.baseVal.value;
+    for (const t of svg.querySelectorAll('text')) {
+      const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+      if (t.textContent.trim() && px < 9) {
+        out.small.push(`${t.textContent.slice(0, 30)} (${px.toFixed(1)} px)`);
+        break;
+      }
+    }
+  }
+  // anything visible wider than the main column
+  for (const el of art.querySelectorAll('table, svg.marks, img, pre, p, h1, h2, h3, div.cell_output > div')) {
+    const r = el.getBoundingClientRect();
+    if (el.checkVisibility({contentVisibilityAuto: true}) && r.width > 0 && r.right > edge)
+      out.overflow.push(`${el.tagName.toLowerCase()} ${Math.round(r.right - edge)} px past the column`);
+  }
+  for (const td of art.querySelectorAll('td, th')) {
+    const s = td.textContent.trim();
+    if (s.endsWith('...') || s.endsWith('…')) out.dots.push(s.slice(-40));
+  }
+  for (const c of art.querySelectorAll('.cell_input')) {
+    if (c.checkVisibility({contentVisibilityAuto: true, opacityProperty: true, visibilityProperty: true}))
+      out.code.push(c.textContent.trim().slice(0, 40));
+  }
+  const m = art.innerText.match(/(^|[\s"'`(])\/(work|home|tmp|root|Users|private|var\/folders)\/[\w.-]+/g);
+  if (m) out.abspath = m.slice(0, 3);
+  return out;
+}"""
+
+# the centres of the first per-mask points of the page's first scatter (vega draws each as a path in g.mark-symbol)
+POINTS_JS = r"""() => {
+  const first = document.querySelector('div.oracle-chart g.mark-symbol.role-mark path');
+  if (!first) return [];
+  first.scrollIntoView({block: 'center'});  // the point itself: a tall chart's first row may be off screen
+  return [...first.closest('g.mark-symbol.role-mark').querySelectorAll('path')].slice(0, 12).map(p => {
+    const r = p.getBoundingClientRect();
+    return [r.x + r.width / 2, r.y + r.height / 2];
+  });
+}"""
+
+
+def _tooltip(page) -> str:
+    """Move the real mouse over per-mask points until vega-tooltip shows one; its text, or ''."""
+    for x, y in page.evaluate(POINTS_JS):
+        page.mouse.move(x - 40, y - 40)
+        page.mouse.move(x, y, steps=4)
+        page.wait_for_timeout(150)
+        tip = page.evaluate("() => { const t = document.getElementById('vg-tooltip-element');"
+                            " return t && t.classList.contains('visible') ? t.innerText : ''; }")
+        if tip:
+            return tip
+    return ""
+
+
+def check_book(browser, html: Path, screenshot: Path | None = None, hover: tuple[str, ...] = ()) -> dict[str, int]:
+    """Open every page at 1400 px; return {page: charts drawn}. Fails on a console error, a page error, a request
+    that leaves 127.0.0.1 or answers 4xx/5xx, or anything PAGE_JS finds; on the ``hover`` pages, a per-mask point
+    must show its tooltip."""
     server, base = _serve(html)
-    outside, console, charts = [], [], {}
+    outside, console, charts, problems = [], [], {}, []
     try:
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
 
@@ -76,30 +150,28 @@ def check_book(browser, html: Path, screenshot: Path | None = None) -> dict[str,
         page = ctx.new_page()
         page.on("console", lambda m: console.append(f"{page.url}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: console.append(f"{page.url}: {e}"))
+        page.on("response", lambda r: console.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         for rel in _pages(html):
             page.goto(f"{base}/{rel}", wait_until="load")
-            stats = page.evaluate("""async () => {
-                const imgs = [...document.querySelectorAll('.cell_output img, .output img')]
-                    .filter(i => i.src.endsWith('.svg'));
-                let ok = 0, bad = [];
-                for (const i of imgs) {
-                    const txt = await (await fetch(i.src)).text();
-                    const marks = (txt.match(/<path|<circle|<rect|<line/g) || []).length;
-                    if (i.complete && i.naturalWidth > 0 && marks > 3) ok++; else bad.push(i.src);
-                }
-                const inline = [...document.querySelectorAll('.cell_output svg.marks, .cell_output canvas.marks')]
-                    .filter(s => s.tagName === 'CANVAS' || s.querySelector('path, circle, rect')).length;
-                return {ok, bad, inline};
-            }""")
-            assert not stats["bad"], f"{rel}: chart images that did not render: {stats['bad']}"
-            charts[rel] = stats["ok"] + stats["inline"]
-            if screenshot is not None and rel == "intro.html":
-                screenshot.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(screenshot), full_page=True)
+            st = page.evaluate(PAGE_JS)
+            for key, what in (("failed", "charts that did not render"), ("small", "chart text under 9 px"),
+                              ("overflow", "wider than the main column"), ("dots", 'table cells cut with "..."'),
+                              ("code", "code inputs shown"), ("abspath", "absolute paths of the build machine")):
+                if st[key]:
+                    problems.append(f"{rel}: {what}: {st[key][:3]}")
+            charts[rel] = st["charts"]
+            if rel in hover:
+                tip = _tooltip(page)
+                if not tip or "rank after retraining" not in tip:
+                    problems.append(f"{rel}: hovering a point shows no tooltip ({tip!r})")
+            if screenshot is not None:
+                screenshot.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshot / (rel.replace("/", "_") + ".png")), full_page=True)
         ctx.close()
     finally:
         server.shutdown()
     assert not outside, f"requests that would leave the machine: {outside[:5]}"
+    assert not problems, "\n".join(problems)
     assert not console, f"console errors: {console[:5]}"
     return charts
 
@@ -120,14 +192,14 @@ def _figure_pages(charts: dict[str, int], html: Path) -> list[str]:
 
 def test_smoke_book_every_page_renders_offline_with_charts(browser, smoke_book):
     dest, _ = smoke_book
-    shot = ARTIFACTS / "front_page_smoke.png"
-    charts = check_book(browser, dest / "_build" / "html", shot)
+    shots = ARTIFACTS / "smoke"
+    charts = check_book(browser, dest / "_build" / "html", shots, hover=("experiments/lenet_mnist.html",))
     assert "intro.html" in charts and "experiments/lenet_grid.html" in charts
     pages = _figure_pages(charts, dest / "_build" / "html")
     assert "experiments/resnet_cifar.html" in pages  # the paper's points are drawn even before our run exists
     for page in pages:
         assert charts[page] >= 1, f"{page} shows no chart"
-    assert shot.stat().st_size > 10_000
+    assert (shots / "intro.html.png").stat().st_size > 10_000
 
 
 def test_committed_book_renders_offline_with_charts(browser, tmp_path):
@@ -140,7 +212,8 @@ def test_committed_book_renders_offline_with_charts(browser, tmp_path):
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     log = p.stdout + p.stderr
     assert "nonexisting document" not in log and "isn't included in any toctree" not in log
-    charts = check_book(browser, dest / "_build" / "html", ARTIFACTS / "front_page.png")
+    charts = check_book(browser, dest / "_build" / "html", ARTIFACTS / "committed",
+                        hover=("experiments/lenet_grid.html", "experiments/lenet_mnist.html"))
     for page in _figure_pages(charts, dest / "_build" / "html"):
         assert charts[page] >= 1, f"{page} shows no chart"
 
@@ -157,3 +230,23 @@ def test_the_checker_refuses_a_cdn_script_and_a_broken_chart(browser, tmp_path):
         check_book(browser, cdn)
     with pytest.raises(AssertionError, match="did not render"):
         check_book(browser, broken)
+
+
+def test_the_checker_refuses_what_a_reader_must_not_meet(browser, tmp_path):
+    """One page with each fault the checker looks for: every one is named in its failure."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "intro.html").write_text(
+        '<html><body><main><article class="bd-article" style="width:600px">'
+        "<table><tr><td>a long conclusion, cut...</td></tr></table>"
+        '<div class="cell_output"><div style="width:2000px">wide</div></div>'
+        '<div class="cell_input"><pre>import oracle_core</pre></div>'
+        "<p>data in /work/main/data/MNIST/raw</p>"
+        '<div class="oracle-chart" data-drawn="yes"><svg class="marks" width="1000" height="100" '
+        'style="width:300px;height:30px"><rect width="5" height="5"/><text font-size="10" y="20">tiny</text></svg>'
+        "</div></article></main></body></html>")
+    with pytest.raises(AssertionError) as err:
+        check_book(browser, bad)
+    for what in ('cut with "..."', "wider than the main column", "code inputs shown", "absolute paths",
+                 "chart text under 9 px"):
+        assert what in str(err.value), what

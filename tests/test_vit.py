@@ -1,11 +1,14 @@
-"""ViT: torchvision's attention rewritten as prunable heads (the same function), physical removal of heads and MLP
-channels (= zeroing them in the dense network), and a whole smoke study on fabricated ImageNet files."""
+"""ViT: torchvision's attention rewritten as prunable heads (the same function); the paper script's width pruning
+(every head narrower, the residual stream 768 -> 384) against a reference that slices the dense weights; the
+whole-head variant (= zeroing heads in the dense network); the script's recipe; a smoke study on fabricated files."""
 
 import copy
+import math
 
 import pytest
 import torch
-from torchvision.models import VisionTransformer
+import torch.nn.functional as F
+from torchvision.models import VisionTransformer, vit_b_16
 
 from oracle_core.base.errors import OracleError
 from oracle_core.compute import engine
@@ -13,10 +16,12 @@ from oracle_core.compute.masks import make_masks
 from oracle_core.compute.surgery import layer_sizes, prune, zeroed
 from oracle_core.data import fabricate
 from oracle_core.experiment import runner
+from oracle_core.experiment.commands import main as cli_main
+from oracle_core.experiment.protocol import get_profile
 from oracle_core.experiment.spec import make_spec
 from oracle_core.models import build_model, prunable_layers
 from oracle_core.models.resnet_imagenet import pretrained_state
-from oracle_core.models.vit import convert
+from oracle_core.models.vit import WIDTH, convert
 
 
 def _tiny():
@@ -35,6 +40,86 @@ def test_head_attention_computes_what_torchvisions_attention_does():
     assert not any(isinstance(m, torch.nn.MultiheadAttention) for m in ours.modules())
 
 
+def _reference(tv, positions, mlp_keep, x):
+    """torchvision's ViT forward written out from its own (packed in_proj) weights, every tensor sliced to the kept
+    embedding channels (``positions`` of every head) and MLP channels: independent of models/vit.py."""
+    sd, n = tv.state_dict(), x.shape[0]
+    heads, e = tv.encoder.layers[0].self_attention.num_heads, tv.hidden_dim
+    d, dk = e // heads, len(positions)
+    idx = torch.tensor([g * d + p for g in range(heads) for p in sorted(positions)])
+    y = F.conv2d(x, sd["conv_proj.weight"][idx], sd["conv_proj.bias"][idx], stride=tv.patch_size)
+    y = y.flatten(2).transpose(1, 2)
+    y = torch.cat([sd["class_token"][..., idx].expand(n, -1, -1), y], 1) + sd["encoder.pos_embedding"][..., idx]
+    for i in range(len(tv.encoder.layers)):
+        p = f"encoder.layers.encoder_layer_{i}."
+
+        def ln(t, name, p=p):
+            return F.layer_norm(t, (len(idx),), sd[p + name + ".weight"][idx], sd[p + name + ".bias"][idx], 1e-6)
+
+        def split(t):
+            return t.reshape(n, -1, heads, dk).transpose(1, 2)
+
+        h = ln(y, "ln_1")
+        w, b = sd[p + "self_attention.in_proj_weight"], sd[p + "self_attention.in_proj_bias"]
+        q, k, v = (split(h @ w[j * e:(j + 1) * e][idx][:, idx].T + b[j * e:(j + 1) * e][idx]) for j in range(3))
+        att = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dk), -1) @ v).transpose(1, 2).reshape(n, -1, len(idx))
+        wo, bo = sd[p + "self_attention.out_proj.weight"], sd[p + "self_attention.out_proj.bias"]
+        y = y + att @ wo[idx][:, idx].T + bo[idx]
+        m = torch.tensor(mlp_keep[i])
+        h = F.gelu(ln(y, "ln_2") @ sd[p + "mlp.0.weight"][m][:, idx].T + sd[p + "mlp.0.bias"][m])
+        y = y + h @ sd[p + "mlp.3.weight"][idx][:, m].T + sd[p + "mlp.3.bias"][idx]
+    y = F.layer_norm(y, (len(idx),), sd["encoder.ln.weight"][idx], sd["encoder.ln.bias"][idx], 1e-6)
+    return y[:, 0] @ sd["heads.head.weight"][:, idx].T + sd["heads.head.bias"]
+
+
+def test_vit_b_16_width_pruning_is_the_dense_network_sliced():
+    """The paper script's pruning of ViT-B/16 at 0.5: width 768 -> 384, 12 heads of 32, MLP 1536 per block; the
+    pruned network's output equals the reference that slices torchvision's dense weights (its LayerNorms normalise
+    over the kept channels only)."""
+    torch.manual_seed(0)
+    tv = vit_b_16(weights=None).eval()
+    torch.nn.init.normal_(tv.heads.head.weight, std=0.02)  # torchvision starts the head at zero
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        full = _reference(tv, list(range(64)), [list(range(3072))] * 12, x)
+        torch.testing.assert_close(full, tv(x), atol=2e-4, rtol=2e-4)  # the reference is torchvision's forward
+        net = convert(copy.deepcopy(tv), "width").eval()
+        sizes = layer_sizes(net, tuple(prunable_layers(net)))
+        assert list(sizes) == [WIDTH] + [f"encoder.layers.encoder_layer_{i}.mlp" for i in range(12)]
+        assert sizes[WIDTH] == 64 and set(list(sizes.values())[1:]) == {3072}
+        mask = make_masks(sizes, 0.5, 1, 7)[0]
+        small = prune(net, mask).eval()
+        kept = mask.as_dict()
+        assert small.hidden_dim == 384 and small.conv_proj.out_channels == 384
+        att = small.encoder.layers[0].self_attention
+        assert (att.heads, att.head_dim, att.q.weight.shape) == (12, 32, (384, 384))
+        assert small.encoder.layers[5].mlp[0].weight.shape == (1536, 384)
+        assert small.heads.head.weight.shape == (1000, 384)
+        assert sum(p.numel() for p in small.parameters()) < 0.3 * sum(p.numel() for p in tv.parameters())
+        ref = _reference(tv, list(kept[WIDTH]), [list(kept[f"encoder.layers.encoder_layer_{i}.mlp"])
+                                                  for i in range(12)], x)
+        torch.testing.assert_close(small(x), ref, atol=2e-4, rtol=2e-4)
+        assert (ref - full).abs().max() > 1e-3  # the mask does change the network
+    with pytest.raises(OracleError, match="no dense equivalent"):
+        zeroed(net, mask)
+
+
+def test_the_vit_recipe_is_the_papers_script():
+    r = get_profile("paper", "vit_imagenet").retrain
+    assert (r.epochs, r.optimizer, r.lr_steps, r.schedule, r.weight_decay, r.batch_size) == (
+        300, "adamw", ((0, 1.5e-4),), "cosine", 0.3, 128)
+    assert (r.label_smoothing, r.grad_clip, r.mixup_alpha, r.cutmix_alpha) == (0.11, 1.0, 0.2, 0.2)
+    assert get_profile("torchvision_cutmix", "vit_imagenet").retrain.cutmix_alpha == 1.0
+
+
+def test_whole_heads_are_a_labelled_variant(tmp_path, capsys):
+    assert len(make_spec("vit_b_16", "imagenet", "all", 0.5, 10, profile="paper").layers) == 13  # width + 12 MLPs
+    heads = make_spec("vit_b_16_heads", "imagenet", "all", 0.5, 10, profile="paper")
+    assert len(heads.layers) == 24 and heads.layers[0].endswith("self_attention")
+    assert cli_main(["run", "--model", "lenet5_mini", "--vit-units", "heads", "--results", str(tmp_path)]) == 2
+    assert "applies to ViT models" in capsys.readouterr().err
+
+
 def test_pruning_heads_and_mlp_channels_is_zeroing_them():
     net = convert(_tiny())
     sizes = layer_sizes(net, tuple(prunable_layers(net)))
@@ -51,12 +136,13 @@ def test_pruning_heads_and_mlp_channels_is_zeroing_them():
 
 def test_transformers_train_one_mask_at_a_time_and_convnets_stack():
     assert not engine.can_stack(build_model("vit_tiny", 3, 10))
+    assert not engine.can_stack(build_model("vit_tiny_heads", 3, 10))
     assert engine.can_stack(build_model("resnet8", 3, 10)) and engine.can_stack(build_model("lenet5_mini"))
 
 
 def test_vit_specs_follow_the_protocol_and_missing_weights_say_where(tmp_path, monkeypatch):
     spec = make_spec("vit_b_16", "imagenet", "all", 0.5, 10, profile="paper")
-    assert len(spec.layers) == 24 and spec.retrain.optimizer == "adamw" and spec.retrain.epochs == 300
+    assert len(spec.layers) == 13 and spec.retrain.optimizer == "adamw" and spec.retrain.epochs == 300
     assert not spec.criteria_picks  # L1/Taylor are defined for conv filters
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     msg = str(pytest.raises(OracleError, pretrained_state, "vit_b_16").value)

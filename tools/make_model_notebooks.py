@@ -25,6 +25,7 @@ if compute:
                        executor=executor, ray_address=ray_address or None)
 else:
     result = setting.stored_result(spec, experiment, root)  # None when the store lacks it
+display(setting.rerun_box("{name}", spec, experiment, result))
 if result is None:
     display(Markdown(note + setting.not_stored(spec, experiment)))
 else:
@@ -32,6 +33,7 @@ else:
     display(Markdown(note + f"### {setting.setting_title(spec)}\\n\\n" + setting.protocol_sentence(result)))'''
 
 SCATTER = '''if result is not None:
+    display(Markdown("## Pruned train loss against final test accuracy and final test loss"))
     pm = result.per_mask
     display(charts.side_by_side(
         charts.oracle_scatter(pm, "final_test_acc", title=f"ours ({spec.profile}): accuracy"),
@@ -39,10 +41,14 @@ SCATTER = '''if result is not None:
     ))'''
 
 TABLE = '''if result is not None:
+    display(Markdown("## Our numbers next to the paper's"))
     display(setting.comparison_table(result))
-    display(Markdown(setting.disagreement(result)))'''
+    display(Markdown(setting.disagreement(result)))
+display(setting.data_links(spec, result))'''
 
-PAPER = '''panel = reference.panel_name(spec.model, spec.dataset, spec.layers, spec.ratio)
+PAPER = '''display(Markdown("## The paper's own points, analyzed by our code\\n\\nThe per-mask points of the "
+                 "paper's panel, recovered from its published figure, run through the same analysis as ours."))
+panel = reference.panel_name(spec.model, spec.dataset, spec.layers, spec.ratio)
 if panel is None:
     display(Markdown("The paper published no scatter panel for this setting."))
 else:
@@ -53,7 +59,7 @@ else:
 
 
 def params(model, dataset, layers, experiment, layer_note, model_note, n_masks=1000,
-           profiles="paper (GPU), cpu (ResNet56 only: under an hour on 2 cores, not the protocol), smoke",
+           profiles="paper (GPU), cpu (a labelled 2-core reduction, not the protocol), smoke",
            profile="paper", dataset_note="the torchvision dataset; missing files stop with where to put them",
            n_masks_note="masks sampled without duplicates (the profile may cap it)"):
     return f'''# Parameters (papermill): one setting of the study
@@ -77,15 +83,10 @@ compute = True             # False only reads the results store (the book build)
 '''
 
 
-def notebook(title, intro, p):
+def notebook(name, title, intro, p):
     cells = [new_markdown_cell(f"# {title}\n\n{intro}"), new_code_cell(p, metadata={"tags": ["parameters"]}),
-             new_code_cell(BODY),
-             new_markdown_cell("## Pruned train loss against final test accuracy and final test loss"),
-             new_code_cell(SCATTER), new_markdown_cell("## Our numbers next to the paper's"), new_code_cell(TABLE),
-             new_markdown_cell("## The paper's own points, analyzed by our code\n\nThe per-mask points of the paper's "
-                               "panel, recovered from its published figure, run through the same analysis as ours. "
-                               "Where the paper published no panel for this setting, nothing is shown."),
-             new_code_cell(PAPER)]
+             new_code_cell(BODY.replace("{name}", name)), new_code_cell(SCATTER), new_code_cell(TABLE),
+             new_code_cell(PAPER)]  # headings are printed by the cells, so a section without output has none
     nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"}})
     return nb
@@ -102,7 +103,7 @@ IMAGENET_RUN = ("Needs `ILSVRC2012_img_train.tar`, `ILSVRC2012_img_val.tar` and 
 
 NOTEBOOKS = {
     "lenet_mnist": notebook(
-        "LeNet5-Mini on MNIST: does the oracle's pick survive retraining?",
+        "lenet_mnist", "LeNet5-Mini on MNIST: does the oracle's pick survive retraining?",
         "One panel of the paper's Figure 2: every mask of the named layer(s) is scored by its **pruned train loss** "
         "(before any retraining), then retrained; the scatter shows whether a low pruned loss predicts a high final "
         "accuracy. The oracle (lowest pruned loss) is the star; red points are masks that beat it after retraining. "
@@ -114,7 +115,7 @@ NOTEBOOKS = {
                dataset_note="mnist or fashion_mnist or kmnist",
                n_masks_note="0 means every mask, else a seeded sample")),
     "resnet_cifar": notebook(
-        "ResNet56 on CIFAR-10: the paper's central claim",
+        "resnet_cifar", "ResNet56 on CIFAR-10: the paper's central claim",
         "From ResNet56 / CIFAR-10 upward, the paper finds that the pruned train loss no longer predicts the retrained "
         "accuracy (Figure 3, tau about +0.02). Every mask prunes half the filters of the first conv of each of the 27 "
         "residual blocks; masks are sampled, each is scored by its pruned train loss and retrained (random crop + flip "
@@ -123,7 +124,7 @@ NOTEBOOKS = {
         params("resnet56", "cifar10", "layer*.conv1", "resnet_cifar", "a pattern: conv1 of all 27 blocks",
                "resnet56 (option-A shortcuts)")),
     "vgg_cifar100": notebook(
-        "VGG19 on CIFAR-100",
+        "vgg_cifar100", "VGG19 on CIFAR-100",
         "Figure 3's second panel: VGG19 (BN, global average pool, one linear) on CIFAR-100 with all 16 convs pruned at "
         "the ratio (tau about +0.01 in the paper). The paper meant all 16 convs; its released layer list hits only 13 "
         "(its script's indices 24, 34 and 37 point at BN modules, so conv8, conv11 and conv12 stay whole): "
@@ -133,7 +134,7 @@ NOTEBOOKS = {
                "all 16 convs, released (the paper script's 13), or names joined by +",
                "vgg19")),
     "resnet_imagenet": notebook(
-        "ResNet18 on ImageNet",
+        "resnet_imagenet", "ResNet18 on ImageNet",
         "Figure 3's third panel: torchvision's pretrained ResNet18, half the filters of the first conv of each of "
         "its 8 BasicBlocks removed, 160 sampled masks, each retrained 30 epochs (the paper's tau about +0.19). "
         "Images are "
@@ -143,15 +144,25 @@ NOTEBOOKS = {
         params("resnet18", "imagenet", "layer*.conv1", "resnet_imagenet", "conv1 of the 8 BasicBlocks",
                "resnet18 (torchvision, pretrained)", n_masks=160, profiles="paper (GPU) or smoke")),
     "vit_imagenet": notebook(
-        "ViT-B/16 on ImageNet",
-        "The paper's transformer check (its Section 7 text; it published no per-mask points): torchvision's pretrained "
-        "ViT-B/16 with half the attention heads and half the MLP hidden channels of every block removed by random "
-        "structured masks (one per seed), each retrained with AdamW (cosine, weight decay 0.3, label smoothing 0.11, "
-        "mixup/CutMix, clipping). Heads and channels are removed physically (the pruned network is smaller), so "
-        "masks are trained one at a time. " + IMAGENET_RUN.format(name="vit_imagenet", weights="vit_b_16-c867db91.pth"),
-        params("vit_b_16", "imagenet", "all", "vit_imagenet", "every block's heads and MLP channels",
-               "vit_b_16 (torchvision, pretrained) or vit_tiny for tests", n_masks=10,
-               profiles="paper (GPU) or smoke")),
+        "vit_imagenet", "ViT-B/16 on ImageNet",
+        "The paper's transformer check (its Section 7 text; it published no per-mask points), pruned as its released "
+        "script prunes it (Torch-Pruning 1.4.2 with one channel group per head): torchvision's pretrained ViT-B/16 "
+        "with its **embedding width halved through the whole residual stream** (768 -> 384: all 12 heads remain, "
+        "each 64 -> 32 dims; the patch embedding, class token, position embedding, every LayerNorm, q/k/v, the "
+        "attention output and the classifier's inputs lose the same channels) and **each block's MLP halved** "
+        "(3072 -> 1536). A mask keeps a random set of head dims (the same in every head) and a random set of each "
+        "block's MLP channels, drawn from one seeded generator (the script draws seeded random scores: the same "
+        "uniform distribution). The paper does not say how many masks it retrained; this page uses 10. Each mask is "
+        "retrained as the script does: AdamW (lr 1.5e-4 cosine, weight decay 0.3), label smoothing 0.11, mixup 0.2 "
+        "and CutMix at 0.2 (the script's CutMix reads the mixup alpha; torchvision's reference 1.0 is the "
+        "`torchvision_cutmix` profile), clipping 1.0, 300 epochs. `-p model vit_b_16_heads` (CLI `--vit-units "
+        "heads`) removes whole heads instead: a labelled variant, not the paper's. Pruned networks are physically "
+        "smaller, so masks are trained one at a time. " + IMAGENET_RUN.format(name="vit_imagenet",
+                                                                             weights="vit_b_16-c867db91.pth"),
+        params("vit_b_16", "imagenet", "all", "vit_imagenet",
+               "the embedding width and every block's MLP (vit_b_16_heads: heads and MLPs)",
+               "vit_b_16 (the script's width pruning), vit_b_16_heads, or vit_tiny for tests", n_masks=10,
+               profiles="paper (GPU), torchvision_cutmix, or smoke")),
 }
 
 def render(name: str) -> str:

@@ -33,7 +33,7 @@ def layer_sizes(model: nn.Module, layers: tuple[str, ...]) -> dict[str, int]:
     if len(set(layers)) != len(layers):
         raise OracleError(f"layers {'+'.join(layers)} name a layer twice: name each layer once")
     ordered = [name for name in links if name in layers]
-    return {name: model.get_submodule(name).out_channels for name in ordered}
+    return {name: links[name].units or model.get_submodule(name).out_channels for name in ordered}
 
 
 def l1_kept(conv: nn.Conv2d, ratio: float) -> tuple[int, ...]:
@@ -140,7 +140,7 @@ def prune(model: nn.Module, mask: Mask, wiring: str = "correct", ratio: float | 
 
 
 def _prune_units(model: nn.Module, mask: Mask, wiring: str) -> nn.Module:
-    """Transformer units (heads, MLP channels): each block's pruning is self-contained (models/vit.py)."""
+    """Transformer units (embedding width, heads, MLP channels): models/vit.py does the surgery."""
     if wiring != "correct":
         raise OracleError("wiring='released_code' reproduces a conv-network bug: transformers only take 'correct'")
     links = prunable_layers(model)
@@ -155,6 +155,9 @@ def zeroed(model: nn.Module, mask: Mask) -> nn.Module:
     mask means in the dense network's coordinates. Used to prove ``prune`` exact."""
     links = prunable_layers(model)
     dense = copy.deepcopy(model)
+    if any(links[name].kind == "width" for name in mask.as_dict()):
+        raise OracleError("a ViT's embedding-width mask has no dense equivalent (LayerNorm normalises over the kept "
+                          "channels only): compare the pruned network with a reference that slices the dense weights")
     if any(links[name].kind != "conv" for name in mask.as_dict()):
         for layer, idx in mask.as_dict().items():
             n = dense.get_submodule(layer).out_channels

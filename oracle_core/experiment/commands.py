@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="cpu")
     r.add_argument("--wiring", default="correct")
     r.add_argument("--shared-order", action="store_true")
+    r.add_argument("--vit-units", choices=("width", "heads"), default="width",
+                   help="a ViT's pruning units: width (the paper's script: every head narrower) or heads (whole heads)")
     r.add_argument("--precision", default="fp32", help="retraining arithmetic: fp32 (the protocol), tf32 or bf16")
     r.add_argument("--short-retrain", action="store_true",
                    help="retrain with the profile's short recipe (the lesson's separate short run)")
@@ -77,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "grid":
         return _grid(args)
+    if args.vit_units == "heads":
+        if not args.model.startswith("vit_"):
+            print(f"error: --vit-units heads applies to ViT models, not {args.model}: drop it", file=sys.stderr)
+            return 2
+        args.model = args.model.removesuffix("_heads") + "_heads"
     try:
         spec = make_spec(args.model, args.dataset, args.layers, args.ratio, args.n_masks, args.seed, args.repeats,
                          args.profile, args.wiring, args.shared_order, args.precision)

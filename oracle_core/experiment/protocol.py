@@ -44,13 +44,19 @@ class Profile:
     max_masks: int = 0  # 0 = no cap; otherwise at most this many masks (sampled) per setting
     sampled_masks: int = 1000  # n_masks used when a setting is too large to enumerate
     retrain_sample: int = 0  # 0 = retrain every candidate; else a seeded uniform sample of M candidates (+ picks)
-    why: str = ""
+    why: str = ""  # every reduction and why it exists: the Profiles page
+    summary: str = ""  # one sentence for the pages it qualifies (default: the first sentence of ``why``)
+
+    @property
+    def headline(self) -> str:
+        return self.summary or (self.why.split(". ")[0].rstrip(".") + "." if self.why else "")
 
 
 PROFILES: dict[str, Profile] = {
     "paper": Profile(
         name="paper", pretrain=LENET_PRETRAIN, retrain=LENET_RETRAIN, short_retrain=LENET_SHORT_RETRAIN,
-        repeats=3, why="The paper's full protocol: 30 retraining epochs, 3 repeats per mask. Meant for a GPU."),
+        repeats=3, why="The paper's full protocol: 30 retraining epochs, 3 repeats per mask. Meant for a GPU.",
+        summary="The paper's full protocol (30 retraining epochs, 3 repeats per mask), meant for a GPU."),
     "converged": Profile(
         name="converged", pretrain=LENET_PRETRAIN, retrain=LENET_RETRAIN, short_retrain=LENET_SHORT_RETRAIN,
         repeats=1, retrain_sample=45,
@@ -61,7 +67,9 @@ PROFILES: dict[str, Profile] = {
              "30-epoch recipe on all 60k images, tested on all 10k every epoch, best-epoch accuracy; the oracle's "
              "own mask (lowest pruned loss over all candidates) and the L1 and Taylor picks are retrained beside "
              "the sample. Tau, the anomaly ratio and their intervals are computed on the sample. One retraining "
-             "per mask (the paper: 3); the noise ceiling measures what that costs.")),
+             "per mask (the paper: 3); the noise ceiling measures what that costs."),
+        summary=("The paper's per-mask protocol (pruned loss of every candidate, 30 retraining epochs on all 60k "
+                 "images), with a seeded sample of 45 masks retrained once, plus the oracle's, L1 and Taylor picks.")),
     "cpu": Profile(
         name="cpu", pretrain=LENET_PRETRAIN, retrain=LENET_SHORT_RETRAIN, short_retrain=CPU_SHORT_RETRAIN,
         repeats=1, retrain_subset=7500, loss_subset=10000, sampled_masks=100,
@@ -73,30 +81,37 @@ PROFILES: dict[str, Profile] = {
              "under-trained and leaves them out of its counts): with so little retraining the final accuracy stays "
              "near the pruned accuracy, so tau is strongly negative by construction. Kept as a measured lesson. Sized "
              "for about 6 hours of a 2-core CPU; measured 9.0 hours of wall clock for the whole grid "
-             "(about 7 quiet).")),
+             "(about 7 quiet)."),
+        summary=("A short-retraining view, not this study's answer: about 90 SGD steps per mask (1.3% of the "
+                 "paper's), so tau is strongly negative by construction.")),
     "cpu_15k": Profile(
         name="cpu_15k", pretrain=LENET_PRETRAIN, retrain=LENET_SHORT_RETRAIN, short_retrain=CPU_SHORT_RETRAIN,
         repeats=1, retrain_subset=15000, loss_subset=10000, sampled_masks=100,
         why=("As `cpu` but retraining on the first 15k images: the grid's first sizing, measured at about 9.7 hours "
-             "on 2 cores (too long). Kept because its conv1 run measures what halving the retraining images changes.")),
+             "on 2 cores (too long). Kept because its conv1 run measures what halving the retraining images changes."),
+        summary="As `cpu`, retraining on the first 15k training images instead of 7,500."),
     "cpu_long": Profile(
         name="cpu_long", pretrain=LENET_PRETRAIN, retrain=LENET_RETRAIN, short_retrain=LENET_SHORT_RETRAIN,
         repeats=1, retrain_subset=7500, loss_subset=10000, sampled_masks=100,
         why=("As `cpu` but each mask retrained with the paper's full recipe (30 epochs, lr 0.001, 0.0001 from "
              "epoch 20), still once and on the first 7,500 images: ten times `cpu`'s retraining, so it is run for "
              "single settings only, to measure what `cpu`'s 3-epoch retraining changes where `cpu` and the paper "
-             "disagree (conv1 at 0.8).")),
+             "disagree (conv1 at 0.8)."),
+        summary="As `cpu` but with the paper's 30-epoch recipe (still on 7,500 images), for single settings."),
     "cpu_single": Profile(
         name="cpu_single", pretrain=LENET_PRETRAIN, retrain=LENET_SHORT_RETRAIN, short_retrain=CPU_SHORT_RETRAIN,
         repeats=1, retrain_subset=30000, sampled_masks=300,
         why=("The first CPU reduction, for one setting at a time (about 45 min per 252 masks on 2 cores): as `cpu` "
              "but the pruned train loss over all 60k training images, retraining on the first 30k, 300 sampled "
-             "masks. Kept because it measures what the `cpu` grid's smaller subsets change.")),
+             "masks. Kept because it measures what the `cpu` grid's smaller subsets change."),
+        summary=("An early one-setting reduction: pruned loss on all 60k images, 3 retraining epochs on 30k, "
+                 "300 masks.")),
     "smoke": Profile(
         name="smoke", pretrain=SMOKE_PRETRAIN, retrain=SMOKE_RETRAIN,
         short_retrain=SMOKE_SHORT_RETRAIN, repeats=1, train_subset=4096, test_subset=1024, max_masks=6, sampled_masks=6,
         why="Code check only (CI): 4,096 training and 1,024 test images, 3 pretraining epochs, 6 masks, "
-            "2 retraining epochs, larger learning rates. Its numbers mean nothing."),
+            "2 retraining epochs, larger learning rates. Its numbers mean nothing.",
+        summary="Code check only: tiny data, 6 masks, 2 retraining epochs; its numbers mean nothing."),
 }
 
 
@@ -126,10 +141,11 @@ IMAGENET_SMOKE_RETRAIN = Recipe(epochs=1, lr_steps=((0, 0.01),), batch_size=16, 
 
 # ---- ViT-B/16 / ImageNet: AdamW with cosine decay, label smoothing, mixup/CutMix, clipping ----------------
 # mixup 0.2 and CutMix 1.0 are torchvision's ViT recipe values (PROTOCOL.md names both without alphas); no warm-up
+# The paper's script (pruning-transformer/main_tv.py): its CutMix branch reads the mixup alpha, so CutMix runs at 0.2,
+# not torchvision's reference 1.0 (kept as the `torchvision_cutmix` profile)
 VIT_RETRAIN = Recipe(epochs=300, lr_steps=((0, 1.5e-4),), batch_size=128, weight_decay=0.3, optimizer="adamw",
-                     schedule="cosine", label_smoothing=0.11, mixup_alpha=0.2, cutmix_alpha=1.0, grad_clip=1.0)
-VIT_SHORT_RETRAIN = Recipe(epochs=30, lr_steps=((0, 1.5e-4),), batch_size=128, weight_decay=0.3, optimizer="adamw",
-                           schedule="cosine", label_smoothing=0.11, mixup_alpha=0.2, cutmix_alpha=1.0, grad_clip=1.0)
+                     schedule="cosine", label_smoothing=0.11, mixup_alpha=0.2, cutmix_alpha=0.2, grad_clip=1.0)
+VIT_SHORT_RETRAIN = replace(VIT_RETRAIN, epochs=30)
 VIT_SMOKE = Recipe(epochs=1, lr_steps=((0, 1e-3),), batch_size=16, weight_decay=0.05, optimizer="adamw",
                    schedule="cosine", label_smoothing=0.11, mixup_alpha=0.2, cutmix_alpha=1.0, grad_clip=1.0)
 
@@ -169,10 +185,17 @@ FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
     ("vit_imagenet", "paper"): Profile(
         name="paper", pretrain=PRETRAINED_WEIGHTS, retrain=VIT_RETRAIN, short_retrain=VIT_SHORT_RETRAIN,
         repeats=1, sampled_masks=10,
-        why="ViT-B/16 / ImageNet: torchvision's pretrained weights; half the heads and half the MLP channels of every "
-            "block removed by one random structured mask per seed (10 masks), each retrained once for 300 epochs with "
-            "AdamW (lr 1.5e-4 cosine, weight decay 0.3, label smoothing 0.11, mixup 0.2 / CutMix 1.0, clip 1.0). "
-            "The paper published no per-mask numbers for it. Meant for GPUs."),
+        why="ViT-B/16 / ImageNet as the paper's released script prunes and retrains it: torchvision's pretrained "
+            "weights; the embedding width halved through the whole residual stream (768 -> 384: every head 64 -> 32 "
+            "dims) and each block's MLP halved (3072 -> 1536), by random structured masks (10 here: the paper does "
+            "not publish its count), each retrained once for 300 epochs with AdamW (lr 1.5e-4 cosine, weight decay "
+            "0.3, label smoothing 0.11, mixup 0.2 and CutMix 0.2 (the script's CutMix reads the mixup alpha), clip "
+            "1.0, batch 128). The paper published no per-mask numbers for it. Meant for GPUs."),
+    ("vit_imagenet", "torchvision_cutmix"): Profile(
+        name="torchvision_cutmix", pretrain=PRETRAINED_WEIGHTS, retrain=replace(VIT_RETRAIN, cutmix_alpha=1.0),
+        short_retrain=replace(VIT_SHORT_RETRAIN, cutmix_alpha=1.0), repeats=1, sampled_masks=10,
+        why="As the ViT's `paper` profile but CutMix at alpha 1.0, torchvision's reference recipe (what the script "
+            "meant; the script itself runs 0.2)."),
     ("vit_imagenet", "smoke"): Profile(
         name="smoke", pretrain=VIT_SMOKE, retrain=VIT_SMOKE, short_retrain=VIT_SMOKE, repeats=1, train_subset=32,
         test_subset=16, max_masks=2, sampled_masks=2,

@@ -13,4 +13,5 @@ class PruneLink:
     consumer: str
     bn: str | None = None
     spatial: int = 1
-    kind: str = "conv"  # "conv" (filters), or a transformer's "heads" / "mlp" units (models/vit.py does that surgery)
+    kind: str = "conv"  # "conv" (filters), or a transformer's "width" / "heads" / "mlp" units (models/vit.py)
+    units: int = 0  # prunable units when the name is not a module with out_channels (a ViT's embedding width)

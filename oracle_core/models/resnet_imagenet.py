@@ -38,6 +38,7 @@ def pretrained_state(name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]
     """The hub cache's pretrained weights of ``name`` and a record of them (file, sha256). torchvision names the
     file after its sha256's first 8 hex digits: a mismatch is refused (or, with ORACLE_FABRICATED_DATA=1, accepted
     and recorded as fabricated: tests only)."""
+    name = name.removesuffix("_heads")  # a pruning scheme of the same network: the same weights
     file, url = WEIGHTS[name]
     path = weights_path(name)
     if not path.is_file():

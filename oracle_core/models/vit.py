@@ -1,10 +1,20 @@
-"""torchvision's ViT with structured pruning units: the attention heads and the MLP hidden channels of every
-encoder block (PROTOCOL.md: ViT-B/16, heads and MLP channels at the ratio, one random structured mask per seed).
+"""torchvision's ViT with structured pruning units, in two schemes.
 
-nn.MultiheadAttention ties the attention width to the embedding width, so a network with pruned heads cannot be
-one; each block's attention becomes ``HeadAttention`` (the same computation, with explicit q/k/v/proj weights and
-any number of heads), loaded from torchvision's weights by ``convert``. Surgery removes whole heads (their q, k, v
-rows and their proj columns) and MLP channels (fc1 rows, fc2 columns): the pruned network is physically smaller.
+``width`` (the default; the paper's released script, Torch-Pruning 1.4.2 with ``channel_groups`` = the head count):
+the embedding width of the whole residual stream is pruned. One unit is a position within a head (0..head_dim-1);
+keeping a set of positions keeps those dims of every head, and the same embedding channels everywhere the residual
+stream is read or written: conv_proj, the class token, the position embedding, every LayerNorm, q/k/v and the
+attention output, fc1's inputs and fc2's outputs, the final LayerNorm and the classifier's inputs. All heads remain,
+each narrower (ViT-B/16 at 0.5: width 768 -> 384, head dim 64 -> 32). Each block's MLP hidden channels are a second
+kind of unit (fc1 rows, fc2 columns: 3072 -> 1536). A LayerNorm then normalises over the kept channels only, so
+this is not the dense network with channels zeroed: tests compare it with a reference that slices the dense weights.
+
+``heads`` (a labelled variant, ``vit_b_16_heads``): whole attention heads (their q, k, v rows and proj columns) and
+MLP channels are removed, the embedding width kept.
+
+nn.MultiheadAttention ties the attention width to the embedding width, so each block's attention becomes
+``HeadAttention`` (the same computation, with explicit q/k/v/proj weights and any number of heads), loaded from
+torchvision's weights by ``convert``. Either way the pruned network is physically smaller.
 """
 
 from __future__ import annotations
@@ -15,6 +25,9 @@ from torch import nn
 from torchvision.models import VisionTransformer, vit_b_16
 
 from .graph import PruneLink
+
+UNIT_SCHEMES = ("width", "heads")
+WIDTH = "width"  # the name of the embedding-width unit in a mask (not a module: it spans the residual stream)
 
 
 class HeadAttention(nn.Module):
@@ -39,8 +52,11 @@ class HeadAttention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, t, self.heads * self.head_dim)), None
 
 
-def convert(model: nn.Module) -> nn.Module:
-    """Replace every block's nn.MultiheadAttention by an equal HeadAttention and mark the prunable units."""
+def convert(model: nn.Module, units: str = "heads") -> nn.Module:
+    """Replace every block's nn.MultiheadAttention by an equal HeadAttention and mark the prunable units of
+    ``units`` ('width' or 'heads'; MLP hidden channels in both)."""
+    if units not in UNIT_SCHEMES:
+        raise ValueError(f"unknown ViT unit scheme {units!r}: use one of {', '.join(UNIT_SCHEMES)}")
     links = {}
     for name, block in model.encoder.layers.named_children():
         mha = block.self_attention
@@ -54,14 +70,18 @@ def convert(model: nn.Module) -> nn.Module:
             att.proj.bias.copy_(mha.out_proj.bias)
         block.self_attention = att
         block.mlp.out_channels = block.mlp[0].out_features
-        links[f"encoder.layers.{name}.self_attention"] = PruneLink(consumer="", kind="heads")
+        if units == "width" and not links:  # first: the residual stream's width, one unit per position in a head
+            links[WIDTH] = PruneLink(consumer="", kind="width", units=e // h)
+        if units == "heads":
+            links[f"encoder.layers.{name}.self_attention"] = PruneLink(consumer="", kind="heads")
         links[f"encoder.layers.{name}.mlp"] = PruneLink(consumer="", kind="mlp")
     model.prune_links = links
     return model
 
 
-def vit(size: str, in_channels: int = 3, num_classes: int = 1000) -> nn.Module:
-    """'b_16': ViT-B/16 (224 px, 12 blocks x 12 heads, MLP 3072); 'tiny': 2 blocks x 4 heads of 8, MLP 64 (tests)."""
+def vit(size: str, in_channels: int = 3, num_classes: int = 1000, units: str = "width") -> nn.Module:
+    """'b_16': ViT-B/16 (224 px, 12 blocks x 12 heads of 64, MLP 3072); 'tiny': 2 blocks x 4 heads of 8, MLP 64
+    (tests). ``units``: the pruning scheme (module docstring)."""
     if in_channels != 3:
         raise ValueError("ViT takes RGB images")
     if size == "b_16":
@@ -69,11 +89,67 @@ def vit(size: str, in_channels: int = 3, num_classes: int = 1000) -> nn.Module:
     else:
         model = VisionTransformer(image_size=224, patch_size=16, num_layers=2, num_heads=4, hidden_dim=32, mlp_dim=64,
                                   num_classes=num_classes)
-    return convert(model)
+    return convert(model, units)
+
+
+def _linear(src: nn.Linear, rows: torch.Tensor | None, cols: torch.Tensor | None) -> nn.Linear:
+    w = src.weight
+    w = w if rows is None else w[rows]
+    w = w if cols is None else w[:, cols]
+    new = nn.Linear(w.shape[1], w.shape[0], bias=src.bias is not None).to(src.weight.device, src.weight.dtype)
+    new.weight.copy_(w)
+    if src.bias is not None:
+        new.bias.copy_(src.bias if rows is None else src.bias[rows])
+    return new
+
+
+def _layer_norm(src: nn.LayerNorm, idx: torch.Tensor) -> nn.LayerNorm:
+    new = nn.LayerNorm(len(idx), eps=src.eps).to(src.weight.device, src.weight.dtype)
+    new.weight.copy_(src.weight[idx])
+    new.bias.copy_(src.bias[idx])
+    return new
+
+
+def width_channels(heads: int, head_dim: int, positions: list[int]) -> list[int]:
+    """The embedding channels kept when ``positions`` of every head are kept (head g's dims are g*head_dim + p)."""
+    return [g * head_dim + p for g in range(heads) for p in sorted(positions)]
+
+
+def prune_width(model: nn.Module, positions: list[int]) -> None:
+    """Keep, in place, the embedding channels ``width_channels(heads, head_dim, positions)`` of the whole residual
+    stream (module docstring); the MLP hidden width is left to its own units."""
+    blocks = list(model.encoder.layers)
+    heads, d = blocks[0].self_attention.heads, blocks[0].self_attention.head_dim
+    idx = torch.tensor(width_channels(heads, d, positions), device=model.class_token.device)
+    with torch.no_grad():
+        conv = model.conv_proj
+        new = nn.Conv2d(conv.in_channels, len(idx), conv.kernel_size, conv.stride).to(conv.weight.device,
+                                                                                     conv.weight.dtype)
+        new.weight.copy_(conv.weight[idx])
+        new.bias.copy_(conv.bias[idx])
+        model.conv_proj = new
+        model.class_token = nn.Parameter(model.class_token[..., idx].clone())
+        model.encoder.pos_embedding = nn.Parameter(model.encoder.pos_embedding[..., idx].clone())
+        for block in blocks:
+            block.ln_1, block.ln_2 = _layer_norm(block.ln_1, idx), _layer_norm(block.ln_2, idx)
+            att = block.self_attention
+            narrow = HeadAttention(len(idx), heads, len(positions)).to(att.q.weight.device, att.q.weight.dtype)
+            narrow.q, narrow.k, narrow.v = (_linear(lin, idx, idx) for lin in (att.q, att.k, att.v))
+            narrow.proj = _linear(att.proj, idx, idx)
+            block.self_attention = narrow
+            block.mlp[0] = _linear(block.mlp[0], None, idx)
+            block.mlp[3] = _linear(block.mlp[3], idx, None)
+        model.encoder.ln = _layer_norm(model.encoder.ln, idx)
+        model.heads.head = _linear(model.heads.head, None, idx)
+    model.hidden_dim = len(idx)  # VisionTransformer reshapes the patch embedding with it
 
 
 def prune_unit_layer(model: nn.Module, name: str, kind: str, keep: list[int]) -> None:
-    """Physically keep only units ``keep`` of one block's attention (heads) or MLP (hidden channels), in place."""
+    """Physically keep only units ``keep`` of the embedding width, one block's attention (heads) or MLP (hidden
+    channels), in place."""
+    if kind == "width":
+        prune_width(model, keep)
+        return
     module = model.get_submodule(name)
     with torch.no_grad():
         if kind == "heads":
@@ -88,20 +164,17 @@ def prune_unit_layer(model: nn.Module, name: str, kind: str, keep: list[int]) ->
             parent, _, leaf = name.rpartition(".")
             setattr(model.get_submodule(parent), leaf, new)
         else:
-            fc1, fc2 = module[0], module[3]
             idx = torch.tensor(keep)
-            n1 = nn.Linear(fc1.in_features, len(keep)).to(fc1.weight.device, fc1.weight.dtype)
-            n2 = nn.Linear(len(keep), fc2.out_features).to(fc2.weight.device, fc2.weight.dtype)
-            n1.weight.copy_(fc1.weight[idx])
-            n1.bias.copy_(fc1.bias[idx])
-            n2.weight.copy_(fc2.weight[:, idx])
-            n2.bias.copy_(fc2.bias)
-            module[0], module[3] = n1, n2
+            module[0], module[3] = _linear(module[0], idx, None), _linear(module[3], None, idx)
             module.out_channels = len(keep)
 
 
 def zero_unit_layer(model: nn.Module, name: str, kind: str, drop: list[int]) -> None:
-    """The dense equivalent of removing units: their contribution set to zero (used to prove the surgery exact)."""
+    """The dense equivalent of removing units: their contribution set to zero (used to prove the surgery exact).
+    Embedding width has none (LayerNorm normalises over the kept channels only)."""
+    if kind == "width":
+        raise ValueError("embedding-width pruning has no dense equivalent (LayerNorm normalises over the kept "
+                         "channels only): compare it with a reference that slices the dense weights")
     module = model.get_submodule(name)
     with torch.no_grad():
         if kind == "heads":

@@ -19,6 +19,7 @@ from ..analysis.panel import scatter_stats
 from ..analysis.uncertainty import repeat_taus
 from ..compute.scoring import TAYLOR_IMAGES
 from ..compute.stats import bootstrap
+from . import charts, tables
 from .cells import Cell, cells
 
 
@@ -58,18 +59,28 @@ def criteria_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def regret_chart(table: pd.DataFrame) -> alt.Chart:
-    """Regret of each criterion's pick in every setting (0 = it picked the best mask after retraining)."""
+    """Regret of each criterion's pick in every setting (0 = it picked the best mask after retraining; below 0 =
+    its pick, retrained beside a sample, beat every sampled mask). The oracle is the star, as in every panel."""
     t = table.dropna(subset=["regret (pp)"])
     crit = list(dict.fromkeys(t["criterion"]))
     palette = ["#1f1f1f", "#ff7f0e", "#9467bd", "#7f7f7f", "#2ca02c", "#17becf"]
+    shapes = ["circle", "square", "diamond", "triangle-up", "cross", "triangle-down"]
+    shape_of = {k: charts.STAR if k.startswith("oracle") else shapes[i % len(shapes)] for i, k in enumerate(crit)}
     return alt.Chart(t).mark_point(filled=True, size=70).encode(
         y=alt.Y("setting:N", title=None, axis=alt.Axis(labelLimit=300)),
         x=alt.X("regret (pp):Q", title="regret: best final accuracy minus the pick's (percentage points)"),
         color=alt.Color("criterion:N", scale=alt.Scale(domain=crit, range=palette[: len(crit)]),
-                        legend=alt.Legend(orient="bottom", columns=2, title=None)),
-        shape=alt.Shape("criterion:N", legend=None),
+                        legend=alt.Legend(orient="bottom", columns=1, title=None, labelLimit=600)),
+        shape=alt.Shape("criterion:N", scale=alt.Scale(domain=crit, range=[shape_of[k] for k in crit]),
+                        legend=alt.Legend(orient="bottom", columns=1, title=None, labelLimit=600)),
         tooltip=["setting", "criterion", "pick", alt.Tooltip("regret (pp):Q", format=".2f"), "rank (1 = best)"],
     ).properties(width=420, height=alt.Step(22))
+
+
+def full_table_html(table: pd.DataFrame) -> str:
+    """Every row of the criteria table, collapsed under one click (it has a row per setting and criterion)."""
+    return (f"<details><summary>All {len(table)} rows: every setting and criterion</summary>"
+            f"{tables.to_html(table)}</details>")
 
 
 def uncertainty_table(cs: list[Cell]) -> pd.DataFrame:

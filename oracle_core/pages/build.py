@@ -10,6 +10,7 @@ Papermill's exit code is checked because a failed notebook still renders in Jupy
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,8 @@ import nbformat
 import papermill
 
 from ..base.paths import REPO
+from .charts import BOOK_CHARTS_ENV
+from .downloads import DOWNLOADS_ENV
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,9 @@ def toc_text(pages: list[Page] = PAGES) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run(cmd: list[str], what: str) -> None:
+def _run(cmd: list[str], what: str, env: dict | None = None) -> None:
     print("+", " ".join(cmd), flush=True)
-    if subprocess.run(cmd, cwd=REPO).returncode != 0:
+    if subprocess.run(cmd, cwd=REPO, env={**os.environ, **(env or {})}).returncode != 0:
         raise SystemExit(f"error: {what} failed (command above); the book was not built")
 
 
@@ -111,6 +114,10 @@ def build(profile: str = "cpu", dest: Path | None = None, results: Path | None =
         shutil.copy(REPO / "_config.yml", dest / "_config.yml")
         book = dest / "book"
     if execute:
+        downloads = book / "_static" / "data"  # the CSVs behind the charts: rewritten from the store every build
+        shutil.rmtree(downloads, ignore_errors=True)
+        downloads.mkdir(parents=True)
+        env = {BOOK_CHARTS_ENV: "interactive", DOWNLOADS_ENV: str(downloads)}
         for p in PAGES:
             src, page = p.source, p.page
             cmd = [sys.executable, "-m", "papermill", str(REPO / src), str(book / page), "-k", "python3",
@@ -122,7 +129,7 @@ def build(profile: str = "cpu", dest: Path | None = None, results: Path | None =
                 cmd += ["-p", "results_root", str(Path(results).resolve())]
             if data and "data_root" in takes:
                 cmd += ["-p", "data_root", str(Path(data).resolve())]
-            _run(cmd, f"notebook {src} -> {page}")
+            _run(cmd, f"notebook {src} -> {page}", env)
             _tag_cells(book / page)
     (book / "_toc.yml").write_text(toc_text())
     jb = Path(sys.executable).with_name("jupyter-book")

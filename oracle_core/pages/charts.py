@@ -1,6 +1,16 @@
-"""One altair helper for every figure: stable colors and markers, rendered to SVG offline (no CDN)."""
+"""One altair helper for every figure: stable colors and markers, rendered offline (no CDN).
+
+In the book build (``ORACLE_BOOK_CHARTS=interactive``, set by pages/build.py) a chart is its Vega-Lite spec in a
+``div.oracle-chart``: the book's own copy of the vega libraries (written into its static files by
+book/_ext/offline_html.py) draws it as inline SVG with tooltips and zoom. Elsewhere (a notebook opened in Jupyter,
+papermill outside the build) it is a static SVG rendered by vl-convert.
+"""
 
 from __future__ import annotations
+
+import itertools
+import json
+import os
 
 import altair as alt
 import pandas as pd
@@ -11,16 +21,35 @@ from ..analysis.panel import scatter_stats
 COLORS = {"oracle": "#1f1f1f", "anomaly": "#d62728", "other": "#2ca02c", "paper": "#7f7f7f"}
 STAR = ("M0,-1L0.2245,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.382L-0.588,0.809L-0.363,0.118"
         "L-0.951,-0.309L-0.2245,-0.309Z")
-LABELS = {"pruned_train_loss": "pruned train loss (mean cross-entropy, nats)",
-          "final_test_acc": "final test accuracy (fraction)",
-          "final_test_loss": "final test loss (mean cross-entropy, nats)",
-          "short_retrain_test_acc": "short-retrain test accuracy (fraction)"}
+LABELS = {"pruned_train_loss": "pruned train loss (nats)",  # mean cross-entropy; short enough for a panel's height
+          "final_test_acc": "final test accuracy",
+          "final_test_loss": "final test loss (nats)",
+          "short_retrain_test_acc": "short-retrain test accuracy"}
+
+
+BOOK_CHARTS_ENV = "ORACLE_BOOK_CHARTS"
+_ZOOMS = itertools.count(1)  # one name per panel's zoom, in drawing order (so a page's output is reproducible)
+
+
+def book_bundle(spec: dict, **_metadata) -> dict:
+    """The mimebundle of one chart in the book: its spec inside a div that the book's scripts draw."""
+    payload = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
+    return {"text/html": '<div class="oracle-chart"><div class="oracle-chart-view"></div>'
+                         f'<script type="application/json">{payload}</script></div>',
+            "text/plain": "[chart: drawn in the book by its vega scripts]"}
+
+TIPS = {"pruned_train_loss": "pruned train loss", "final_test_acc": "final test accuracy",
+        "final_test_loss": "final test loss", "short_retrain_test_acc": "short-retrain test accuracy"}
 
 
 def enable_offline() -> None:
-    """Render every chart as inline SVG through vl-convert: no JavaScript, no network."""
-    alt.renderers.enable("svg")
+    """Interactive charts in the book build, static SVG through vl-convert elsewhere: never a network request."""
     alt.data_transformers.disable_max_rows()
+    if os.environ.get(BOOK_CHARTS_ENV) == "interactive":
+        alt.renderers.register("oracle_book", book_bundle)
+        alt.renderers.enable("oracle_book")
+    else:
+        alt.renderers.enable("svg")
 
 
 def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned_train_loss", title: str = "",
@@ -31,25 +60,33 @@ def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned
     higher = y != "final_test_loss"
     d = df[[x, y] + [c for c in ("kept", "mask_id") if c in df]].copy()
     st = scatter_stats(d[x].to_numpy(), d[y].to_numpy(), higher)  # analysis/panel.py: the chart only draws
-    d["role"] = st["roles"]
+    d["role"], d["rank"] = st["roles"], st["ranks"]
     (t_lo, t_hi), (a_lo, a_hi) = st["tau_ci"], st["anomaly_ci"]
     sub = [f"Kendall tau {st['kendall_tau']:+.2f} [{t_lo:+.2f}, {t_hi:+.2f}], p {st['p_value']:.2g}",
            f"anomaly ratio {100 * st['anomaly_ratio']:.1f}% [{100 * a_lo:.1f}, {100 * a_hi:.1f}] "
            f"(N={st['n']}; 95% CI)"]
     xs = alt.Scale(zero=False, domain=list(x_domain)) if x_domain else alt.Scale(zero=False)
     ys = alt.Scale(zero=False, domain=list(y_domain)) if y_domain else alt.Scale(zero=False)
-    color = alt.Color("role:N", scale=alt.Scale(domain=list(COLORS)[:3], range=[COLORS[k] for k in list(COLORS)[:3]]),
-                      legend=alt.Legend(title=None, orient="bottom"))
-    tooltip = [c for c in ("kept", x, y) if c in d]
+    roles = list(COLORS)[:3]  # oracle, anomaly, other: one legend with the star the chart draws
+    legend = alt.Legend(title=None, orient="bottom", symbolSize=60)
+    color = alt.Color("role:N", scale=alt.Scale(domain=roles, range=[COLORS[k] for k in roles]), legend=legend)
+    shape = alt.Shape("role:N", scale=alt.Scale(domain=roles, range=[STAR, "circle", "circle"]), legend=legend)
+    tooltip = ([alt.Tooltip("kept:N", title="kept filters")] if "kept" in d else []) + [
+        alt.Tooltip(f"{x}:Q", title=TIPS.get(x, x), format=".4f"), alt.Tooltip(f"{y}:Q", title=TIPS.get(y, y),
+                                                                             format=".4f"),
+        alt.Tooltip("rank:Q", title=f"rank after retraining (of {st['n']})"), alt.Tooltip("role:N")]
     base = alt.Chart(d)
     # aria=False: no per-point accessibility label in the SVG (it repeated every tooltip value and made a 25-panel
-    # page 7 MB); the numbers stay in the results store and the tables
-    points = base.transform_filter(alt.datum.role != "oracle").mark_circle(size=22, opacity=0.75, aria=False).encode(
+    # page 7 MB); the numbers stay in the results store, the tables and the per-mask CSV downloads
+    # drag to pan, wheel to zoom into the dense clusters; each panel its own (a shared one would move them all)
+    zoom = alt.selection_interval(bind="scales", name=f"zoom{next(_ZOOMS)}")
+    points = base.transform_filter(alt.datum.role != "oracle").mark_point(
+        size=22, filled=True, opacity=0.75, aria=False).encode(
         x=alt.X(f"{x}:Q", title=LABELS.get(x, x), scale=xs), y=alt.Y(f"{y}:Q", title=LABELS.get(y, y), scale=ys),
-        color=color, tooltip=tooltip)
+        color=color, shape=shape, tooltip=tooltip).add_params(zoom)
     oracle = base.transform_filter(alt.datum.role == "oracle")
-    star = oracle.mark_point(shape=STAR, size=260, filled=True, color=COLORS["oracle"]).encode(
-        x=f"{x}:Q", y=f"{y}:Q", tooltip=tooltip)
+    star = oracle.mark_point(size=260, filled=True, opacity=1).encode(
+        x=f"{x}:Q", y=f"{y}:Q", color=color, shape=shape, tooltip=tooltip)
     vrule = oracle.mark_rule(strokeDash=[5, 4], color=COLORS["oracle"], opacity=0.6).encode(x=f"{x}:Q")
     hrule = oracle.mark_rule(strokeDash=[5, 4], color=COLORS["oracle"], opacity=0.6).encode(y=f"{y}:Q")
     return alt.layer(points, vrule, hrule, star).properties(
@@ -82,19 +119,20 @@ def tau_overview(table: pd.DataFrame) -> alt.Chart:
     order = list(t["setting"])
     sources = sorted(long["source"].unique(), key=lambda s: (s != "paper", "under-trained" in s))
     palette = iter(["#1f77b4", "#ff7f0e", "#9467bd"])
+    legend = alt.Legend(orient="bottom", title=None, labelLimit=400, symbolSize=120)
     colors = [COLORS["paper"] if s == "paper" else "#9ecae1" if "under-trained" in s else next(palette)
               for s in sources]
     base = alt.Chart(long).encode(
         y=alt.Y("setting:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)),
         x=alt.X("tau:Q", title="Kendall tau: pruned train loss vs final test accuracy",
                 scale=alt.Scale(domain=[-1, 1])),
-        color=alt.Color("source:N", scale=alt.Scale(domain=sources, range=colors),
-                        legend=alt.Legend(orient="bottom", title=None, labelLimit=400)),
+        color=alt.Color("source:N", scale=alt.Scale(domain=sources, range=colors), legend=legend),
+        shape=alt.Shape("source:N", scale=alt.Scale(domain=sources, range=["circle" if s == "paper" else STAR
+                                                                         for s in sources]), legend=legend),
         tooltip=["setting", "source", alt.Tooltip("tau:Q", format="+.2f")])
     paper = base.transform_filter(alt.datum.source == "paper").mark_point(size=60, filled=True)
-    ours = base.transform_filter((alt.datum.source != "paper") & alt.datum.compared).mark_point(
-        shape=STAR, size=260, filled=True)
-    hollow = base.transform_filter(~alt.datum.compared).mark_point(shape=STAR, size=200, filled=False, strokeWidth=1.5)
+    ours = base.transform_filter((alt.datum.source != "paper") & alt.datum.compared).mark_point(size=260, filled=True)
+    hollow = base.transform_filter(~alt.datum.compared).mark_point(size=200, filled=False, strokeWidth=1.5)
     zero = alt.Chart(pd.DataFrame({"tau": [0.0, -FAIL_TAU, FAIL_TAU]})).mark_rule(
         strokeDash=[3, 3], color="#999").encode(x="tau:Q")
     return alt.layer(zero, paper, hollow, ours).properties(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import altair as alt
 import pandas as pd
+from IPython.display import HTML, Markdown, display
 
 from ..analysis import reference
 from ..analysis.agreement import verdict
@@ -14,7 +15,7 @@ from ..base.paths import REPO
 from ..compute.stats import analyze
 from ..data import DATASETS, dataset_present, default_root, raw_dir
 from ..experiment.protocol import get_profile
-from . import charts
+from . import charts, downloads, rerun
 from .cells import Cell
 
 
@@ -78,10 +79,20 @@ def profile_note(profile: str, cs: list[Cell]) -> str:
     """The page's statement of what was run: the profile's reductions, next to the numbers they qualify."""
     p = get_profile(profile)
     done = sum(c.result is not None for c in cs)
-    head = (f"**Profile `{profile}`**"
-            + (" (the paper's protocol)." if profile == "paper" else " — a reduced protocol, not the paper's: ")
-            + ("" if profile == "paper" else p.why))
+    head = (f"**Profile `{profile}`**: {p.headline}"
+            + ("" if profile == "paper" else " The Profiles page lists every reduction in full."))
     return head + f"\n\n{done} of {len(cs)} settings of this figure are in the results store at this profile."
+
+
+def show_header(notebook: str, profile: str, cs: list[Cell], results_root: Path | None = None) -> None:
+    """The top of a figure page: the re-run box (commands and measured hours), then what the profile is."""
+    display(HTML(rerun.figure_box(notebook, profile, cs, results_root)))
+    display(Markdown(profile_note(profile, cs)))
+
+
+def show_downloads(cs: list[Cell], profile: str) -> None:
+    """The CSV files behind the page's charts: our per-mask tables and the paper's recovered points."""
+    display(HTML(downloads.downloads(cs, profile)))
 
 
 def data_notes(cs: list[Cell], data_root: Path | None = None) -> str:
@@ -112,18 +123,34 @@ def _placeholder(title: str, text: str, width: int, height: int) -> alt.Chart:
 
 
 def our_panel(c: Cell, y: str = "final_test_acc", width: int = 200, height: int = 160,
-              x_domain=None, y_domain=None) -> alt.Chart:
+              x_domain=None, y_domain=None, title: str | None = None) -> alt.Chart:
     if c.result is None:
-        return _placeholder(c.title, "not run yet", width, height)
-    return charts.oracle_scatter(c.result.per_mask, y=y, title=c.title, width=width, height=height,
+        return _placeholder(title or c.title, "not run yet", width, height)
+    return charts.oracle_scatter(c.result.per_mask, y=y, title=title or c.title, width=width, height=height,
                                  x_domain=x_domain, y_domain=y_domain)
 
 
-def paper_panel(c: Cell, width: int = 200, height: int = 160, x_domain=None, y_domain=None) -> alt.Chart:
+def paper_panel(c: Cell, width: int = 200, height: int = 160, x_domain=None, y_domain=None,
+                title: str | None = None) -> alt.Chart:
     if c.panel is None:
-        return _placeholder(c.title, "no published panel", width, height)
-    return charts.oracle_scatter(reference.paper_points(c.panel), title=c.title, width=width, height=height,
-                                 x_domain=x_domain, y_domain=y_domain)
+        return _placeholder(title or c.title, "no published panel", width, height)
+    return charts.oracle_scatter(reference.paper_points(c.panel), title=title or c.title, width=width,
+                                 height=height, x_domain=x_domain, y_domain=y_domain)
+
+
+def compare_grid(cs: list[Cell], profile: str, width: int = 280, height: int = 170) -> alt.VConcatChart:
+    """One row per setting: our panel on the left, the paper's on the right, each titled with whose it is, on one
+    y range (accuracy), so that a reader compares like with like."""
+    rows = []
+    for c in cs:
+        ours = c.result.per_mask if c.result else None
+        theirs = reference.paper_points(c.panel) if c.panel else None
+        yd = _domain([ours, theirs], "final_test_acc")
+        rows.append(alt.hconcat(our_panel(c, width=width, height=height, y_domain=yd,
+                                          title=f"ours ({profile}): {c.title}"),
+                                paper_panel(c, width, height, y_domain=yd, title=f"paper: {c.title}")))
+    return alt.vconcat(*rows).resolve_scale(color="shared", shape="shared").configure_title(
+        fontSize=12, subtitleFontSize=10)
 
 
 def _domain(frames: list[pd.DataFrame], col: str) -> tuple[float, float] | None:
@@ -136,8 +163,8 @@ def _domain(frames: list[pd.DataFrame], col: str) -> tuple[float, float] | None:
     return lo - pad, hi + pad
 
 
-def panel_grid(cs: list[Cell], source: str = "ours", y: str = "final_test_acc", columns: int = 4,
-               shared_y: bool = False, width: int = 200, height: int = 160) -> alt.VConcatChart:
+def panel_grid(cs: list[Cell], source: str = "ours", y: str = "final_test_acc", columns: int = 3,
+               shared_y: bool = False, width: int = 180, height: int = 160) -> alt.VConcatChart:
     """The panels of one figure in a grid, as in the paper: ``source`` 'ours' or 'paper'. With ``shared_y``
     every panel uses one y range (the paper shares axes within a figure row where it does so)."""
     frames = [(c.result.per_mask if c.result else None) if source == "ours" else
@@ -146,7 +173,8 @@ def panel_grid(cs: list[Cell], source: str = "ours", y: str = "final_test_acc", 
     make = (lambda c: our_panel(c, y, width, height, y_domain=yd)) if source == "ours" else (
         lambda c: paper_panel(c, width, height, y_domain=yd))
     rows = [alt.hconcat(*[make(c) for c in cs[i:i + columns]]) for i in range(0, len(cs), columns)]
-    return alt.vconcat(*rows).resolve_scale(color="shared").configure_title(fontSize=12, subtitleFontSize=10)
+    return alt.vconcat(*rows).resolve_scale(color="shared", shape="shared").configure_title(
+        fontSize=12, subtitleFontSize=10)
 
 
 def tau_vs(table: pd.DataFrame, x: str, x_title: str, order: list[str] | None = None) -> alt.LayerChart:
@@ -162,4 +190,24 @@ def tau_vs(table: pd.DataFrame, x: str, x_title: str, order: list[str] | None = 
                                                     scale=alt.Scale(domain=[-1, 1])), color=color,
                                   tooltip=[x, "source", alt.Tooltip("tau:Q", format="+.2f")])
     zero = alt.Chart(pd.DataFrame({"tau": [0.0]})).mark_rule(strokeDash=[3, 3], color="#999").encode(y="tau:Q")
-    return alt.layer(zero, base.mark_line(), base.mark_point(filled=True, size=50)).properties(width=360, height=220)
+    return alt.layer(zero, base.mark_line(), base.mark_point(filled=True, size=50)).properties(width=280, height=220)
+
+
+def tau_vs_ratio(table: pd.DataFrame) -> alt.LayerChart:
+    """Kendall tau against the pruning ratio, one color per layer, ours solid and the paper's dashed: Fig. 2's
+    trend in one readable chart. ``table``: setting_table rows with ``layer`` and ``ratio`` columns."""
+    t = table.reset_index()
+    long = pd.concat([t.assign(source="paper", tau=t["tau paper"]), t.assign(source="ours", tau=t["tau ours"])])
+    long = long.dropna(subset=["tau"])[["layer", "ratio", "source", "tau"]]
+    base = alt.Chart(long).encode(
+        x=alt.X("ratio:Q", title="pruning ratio", scale=alt.Scale(domain=[0.15, 0.85]),
+                axis=alt.Axis(values=sorted(long["ratio"].unique()), format=".1f")),
+        y=alt.Y("tau:Q", title="Kendall tau (pruned train loss vs final acc)", scale=alt.Scale(domain=[-1, 1])),
+        color=alt.Color("layer:N", legend=alt.Legend(orient="right")),
+        strokeDash=alt.StrokeDash("source:N", scale=alt.Scale(domain=["ours", "paper"], range=[[1, 0], [5, 3]]),
+                                  legend=alt.Legend(orient="right", title="source")),
+        shape=alt.Shape("source:N", scale=alt.Scale(domain=["ours", "paper"], range=[charts.STAR, "circle"]),
+                        legend=alt.Legend(orient="right", title="source")),
+        tooltip=["layer", "ratio", "source", alt.Tooltip("tau:Q", format="+.2f")])
+    zero = alt.Chart(pd.DataFrame({"tau": [0.0]})).mark_rule(strokeDash=[3, 3], color="#999").encode(y="tau:Q")
+    return alt.layer(zero, base.mark_line(), base.mark_point(filled=True, size=70)).properties(width=520, height=260)

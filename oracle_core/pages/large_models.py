@@ -15,16 +15,29 @@ from ..data import dataset_present, get_dataset_info, raw_dir
 from ..experiment.commands import run_command
 from ..experiment.results import stored_result
 from ..experiment.spec import make_spec
-from . import charts
+from . import charts, downloads, rerun
 
 LARGE_PANELS = [("resnet56/layer*.conv1_0.5", "ResNet56 / CIFAR-10", "resnet56", "cifar10"),
                 ("vgg19/all16conv_0.5", "VGG19 / CIFAR-100", "vgg19", "cifar100"),
                 ("resnet18/layer*.conv1_0.5", "ResNet18 / ImageNet", "resnet18", "imagenet")]
 
 
-def large_model_panels() -> alt.HConcatChart:
-    return alt.hconcat(*[charts.oracle_scatter(reference.paper_points(p), title=f"paper: {t}", width=220, height=180)
-                         for p, t, _, _ in LARGE_PANELS]).resolve_scale(color="shared")
+def large_model_panels() -> alt.VConcatChart:
+    return charts.grid([charts.oracle_scatter(reference.paper_points(p), title=f"paper: {t}", width=260, height=180)
+                        for p, t, _, _ in LARGE_PANELS], columns=2)
+
+
+def large_model_header() -> str:
+    """HTML: how to re-run Figure 3 (one notebook per model) and the CSV files behind its charts."""
+    runs = "\n".join(f"papermill notebooks/{page}.ipynb out.ipynb -p ratio 0.5"
+                      for page in ("resnet_cifar", "vgg_cifar100", "resnet_imagenet", "vit_imagenet"))
+    box = rerun.box([f"<p>Redraw this page (seconds; it reads the paper's points):</p><pre>papermill "
+                      f"notebooks/large_models.ipynb out.ipynb</pre><p>Each model has its own page and notebook that "
+                      f"runs it (the paper's protocol needs a GPU; its time is not measured here yet):</p>"
+                      f"<pre>{runs}</pre>"])
+    links = ", ".join(downloads.paper(p, t) for p, t, _, _ in LARGE_PANELS)
+    return (box + '<div class="oracle-downloads"><p class="oracle-downloads-title">Data behind the charts (CSV)</p>'
+            f"<p>The paper's recovered points: {links}.</p></div>")
 
 
 def large_model_table() -> pd.DataFrame:
@@ -76,8 +89,9 @@ def large_model_status(profile: str = "cpu", results_root: Path | None = None,
             lines.append(f"- **{model} / {ds}**: data present, not run yet: `{run_command(spec, page)}`.")
     return ("**Our runs.** The ResNet56, VGG19, ResNet18 and ViT-B/16 pipelines are built (CIFAR loaders with md5 "
             "checks and on-device crop + flip; ImageNet decoded per batch from torchvision's folders; torchvision's "
-            "pretrained ResNet18 and ViT-B/16 from the hub cache; ViT heads and MLP channels removed physically; the "
-            "paper's recipes, AdamW/cosine/mixup/CutMix for the ViT; the batched engine), and tested end to end on "
+            "pretrained ResNet18 and ViT-B/16 from the hub cache; the ViT's embedding width and MLP channels removed "
+            "physically, as the paper's script prunes it; the paper's recipes, AdamW/cosine/mixup/CutMix for the ViT; "
+            "the batched engine), and tested end to end on "
             "fabricated files in each dataset's real format, but neither CIFAR nor ImageNet can be downloaded on the "
             "machines that built this book:\n\n" + "\n".join(lines) + "\n\nUntil these runs exist, the paper's "
             "own points above, analyzed by our code, are the only numbers here (the paper published none for the ViT).")

@@ -45,7 +45,7 @@ def lesson_table(cs: list[Cell], results_root: Path | None = None) -> pd.DataFra
     return pd.DataFrame(rows).set_index("setting")
 
 
-def lesson_panel(c: Cell, width: int = 220, height: int = 180, results_root: Path | None = None) -> alt.Chart:
+def lesson_panel(c: Cell, width: int = 180, height: int = 160, results_root: Path | None = None) -> alt.Chart:
     if c.result is None:
         return _placeholder(c.title, "not run yet", width, height)
     f = lesson_frame(c.result, results_root)
@@ -54,7 +54,7 @@ def lesson_panel(c: Cell, width: int = 220, height: int = 180, results_root: Pat
     return _lesson_scatter(f, c.title, width, height)
 
 
-def paper_lesson_panel(panel: str, title: str, width: int = 220, height: int = 180) -> alt.Chart:
+def paper_lesson_panel(panel: str, title: str, width: int = 180, height: int = 160) -> alt.Chart:
     return _lesson_scatter(reference.paper_points(panel), title, width, height)
 
 
@@ -67,16 +67,37 @@ def _lesson_scatter(f: pd.DataFrame, title: str, width: int, height: int) -> alt
         title, subtitle=f"Kendall tau {tau:+.2f}, p {p:.2g} (N={len(f)})", anchor="start"))
 
 
-def lesson_panels(cs: list[Cell]) -> list[tuple[str, str]]:
-    """(panel, title) of the paper's '10% epochs' panels for the settings of ``cs`` that it published."""
+_MODEL_NAMES = {"lenet5_mini": "LeNet5-Mini", "resnet56": "ResNet56", "resnet18": "ResNet18"}
+
+
+def paper_lesson_panels() -> list[tuple[str, str]]:
+    """(panel, title) of every '10% epochs' panel the paper published, in its table's order (LeNet5-Mini's seven,
+    then ResNet56 / CIFAR-10 and ResNet18 / ImageNet)."""
     names = set(reference.panels()["panel"])
     out = []
-    for c in cs:
-        e = c.entry
-        name = "direction/lenet5_" + "+".join(f"{layer}_{e.ratio:g}" for layer in e.layers.split("+"))
-        if e.model == "lenet5_mini" and e.dataset == "mnist" and name in names:
-            out.append((name, c.title))
+    for r in reference.short_vs_full_table().itertuples():
+        short = "lenet5" if r.model == "lenet5_mini" else r.model
+        name = f"direction/{short}_" + "+".join(f"{layer}_{r.ratio:g}" for layer in r.layers.split("+"))
+        if name in names:
+            title = (f"{r.layers} @ {r.ratio:g}" if r.model == "lenet5_mini" else
+                     f"{_MODEL_NAMES[r.model]} / {r.dataset}: {r.layers} @ {r.ratio:g}")
+            out.append((name, title))
     return out
+
+
+def paper_lesson_range() -> str:
+    """The paper's short-vs-full tau per model, computed from its table (never typed into the page)."""
+    t = reference.short_vs_full_table()
+    parts = []
+    for model, g in t.groupby("model", sort=False):
+        tau = g["kendall_tau_short_vs_full"]
+        what = f"{tau.min():.2f} to {tau.max():.2f}" if len(g) > 1 else f"{tau.iloc[0]:.2f}"
+        r = g.iloc[0]
+        parts.append(f"{what} on {_MODEL_NAMES.get(model, model)} / {r['dataset']} ({len(g)} setting"
+                     f"{'s' if len(g) > 1 else ''}, {r['short_epochs']} of {r['full_epochs']} epochs)")
+    return ("The paper's Kendall tau between short- and full-retrain accuracy: " + "; ".join(parts)
+            + f". Over all {len(t)} of its panels: {t['kendall_tau_short_vs_full'].min():.2f} to "
+            f"{t['kendall_tau_short_vs_full'].max():.2f}.")
 
 
 def lesson_conclusion(lt: pd.DataFrame) -> str:

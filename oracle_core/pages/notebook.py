@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import ast
 
+import pandas as pd
 from IPython import get_ipython
 
 from ..base.errors import OracleError
-from . import charts
+from . import charts, tables
 
 
 def _assigned(source: str) -> dict[str, object]:
@@ -56,11 +57,13 @@ def _one_line(shell, etype, evalue, tb, tb_offset=None):  # IPython's custom exc
 
 
 def setup(namespace: dict) -> None:
-    """Offline charts; OracleError shown as its one line; the parameters of the cells run so far checked."""
+    """Offline charts; tables shown whole and formatted (pages/tables.py); OracleError shown as its one line; the
+    parameters of the cells run so far checked."""
     charts.enable_offline()
     shell = get_ipython()
     if shell is None:  # imported outside a kernel (a test): nothing to hook or check
         return
+    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, tables.to_html)
     shell.set_custom_exc((OracleError,), _one_line)
     history = [c for c in namespace.get("In", [])[1:-1] if c.strip()]  # the cells before this one
     check_parameters(history, namespace)

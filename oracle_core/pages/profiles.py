@@ -11,8 +11,18 @@ from scipy.stats import kendalltau
 
 from ..analysis import reference
 from ..experiment.grid import GridEntry
+from ..experiment.protocol import profile_table
 from ..experiment.results import stored_result
 from .disagreements import CHECK_PROFILE
+
+
+def profile_overview() -> tuple[pd.DataFrame, str]:
+    """Every profile side by side (one column each, so the table fits the page) and, below it, each one's full
+    reasons as a list."""
+    rows = profile_table()
+    table = pd.DataFrame(rows).set_index("profile").drop(columns="why").T
+    why = "\n".join(f"- **`{r['profile']}`**: {r['why']}" for r in rows)
+    return table, why
 
 
 def profile_fidelity(results_root: Path | None = None,

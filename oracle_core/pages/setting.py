@@ -3,25 +3,55 @@ next to the paper's row, whether they agree, the paper's own points checked by o
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
 import pandas as pd
+from IPython.display import HTML
 
 from ..analysis import reference
 from ..analysis.agreement import TAU_DISAGREEMENT, UNDERTRAINED_PP, under_trained
 from ..base.errors import OracleError
 from ..compute.stats import analyze, per_mask, summarize
-from ..experiment.commands import run_command
+from ..experiment.commands import layers_arg, run_command
 from ..experiment.results import StudyResult, stored_result
 from ..experiment.spec import make_spec, profile_of
+from . import downloads, rerun
 
-__all__ = ["check_summary", "comparison_table", "disagreement", "not_stored", "page_spec", "paper_check",
-           "protocol_sentence", "setting_title", "stored_result"]
+__all__ = ["check_summary", "comparison_table", "data_links", "disagreement", "not_stored", "page_spec",
+           "paper_check", "protocol_sentence", "rerun_box", "setting_title", "stored_result"]
 
 
 def setting_title(spec) -> str:
-    return f"{spec.model} / {spec.dataset}, {spec.layers_text} at ratio {spec.ratio:g}"
+    """A title that fits a line: more than three pruned layers are counted, not listed (the spec lists them)."""
+    ls = spec.layers
+    layers = spec.layers_text if len(ls) <= 3 else f"{len(ls)} layers ({ls[0]} to {ls[-1]})"
+    return f"{spec.model} / {spec.dataset}, {layers} at ratio {spec.ratio:g}"
+
+
+def rerun_box(notebook: str, spec, experiment: str, result: StudyResult | None) -> HTML:
+    """The single-setting page's re-run box: its papermill command, the CLI equivalent, the measured time."""
+    params = {"model": spec.model, "dataset": spec.dataset, "layers": layers_arg(spec),
+              "ratio": f"{spec.ratio:g}", "profile": spec.profile}
+    walls = (result.env.get("wall_s_this_invocation") or {}) if result is not None else {}
+    measured = sum(walls.values()) if walls and not result.env.get("earlier_invocations") else None
+    return HTML(rerun.setting_box(notebook, params, run_command(spec, experiment), measured))
+
+
+def data_links(spec, result: StudyResult | None) -> HTML:
+    """The CSV files behind the page: our per-mask table (when stored) and the paper's points (when published)."""
+    parts = []
+    if result is not None:
+        parts.append(f"ours (profile <code>{html.escape(spec.profile)}</code>, one row per mask and retraining): "
+                     + downloads.ours(result, setting_title(spec)))
+    panel = reference.panel_name(spec.model, spec.dataset, spec.layers, spec.ratio)
+    if panel is not None:
+        parts.append("the paper's recovered points: " + downloads.paper(panel, panel))
+    if not parts:
+        return HTML("<p>No data behind this page yet: the setting is not stored and the paper published no panel.</p>")
+    return HTML('<div class="oracle-downloads"><p class="oracle-downloads-title">Data behind the charts (CSV)</p><p>'
+                + "; ".join(parts) + ".</p></div>")
 
 
 def protocol_sentence(res: StudyResult) -> str:
@@ -35,7 +65,7 @@ def protocol_sentence(res: StudyResult) -> str:
             f"training set {s.train_subset or 'all'} images, retraining on {s.retrain_subset or 'all'} of them; "
             f"wiring `{s.wiring}`"
             + (f"; retraining arithmetic `{s.precision}`, not the protocol's fp32" if s.precision != "fp32" else "")
-            + f". {prof.why} Run on {env.get('device', '?')} with torch {env.get('torch', '?')}, "
+            + f". {prof.headline} Run on {env.get('device', '?')} with torch {env.get('torch', '?')}, "
             f"code {str(env.get('code_version', '?'))[:12]}; results in `{res.dir.parent.name}/{res.dir.name}/`.")
 
 

@@ -1,0 +1,70 @@
+"""The "Re-run this page" box at the top of every figure page: the exact command that redraws the page from the
+stored results, the commands that recompute them at each profile, and the time that takes, computed from the
+seconds per mask the store measured (never typed)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from ..experiment.grid import plan, progress, projected_hours
+from .cells import Cell
+
+WORKERS = 2  # the grid's default: two 1-thread workers on a 2-core CPU
+
+
+def _code(text: str) -> str:
+    return f"<pre>{html.escape(text)}</pre>"
+
+
+def _hours(profile: str, cs: list[Cell], results_root: Path | None) -> str:
+    """Measured and projected hours for the settings of ``cs`` at ``profile``, from the grid's own bookkeeping."""
+    everything = progress(plan(profile), results_root)
+    _, typical = projected_hours(everything, WORKERS)
+    labels = {c.entry.label for c in cs}
+    mine = [p for p in everything if p["entry"].label in labels]
+    if not mine:
+        return f"the grid has none of these settings at `{profile}`"
+    done = [p for p in mine if p["complete"]]
+    spent = sum(p["masks"] * (p["s_per_mask"] or typical or 0) for p in done) / 3600 / WORKERS
+    left, _ = projected_hours([p for p in mine if not p["complete"]], WORKERS)
+    if left is None and typical is not None:
+        left = sum(p["left"] * typical for p in mine if p["data"]) / 3600 / WORKERS
+    text = f"{len(done)} of {len(mine)} settings stored"
+    if done and spent:
+        text += f" (about {spent:.1f} h with {WORKERS} 1-thread workers, measured)"
+    if len(done) < len(mine):
+        text += (f"; about {left:.1f} h left at the measured seconds per mask" if left is not None else
+                 "; time not measured yet at this profile")
+    return text
+
+
+def figure_box(notebook: str, profile: str, cs: list[Cell], results_root: Path | None = None,
+               profiles: tuple[str, ...] = ("converged", "cpu")) -> str:
+    """HTML for a figure page built from grid settings: redraw (seconds), recompute per profile (hours)."""
+    items = [f"<p>Redraw this page from the stored results (seconds; nothing is trained):</p>"
+             f"{_code(f'papermill notebooks/{notebook}.ipynb out.ipynb -p profile {profile}')}"]
+    for p in dict.fromkeys((profile, *profiles)):
+        items.append(f"<p>Recompute its results at <code>{p}</code>: {_hours(p, cs, results_root)}. The grid runs "
+                     f"every figure's settings and resumes; <code>--list</code> shows what is left:</p>"
+                     f"{_code(f'python -m oracle_core grid --profile {p} --workers {WORKERS}')}")
+    one = "\n".join(c.command for c in cs)
+    items.append(f"<details><summary>One command per setting of this page (profile {html.escape(profile)})"
+                 f"</summary>{_code(one)}</details>")
+    return box(items)
+
+
+def setting_box(notebook: str, params: dict, command: str, measured_s: float | None) -> str:
+    """HTML for a single-setting page: the papermill command with its parameters, the CLI equivalent, and the
+    measured time of the stored run (or that none is measured)."""
+    args = " ".join(f"-p {k} {v}" for k, v in params.items())
+    when = (f"The stored run took {measured_s / 3600:.1f} h of recorded wall time." if measured_s else
+            "No run of this setting is stored here, so its time is not measured yet.")
+    return box([f"<p>Recompute this page (runs the setting if the store lacks it, then draws it). {when}</p>"
+                 f"{_code(f'papermill notebooks/{notebook}.ipynb out.ipynb {args}'.rstrip())}",
+                 f"<p>The same run from the command line:</p>{_code(command)}"])
+
+
+def box(items: list[str]) -> str:
+    return ('<div class="admonition tip oracle-rerun"><p class="admonition-title">Re-run this page</p>'
+            + "".join(items) + "</div>")

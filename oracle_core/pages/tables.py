@@ -1,0 +1,50 @@
+"""How every table in the book reads: whole (no "..." rows or cells), counts as integers, p-values with their
+magnitude (1.5e-08, not 0.000), empty cells as a dash, large numbers with thousands separators. Installed by
+pages.notebook.setup as the notebook's HTML form of a DataFrame, so a page's ``display(df)`` needs nothing else."""
+
+from __future__ import annotations
+
+import math
+import re
+from numbers import Number
+
+import pandas as pd
+
+EMPTY = "–"
+_P_VALUE = re.compile(r"(^|[\s_(])p($|[\s_)])|p[_ ]value", re.IGNORECASE)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, Number) and not isinstance(v, bool)
+
+
+def p_value(v) -> str:
+    if not _is_num(v):
+        return EMPTY if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+    if math.isnan(v):
+        return EMPTY
+    return "0" if v == 0 else f"{v:.1e}" if abs(v) < 1e-3 else f"{v:.3f}"
+
+
+def number(v) -> str:
+    """One value: integral numbers without '.0' (thousands separated), others to 3 decimals below 1 and 2 above."""
+    if v is None:
+        return EMPTY
+    if not _is_num(v):
+        return str(v)
+    if isinstance(v, float) and math.isnan(v):
+        return EMPTY
+    if float(v).is_integer():
+        return f"{int(v):,}"
+    return f"{v:.3f}" if abs(v) < 1 else f"{v:,.2f}"
+
+
+def formatters(df: pd.DataFrame) -> dict:
+    return {c: p_value if _P_VALUE.search(" ".join(map(str, c)) if isinstance(c, tuple) else str(c)) else number
+            for c in df.columns}
+
+
+def to_html(df: pd.DataFrame) -> str:
+    """The DataFrame as the book shows it (every row and column, each value formatted by its column's kind)."""
+    return df.to_html(formatters=formatters(df), na_rep=EMPTY, border=0, classes="oracle-table",
+                     max_rows=None, max_cols=None, escape=True)
