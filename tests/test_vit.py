@@ -3,6 +3,7 @@
 whole-head variant (= zeroing heads in the dense network); the script's recipe; a smoke study on fabricated files."""
 
 import copy
+import importlib.metadata
 import math
 
 import pytest
@@ -12,7 +13,7 @@ from torchvision.models import VisionTransformer, vit_b_16
 
 from oracle_core.base.errors import OracleError
 from oracle_core.compute import engine
-from oracle_core.compute.masks import make_masks
+from oracle_core.compute.masks import Mask, make_masks
 from oracle_core.compute.surgery import layer_sizes, prune, zeroed
 from oracle_core.data import fabricate
 from oracle_core.experiment import runner
@@ -40,13 +41,13 @@ def test_head_attention_computes_what_torchvisions_attention_does():
     assert not any(isinstance(m, torch.nn.MultiheadAttention) for m in ours.modules())
 
 
-def _reference(tv, positions, mlp_keep, x):
+def _reference(tv, dims, mlp_keep, x):
     """torchvision's ViT forward written out from its own (packed in_proj) weights, every tensor sliced to the kept
-    embedding channels (``positions`` of every head) and MLP channels: independent of models/vit.py."""
+    embedding channels (head g keeps its dims ``dims[g]``) and MLP channels: independent of models/vit.py."""
     sd, n = tv.state_dict(), x.shape[0]
     heads, e = tv.encoder.layers[0].self_attention.num_heads, tv.hidden_dim
-    d, dk = e // heads, len(positions)
-    idx = torch.tensor([g * d + p for g in range(heads) for p in sorted(positions)])
+    d, dk = e // heads, len(dims[0])
+    idx = torch.tensor([g * d + p for g in range(heads) for p in sorted(dims[g])])
     y = F.conv2d(x, sd["conv_proj.weight"][idx], sd["conv_proj.bias"][idx], stride=tv.patch_size)
     y = y.flatten(2).transpose(1, 2)
     y = torch.cat([sd["class_token"][..., idx].expand(n, -1, -1), y], 1) + sd["encoder.pos_embedding"][..., idx]
@@ -81,12 +82,13 @@ def test_vit_b_16_width_pruning_is_the_dense_network_sliced():
     torch.nn.init.normal_(tv.heads.head.weight, std=0.02)  # torchvision starts the head at zero
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
-        full = _reference(tv, list(range(64)), [list(range(3072))] * 12, x)
+        full = _reference(tv, {g: list(range(64)) for g in range(12)}, [list(range(3072))] * 12, x)
         torch.testing.assert_close(full, tv(x), atol=2e-4, rtol=2e-4)  # the reference is torchvision's forward
         net = convert(copy.deepcopy(tv), "width").eval()
         sizes = layer_sizes(net, tuple(prunable_layers(net)))
-        assert list(sizes) == [WIDTH] + [f"encoder.layers.encoder_layer_{i}.mlp" for i in range(12)]
-        assert sizes[WIDTH] == 64 and set(list(sizes.values())[1:]) == {3072}
+        assert list(sizes) == ([f"{WIDTH}{g}" for g in range(12)]
+                               + [f"encoder.layers.encoder_layer_{i}.mlp" for i in range(12)])
+        assert set(list(sizes.values())[:12]) == {64} and set(list(sizes.values())[12:]) == {3072}
         mask = make_masks(sizes, 0.5, 1, 7)[0]
         small = prune(net, mask).eval()
         kept = mask.as_dict()
@@ -96,12 +98,49 @@ def test_vit_b_16_width_pruning_is_the_dense_network_sliced():
         assert small.encoder.layers[5].mlp[0].weight.shape == (1536, 384)
         assert small.heads.head.weight.shape == (1000, 384)
         assert sum(p.numel() for p in small.parameters()) < 0.3 * sum(p.numel() for p in tv.parameters())
-        ref = _reference(tv, list(kept[WIDTH]), [list(kept[f"encoder.layers.encoder_layer_{i}.mlp"])
-                                                  for i in range(12)], x)
+        assert len({kept[f"{WIDTH}{g}"] for g in range(12)}) > 1  # each head keeps its own dims
+        ref = _reference(tv, {g: list(kept[f"{WIDTH}{g}"]) for g in range(12)},
+                         [list(kept[f"encoder.layers.encoder_layer_{i}.mlp"]) for i in range(12)], x)
         torch.testing.assert_close(small(x), ref, atol=2e-4, rtol=2e-4)
         assert (ref - full).abs().max() > 1e-3  # the mask does change the network
     with pytest.raises(OracleError, match="no dense equivalent"):
         zeroed(net, mask)
+
+
+def test_width_pruning_is_what_torch_pruning_1_4_2_does_in_the_papers_script():
+    """The script's own call (MagnitudePruner, random importance, ratio 0.5, local, one step, the classifier ignored,
+    channel_groups = each attention's head count) on torchvision's ViT: read off which channels Torch-Pruning kept,
+    prune the same network with that mask ourselves, and compare outputs. Torch-Pruning keeps the same number of dims
+    in every head, each head's own (not the same positions)."""
+    import torch_pruning as tp
+
+    assert importlib.metadata.version("torch-pruning") == "1.4.2"
+    tv = _tiny()
+    x = torch.randn(2, 3, 224, 224)
+    dense = copy.deepcopy(tv)
+    groups = {m: m.num_heads for m in tv.modules() if isinstance(m, torch.nn.MultiheadAttention)}
+    torch.manual_seed(3)
+    with pytest.warns(UserWarning, match="Unwrapped parameters"):  # class token, position embedding: as intended
+        pruner = tp.pruner.MagnitudePruner(tv, x[:1], importance=tp.importance.RandomImportance(), pruning_ratio=0.5,
+                                           global_pruning=False, iterative_steps=1, ignored_layers=[tv.heads.head],
+                                           channel_groups=groups)
+    pruner.step()
+    tv.hidden_dim = tv.conv_proj.out_channels  # torchvision reshapes with it and Torch-Pruning does not update it
+
+    def rows_kept(small, big):  # which rows of ``big`` survive in ``small`` (each row matches exactly one)
+        return [int((big - r).flatten(1).abs().sum(1).argmin()) for r in small]
+
+    sd = dense.state_dict()
+    channels = rows_kept(tv.conv_proj.weight, sd["conv_proj.weight"])
+    kept = {f"{WIDTH}{g}": tuple(c - 8 * g for c in channels if c // 8 == g) for g in range(4)}
+    assert {len(v) for v in kept.values()} == {4} and len(set(kept.values())) > 1
+    for i in range(2):
+        kept[f"encoder.layers.encoder_layer_{i}.mlp"] = tuple(sorted(rows_kept(
+            tv.encoder.layers[i].mlp[0].weight, sd[f"encoder.layers.encoder_layer_{i}.mlp.0.weight"][:, channels])))
+    net = convert(dense, "width").eval()
+    mask = Mask(tuple((name, kept[name]) for name in prunable_layers(net)))
+    with torch.no_grad():
+        torch.testing.assert_close(prune(net, mask).eval()(x), tv.eval()(x), atol=1e-5, rtol=1e-5)
 
 
 def test_the_vit_recipe_is_the_papers_script():
@@ -113,7 +152,8 @@ def test_the_vit_recipe_is_the_papers_script():
 
 
 def test_whole_heads_are_a_labelled_variant(tmp_path, capsys):
-    assert len(make_spec("vit_b_16", "imagenet", "all", 0.5, 10, profile="paper").layers) == 13  # width + 12 MLPs
+    width = make_spec("vit_b_16", "imagenet", "all", 0.5, 10, profile="paper")  # 12 heads' dims, 12 MLPs
+    assert len(width.layers) == 24 and width.layers[0] == "width.head0"
     heads = make_spec("vit_b_16_heads", "imagenet", "all", 0.5, 10, profile="paper")
     assert len(heads.layers) == 24 and heads.layers[0].endswith("self_attention")
     assert cli_main(["run", "--model", "lenet5_mini", "--vit-units", "heads", "--results", str(tmp_path)]) == 2
@@ -142,7 +182,7 @@ def test_transformers_train_one_mask_at_a_time_and_convnets_stack():
 
 def test_vit_specs_follow_the_protocol_and_missing_weights_say_where(tmp_path, monkeypatch):
     spec = make_spec("vit_b_16", "imagenet", "all", 0.5, 10, profile="paper")
-    assert len(spec.layers) == 13 and spec.retrain.optimizer == "adamw" and spec.retrain.epochs == 300
+    assert len(spec.layers) == 24 and spec.retrain.optimizer == "adamw" and spec.retrain.epochs == 300
     assert not spec.criteria_picks  # L1/Taylor are defined for conv filters
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     msg = str(pytest.raises(OracleError, pretrained_state, "vit_b_16").value)

@@ -147,17 +147,18 @@ NOTEBOOKS = {
         "vit_imagenet", "ViT-B/16 on ImageNet",
         "The paper's transformer check (its Section 7 text; it published no per-mask points), pruned as its released "
         "script prunes it (Torch-Pruning 1.4.2 with one channel group per head): torchvision's pretrained ViT-B/16 "
-        "with its **embedding width halved through the whole residual stream** (768 -> 384: all 12 heads remain, "
-        "each 64 -> 32 dims; the patch embedding, class token, position embedding, every LayerNorm, q/k/v, the "
-        "attention output and the classifier's inputs lose the same channels) and **each block's MLP halved** "
-        "(3072 -> 1536). A mask keeps a random set of head dims (the same in every head) and a random set of each "
-        "block's MLP channels, drawn from one seeded generator (the script draws seeded random scores: the same "
-        "uniform distribution). The paper does not say how many masks it retrained; this page uses 10. Each mask is "
-        "retrained as the script does: AdamW (lr 1.5e-4 cosine, weight decay 0.3), label smoothing 0.11, mixup 0.2 "
-        "and CutMix at 0.2 (the script's CutMix reads the mixup alpha; torchvision's reference 1.0 is the "
-        "`torchvision_cutmix` profile), clipping 1.0, 300 epochs. `-p model vit_b_16_heads` (CLI `--vit-units "
-        "heads`) removes whole heads instead: a labelled variant, not the paper's. Pruned networks are physically "
-        "smaller, so masks are trained one at a time. " + IMAGENET_RUN.format(name="vit_imagenet",
+        "with its **embedding width halved through the whole residual stream** (768 -> 384: all 12 heads remain, each"
+        " keeping its own 32 of its 64 dims; the patch embedding, class token, position embedding, every LayerNorm, "
+        "q/k/v, the attention output and the classifier's inputs lose the same channels) and **each block's MLP "
+        "halved** (3072 -> 1536). A mask keeps a random half of each head's dims (each head its own, as Torch-Pruning"
+        " chooses them; a test compares our surgery with Torch-Pruning 1.4.2 running the script's call) and a random "
+        "half of each block's MLP channels, drawn from one seeded generator (the script draws seeded random scores: "
+        "the same uniform distribution). The paper does not say how many masks it retrained; this page uses 10. Each "
+        "mask is retrained as the script does: AdamW (lr 1.5e-4 cosine, weight decay 0.3), label smoothing 0.11, "
+        "mixup 0.2 and CutMix at 0.2 (the script's CutMix reads the mixup alpha; torchvision's reference 1.0 is the "
+        "`torchvision_cutmix` profile), clipping 1.0, 300 epochs. `-p model vit_b_16_heads` (CLI `--vit-units heads`)"
+        " removes whole heads instead: a labelled variant, not the paper's. Pruned networks are physically smaller, "
+        "so masks are trained one at a time. " + IMAGENET_RUN.format(name="vit_imagenet",
                                                                              weights="vit_b_16-c867db91.pth"),
         params("vit_b_16", "imagenet", "all", "vit_imagenet",
                "the embedding width and every block's MLP (vit_b_16_heads: heads and MLPs)",

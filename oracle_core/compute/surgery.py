@@ -17,7 +17,7 @@ from torch import nn
 
 from ..base.errors import OracleError
 from ..models import prunable_layers
-from ..models.vit import prune_unit_layer, zero_unit_layer
+from ..models.vit import WIDTH, prune_unit_layer, prune_width, zero_unit_layer
 from .masks import Mask
 
 WIRINGS = ("correct", "released_code")
@@ -145,8 +145,13 @@ def _prune_units(model: nn.Module, mask: Mask, wiring: str) -> nn.Module:
         raise OracleError("wiring='released_code' reproduces a conv-network bug: transformers only take 'correct'")
     links = prunable_layers(model)
     pruned = copy.deepcopy(model)
-    for layer, idx in mask.as_dict().items():
-        prune_unit_layer(pruned, layer, links[layer].kind, list(idx))
+    kept = mask.as_dict()
+    width = {int(layer.removeprefix(WIDTH)): list(idx) for layer, idx in kept.items() if links[layer].kind == "width"}
+    if width:  # every head's dims at once: they are one residual stream
+        prune_width(pruned, width)
+    for layer, idx in kept.items():
+        if links[layer].kind != "width":
+            prune_unit_layer(pruned, layer, links[layer].kind, list(idx))
     return pruned
 
 

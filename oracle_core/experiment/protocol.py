@@ -185,12 +185,12 @@ FAMILY_PROFILES: dict[tuple[str, str], Profile] = {
     ("vit_imagenet", "paper"): Profile(
         name="paper", pretrain=PRETRAINED_WEIGHTS, retrain=VIT_RETRAIN, short_retrain=VIT_SHORT_RETRAIN,
         repeats=1, sampled_masks=10,
-        why="ViT-B/16 / ImageNet as the paper's released script prunes and retrains it: torchvision's pretrained "
-            "weights; the embedding width halved through the whole residual stream (768 -> 384: every head 64 -> 32 "
-            "dims) and each block's MLP halved (3072 -> 1536), by random structured masks (10 here: the paper does "
-            "not publish its count), each retrained once for 300 epochs with AdamW (lr 1.5e-4 cosine, weight decay "
-            "0.3, label smoothing 0.11, mixup 0.2 and CutMix 0.2 (the script's CutMix reads the mixup alpha), clip "
-            "1.0, batch 128). The paper published no per-mask numbers for it. Meant for GPUs."),
+        why=("ViT-B/16 / ImageNet as the paper's released script prunes and retrains it: torchvision's pretrained "
+             "weights; the embedding width halved through the whole residual stream (768 -> 384: each head keeps its "
+             "own 32 of its 64 dims) and each block's MLP halved (3072 -> 1536), by random structured masks (10 here: "
+             "the paper does not publish its count), each retrained once for 300 epochs with AdamW (lr 1.5e-4 cosine, "
+             "weight decay 0.3, label smoothing 0.11, mixup 0.2 and CutMix 0.2 (the script's CutMix reads the mixup "
+             "alpha), clip 1.0, batch 128). The paper published no per-mask numbers for it. Meant for GPUs.")),
     ("vit_imagenet", "torchvision_cutmix"): Profile(
         name="torchvision_cutmix", pretrain=PRETRAINED_WEIGHTS, retrain=replace(VIT_RETRAIN, cutmix_alpha=1.0),
         short_retrain=replace(VIT_SHORT_RETRAIN, cutmix_alpha=1.0), repeats=1, sampled_masks=10,

@@ -1,13 +1,15 @@
 """torchvision's ViT with structured pruning units, in two schemes.
 
 ``width`` (the default; the paper's released script, Torch-Pruning 1.4.2 with ``channel_groups`` = the head count):
-the embedding width of the whole residual stream is pruned. One unit is a position within a head (0..head_dim-1);
-keeping a set of positions keeps those dims of every head, and the same embedding channels everywhere the residual
-stream is read or written: conv_proj, the class token, the position embedding, every LayerNorm, q/k/v and the
-attention output, fc1's inputs and fc2's outputs, the final LayerNorm and the classifier's inputs. All heads remain,
-each narrower (ViT-B/16 at 0.5: width 768 -> 384, head dim 64 -> 32). Each block's MLP hidden channels are a second
-kind of unit (fc1 rows, fc2 columns: 3072 -> 1536). A LayerNorm then normalises over the kept channels only, so
-this is not the dense network with channels zeroed: tests compare it with a reference that slices the dense weights.
+the embedding width of the whole residual stream is pruned, the same number of dims in every head, each head's own
+dims chosen independently (Torch-Pruning draws each channel group's indices on its own). The units are the dims of
+each head (``width.head0`` .. ``width.head11``, 64 each in ViT-B/16); the kept channels are the same everywhere the
+residual stream is read or written: conv_proj, the class token, the position embedding, every LayerNorm, q/k/v and
+the attention output, fc1's inputs and fc2's outputs, the final LayerNorm and the classifier's inputs. All heads
+remain, each narrower (ViT-B/16 at 0.5: width 768 -> 384, head dim 64 -> 32). Each block's MLP hidden channels are a
+second kind of unit (fc1 rows, fc2 columns: 3072 -> 1536). A LayerNorm then normalises over the kept channels only,
+so this is not the dense network with channels zeroed: tests compare it with a reference that slices the dense
+weights, and with Torch-Pruning 1.4.2's own pruning of the same network.
 
 ``heads`` (a labelled variant, ``vit_b_16_heads``): whole attention heads (their q, k, v rows and proj columns) and
 MLP channels are removed, the embedding width kept.
@@ -24,10 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import VisionTransformer, vit_b_16
 
+from ..base.errors import OracleError
 from .graph import PruneLink
 
 UNIT_SCHEMES = ("width", "heads")
-WIDTH = "width"  # the name of the embedding-width unit in a mask (not a module: it spans the residual stream)
+WIDTH = "width.head"  # + the head's index: the dims of one head, i.e. its share of the residual stream's width
 
 
 class HeadAttention(nn.Module):
@@ -70,8 +73,8 @@ def convert(model: nn.Module, units: str = "heads") -> nn.Module:
             att.proj.bias.copy_(mha.out_proj.bias)
         block.self_attention = att
         block.mlp.out_channels = block.mlp[0].out_features
-        if units == "width" and not links:  # first: the residual stream's width, one unit per position in a head
-            links[WIDTH] = PruneLink(consumer="", kind="width", units=e // h)
+        if units == "width" and not links:  # first: the residual stream's width, each head's dims
+            links.update({f"{WIDTH}{g}": PruneLink(consumer="", kind="width", units=e // h) for g in range(h)})
         if units == "heads":
             links[f"encoder.layers.{name}.self_attention"] = PruneLink(consumer="", kind="heads")
         links[f"encoder.layers.{name}.mlp"] = PruneLink(consumer="", kind="mlp")
@@ -110,17 +113,22 @@ def _layer_norm(src: nn.LayerNorm, idx: torch.Tensor) -> nn.LayerNorm:
     return new
 
 
-def width_channels(heads: int, head_dim: int, positions: list[int]) -> list[int]:
-    """The embedding channels kept when ``positions`` of every head are kept (head g's dims are g*head_dim + p)."""
-    return [g * head_dim + p for g in range(heads) for p in sorted(positions)]
+def width_channels(head_dim: int, dims: dict[int, list[int]]) -> list[int]:
+    """The embedding channels kept when head g keeps ``dims[g]`` (head g's dims are channels g*head_dim + p)."""
+    return [g * head_dim + p for g in sorted(dims) for p in sorted(dims[g])]
 
 
-def prune_width(model: nn.Module, positions: list[int]) -> None:
-    """Keep, in place, the embedding channels ``width_channels(heads, head_dim, positions)`` of the whole residual
-    stream (module docstring); the MLP hidden width is left to its own units."""
+def prune_width(model: nn.Module, dims: dict[int, list[int]]) -> None:
+    """Keep, in place, the embedding channels ``width_channels(head_dim, dims)`` of the whole residual stream (module
+    docstring): every head keeps its own ``dims[g]``, the same number in each; the MLP hidden width is left to its own
+    units."""
     blocks = list(model.encoder.layers)
     heads, d = blocks[0].self_attention.heads, blocks[0].self_attention.head_dim
-    idx = torch.tensor(width_channels(heads, d, positions), device=model.class_token.device)
+    if sorted(dims) != list(range(heads)) or len({len(v) for v in dims.values()}) != 1:
+        raise OracleError(f"a width mask keeps the same number of dims in every one of the {heads} heads: name all "
+                          f"of {WIDTH}0..{WIDTH}{heads - 1} (layers 'all' does)")
+    kept = len(dims[0])
+    idx = torch.tensor(width_channels(d, dims), device=model.class_token.device)
     with torch.no_grad():
         conv = model.conv_proj
         new = nn.Conv2d(conv.in_channels, len(idx), conv.kernel_size, conv.stride).to(conv.weight.device,
@@ -133,7 +141,7 @@ def prune_width(model: nn.Module, positions: list[int]) -> None:
         for block in blocks:
             block.ln_1, block.ln_2 = _layer_norm(block.ln_1, idx), _layer_norm(block.ln_2, idx)
             att = block.self_attention
-            narrow = HeadAttention(len(idx), heads, len(positions)).to(att.q.weight.device, att.q.weight.dtype)
+            narrow = HeadAttention(len(idx), heads, kept).to(att.q.weight.device, att.q.weight.dtype)
             narrow.q, narrow.k, narrow.v = (_linear(lin, idx, idx) for lin in (att.q, att.k, att.v))
             narrow.proj = _linear(att.proj, idx, idx)
             block.self_attention = narrow
@@ -145,11 +153,8 @@ def prune_width(model: nn.Module, positions: list[int]) -> None:
 
 
 def prune_unit_layer(model: nn.Module, name: str, kind: str, keep: list[int]) -> None:
-    """Physically keep only units ``keep`` of the embedding width, one block's attention (heads) or MLP (hidden
-    channels), in place."""
-    if kind == "width":
-        prune_width(model, keep)
-        return
+    """Physically keep only units ``keep`` of one block's attention (heads) or MLP (hidden channels), in place
+    (the width's units span every block: prune_width takes all heads' at once)."""
     module = model.get_submodule(name)
     with torch.no_grad():
         if kind == "heads":

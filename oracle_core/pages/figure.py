@@ -50,6 +50,20 @@ def setting_table(cs: list[Cell]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("setting")
 
 
+TAU_VIEW = ["N ours", "tau ours", "tau paper", "p ours", "p paper", "anomaly % ours", "anomaly % paper", "verdict"]
+ACC_VIEW = ["oracle acc % ours", "oracle acc % paper", "median acc % ours", "median acc % paper",
+            "tau vs test loss ours", "anomaly % vs test loss ours"]
+
+
+def show_table(table: pd.DataFrame) -> None:
+    """setting_table as two tables that fit the page: tau, p and anomaly ratio with the verdict; then accuracy."""
+    display(Markdown("**Kendall tau, p and anomaly ratio, ours beside the paper's**"))
+    display(table[TAU_VIEW].round(3))
+    display(Markdown("**Accuracy (%) of the oracle's pick and of the median mask, and the analysis against final test "
+                     "loss (ours)**"))
+    display(table[ACC_VIEW].round(3))
+
+
 def missing_commands(cs: list[Cell]) -> str:
     todo = [c for c in cs if c.result is None]
     if not todo:
