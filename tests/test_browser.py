@@ -63,7 +63,10 @@ def _pages(html: Path) -> list[str]:
 PAGE_JS = r"""async () => {
   const art = document.querySelector('.bd-article') || document.querySelector('main') || document.body;
   const edge = art.getBoundingClientRect().right + 1;
-  const out = {charts: 0, failed: [], overflow: [], small: [], dots: [], code: [], abspath: []};
+  const out = {charts: 0, failed: [], overflow: [], small: [], dots: [], code: [], abspath: [],
+               rerun: !!document.querySelector('.oracle-rerun pre') &&
+                      !!document.querySelector('.oracle-rerun a[href*="arxiv.org"]'),
+               csv: document.querySelectorAll('.oracle-downloads a[href$=".csv"]').length};
   // every chart drawn (the book's scripts draw them after load)
   const boxes = [...document.querySelectorAll('div.oracle-chart')];
   for (let i = 0; i < 200 && boxes.some(b => !['yes', 'failed'].includes(b.dataset.drawn)); i++)
@@ -130,10 +133,10 @@ def _tooltip(page) -> str:
     return ""
 
 
-def check_book(browser, html: Path, screenshot: Path | None = None, hover: tuple[str, ...] = ()) -> dict[str, int]:
-    """Open every page at 1400 px; return {page: charts drawn}. Fails on a console error, a page error, a request
-    that leaves 127.0.0.1 or answers 4xx/5xx, or anything PAGE_JS finds; on the ``hover`` pages, a per-mask point
-    must show its tooltip."""
+def check_book(browser, html: Path, screenshot: Path | None = None, hover: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Open every page at 1400 px; return {page: what PAGE_JS read off it (charts drawn, re-run box, CSV links)}.
+    Fails on a console error, a page error, a request that leaves 127.0.0.1 or answers 4xx/5xx, or anything PAGE_JS
+    finds; on the ``hover`` pages, a per-mask point must show its tooltip."""
     server, base = _serve(html)
     outside, console, charts, problems = [], [], {}, []
     try:
@@ -159,7 +162,7 @@ def check_book(browser, html: Path, screenshot: Path | None = None, hover: tuple
                               ("code", "code inputs shown"), ("abspath", "absolute paths of the build machine")):
                 if st[key]:
                     problems.append(f"{rel}: {what}: {st[key][:3]}")
-            charts[rel] = st["charts"]
+            charts[rel] = st
             if rel in hover:
                 tip = _tooltip(page)
                 if not tip or "rank after retraining" not in tip:
@@ -176,7 +179,7 @@ def check_book(browser, html: Path, screenshot: Path | None = None, hover: tuple
     return charts
 
 
-def _figure_pages(charts: dict[str, int], html: Path) -> list[str]:
+def _figure_pages(charts: dict[str, dict], html: Path) -> list[str]:
     """Pages that must show a chart: every figure page, except one with nothing to draw (no stored run of its
     setting and no published points for it: the ViT page until a GPU run exists), read off the executed
     notebook's outputs (``html`` is <dest>/_build/html; the notebooks are in <dest>/book)."""
@@ -198,7 +201,7 @@ def test_smoke_book_every_page_renders_offline_with_charts(browser, smoke_book):
     pages = _figure_pages(charts, dest / "_build" / "html")
     assert "experiments/resnet_cifar.html" in pages  # the paper's points are drawn even before our run exists
     for page in pages:
-        assert charts[page] >= 1, f"{page} shows no chart"
+        assert charts[page]["charts"] >= 1, f"{page} shows no chart"
     assert (shots / "intro.html.png").stat().st_size > 10_000
 
 
@@ -215,7 +218,10 @@ def test_committed_book_renders_offline_with_charts(browser, tmp_path):
     charts = check_book(browser, dest / "_build" / "html", ARTIFACTS / "committed",
                         hover=("experiments/lenet_grid.html", "experiments/lenet_mnist.html"))
     for page in _figure_pages(charts, dest / "_build" / "html"):
-        assert charts[page] >= 1, f"{page} shows no chart"
+        assert charts[page]["charts"] >= 1, f"{page} shows no chart"
+        if page.startswith("experiments/"):  # a figure page: how to re-run it, its links, the data behind it
+            assert charts[page]["rerun"], f"{page} has no re-run box with its links"
+            assert charts[page]["csv"] >= 1, f"{page} links no CSV of the data behind its charts"
 
 
 def test_the_checker_refuses_a_cdn_script_and_a_broken_chart(browser, tmp_path):

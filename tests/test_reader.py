@@ -76,6 +76,7 @@ def test_the_rerun_box_gives_the_commands_and_the_hours_the_store_measured():
     assert "python -m oracle_core grid --profile converged --workers 2" in box
     for c in cs:
         assert c.command in box
+    assert "https://arxiv.org/abs/2412.00143" in box and "github.com/fscdc/Oracle-Pruning-Sanity-Check" in box
     labels = {c.entry.label for c in cs}
     mine = [p for p in progress(plan("cpu")) if p["entry"].label in labels]
     assert f"{sum(p['complete'] for p in mine)} of {len(mine)} settings stored" in box

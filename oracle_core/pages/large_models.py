@@ -34,7 +34,7 @@ def large_model_header() -> str:
     box = rerun.box([f"<p>Redraw this page (seconds; it reads the paper's points):</p><pre>papermill "
                       f"notebooks/large_models.ipynb out.ipynb</pre><p>Each model has its own page and notebook that "
                       f"runs it (the paper's protocol needs a GPU; its time is not measured here yet):</p>"
-                      f"<pre>{runs}</pre>"])
+                      f"<pre>{runs}</pre>"], "large_models")
     links = ", ".join(downloads.paper(p, t) for p, t, _, _ in LARGE_PANELS)
     return (box + '<div class="oracle-downloads"><p class="oracle-downloads-title">Data behind the charts (CSV)</p>'
             f"<p>The paper's recovered points: {links}.</p></div>")

@@ -51,7 +51,7 @@ def figure_box(notebook: str, profile: str, cs: list[Cell], results_root: Path |
     one = "\n".join(c.command for c in cs)
     items.append(f"<details><summary>One command per setting of this page (profile {html.escape(profile)})"
                  f"</summary>{_code(one)}</details>")
-    return box(items)
+    return box(items, notebook)
 
 
 def setting_box(notebook: str, params: dict, command: str, measured_s: float | None) -> str:
@@ -62,9 +62,21 @@ def setting_box(notebook: str, params: dict, command: str, measured_s: float | N
             "No run of this setting is stored here, so its time is not measured yet.")
     return box([f"<p>Recompute this page (runs the setting if the store lacks it, then draws it). {when}</p>"
                  f"{_code(f'papermill notebooks/{notebook}.ipynb out.ipynb {args}'.rstrip())}",
-                 f"<p>The same run from the command line:</p>{_code(command)}"])
+                 f"<p>The same run from the command line:</p>{_code(command)}"], notebook)
 
 
-def box(items: list[str]) -> str:
+PAPER_URL = "https://arxiv.org/abs/2412.00143"
+CODE_URL = "https://github.com/fscdc/Oracle-Pruning-Sanity-Check"
+
+
+def links(notebook: str | None = None) -> str:
+    """The paper, the authors' released code, and this page's notebook in this companion's repository."""
+    own = f" · this page's notebook: <code>notebooks/{html.escape(notebook)}.ipynb</code> in this companion's " \
+          "repository" if notebook else ""
+    return (f'<p class="oracle-links">The paper: <a href="{PAPER_URL}">arXiv 2412.00143</a> · the authors\' '
+            f'released code: <a href="{CODE_URL}">fscdc/Oracle-Pruning-Sanity-Check</a>{own}.</p>')
+
+
+def box(items: list[str], notebook: str | None = None) -> str:
     return ('<div class="admonition tip oracle-rerun"><p class="admonition-title">Re-run this page</p>'
-            + "".join(items) + "</div>")
+            + "".join(items) + links(notebook) + "</div>")
