@@ -1,0 +1,101 @@
+"""The paper's trends along each axis of task complexity (pruning ratio, pruned layers, dataset, depth, width), and
+whether our converged runs reproduce them, in plain words, from collect.with_paper's table. A trend is the sign of
+Kendall's tau between the axis position and the settings' taus (the paper reads a weaker oracle, tau rising toward
+0, as the task gets harder); ours is only read once at least MIN_POINTS converged settings of the axis exist, at two
+or more places along it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from scipy.stats import kendalltau
+
+MIN_POINTS = 3  # converged settings an axis needs before our trend is read
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    harder: str  # what "further along" means, in words
+    fixed: dict  # the columns held fixed (model, dataset, layers, ratio)
+    vary: str  # the column that varies
+    order: tuple  # its values, easiest first
+
+
+def _layer_count(layers: str) -> int:
+    return layers.count("+") + 1
+
+
+AXES = (
+    Axis("pruning ratio (conv1)", "more filters are removed", {"model": "lenet5_mini", "dataset": "mnist",
+                                                                "layers": "conv1"}, "ratio",
+         (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)),
+    Axis("pruned layers", "more layers are pruned at once", {"model": "lenet5_mini", "dataset": "mnist", "ratio": 0.5},
+         "layers", ("conv1", "conv2", "conv3", "conv1+conv2", "conv1+conv3", "conv2+conv3", "conv1+conv2+conv3")),
+    Axis("dataset", "the dataset gets harder", {"model": "lenet5_mini", "layers": "conv1", "ratio": 0.5}, "dataset",
+         ("mnist", "fashion_mnist", "kmnist")),
+    Axis("depth", "the network gets deeper", {"dataset": "mnist", "layers": "conv1", "ratio": 0.5}, "model",
+         ("lenet5_mini", "lenet5_mini_d6", "lenet5_mini_d7", "lenet5_mini_d8")),
+    Axis("width", "the network gets wider", {"dataset": "mnist", "layers": "conv1", "ratio": 0.5}, "model",
+         ("lenet5_mini", "lenet5_mini_w20", "lenet5_mini_w30", "lenet5_mini_w40")),
+)
+
+
+def _position(axis: Axis, value) -> float:
+    return float(_layer_count(value)) if axis.vary == "layers" else float(axis.order.index(value))
+
+
+def _direction(pos: list[float], tau: list[float]) -> int:
+    """+1: tau rises along the axis (a weaker oracle), -1: falls, 0: no clear order (tau of the two is 0 or nan)."""
+    if len(pos) < 2:
+        return 0
+    t = kendalltau(pos, tau).statistic
+    return 0 if t != t or t == 0 else (1 if t > 0 else -1)
+
+
+_WORDS = {1: "rises (a weaker oracle)", -1: "falls (a stronger oracle)", 0: "shows no clear direction"}
+
+
+def trends(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per axis: the paper's direction and range, ours on the converged settings, and whether ours
+    reproduces it ('yes', 'no', or 'not yet' with how many converged settings exist)."""
+    rows = []
+    for axis in AXES:
+        sel = table[table[axis.vary].isin(axis.order)]
+        for col, val in axis.fixed.items():
+            sel = sel[sel[col] == val]
+        sel = sel.assign(_pos=[_position(axis, v) for v in sel[axis.vary]]).sort_values("_pos", kind="stable")
+        paper = sel.dropna(subset=["paper_tau"])
+        ours = sel[sel["profile"].notna() & ~sel["under_trained"].astype(bool)].dropna(subset=["our_tau"])
+        p_dir = _direction(list(paper["_pos"]), list(paper["paper_tau"]))
+        readable = len(ours) >= MIN_POINTS and ours["_pos"].nunique() >= 2  # at least two places along the axis
+        o_dir = _direction(list(ours["_pos"]), list(ours["our_tau"])) if readable else None
+        rows.append({
+            "axis": axis.name, "harder": axis.harder, "settings": len(paper),
+            "paper direction": p_dir, "paper first": paper["paper_tau"].iloc[0] if len(paper) else float("nan"),
+            "paper last": paper["paper_tau"].iloc[-1] if len(paper) else float("nan"),
+            "converged ours": len(ours), "our direction": o_dir,
+            "our first": ours["our_tau"].iloc[0] if len(ours) else float("nan"),
+            "our last": ours["our_tau"].iloc[-1] if len(ours) else float("nan"),
+            "reproduced": "not yet" if o_dir is None else ("yes" if o_dir == p_dir else "no"),
+        })
+    return pd.DataFrame(rows).set_index("axis")
+
+
+def trend_sentences(tr: pd.DataFrame, profile: str) -> str:
+    """Markdown: one line per axis, the paper's trend and ours in plain words."""
+    lines = []
+    for axis, r in tr.iterrows():
+        paper = (f"as {r['harder']}, the paper's tau {_WORDS[r['paper direction']]}, from {r['paper first']:+.2f} "
+                 f"to {r['paper last']:+.2f} over {r['settings']} settings")
+        if r["reproduced"] == "not yet":
+            ours = (f"ours at `{profile}`: not read yet, {r['converged ours']} converged setting(s) of "
+                    f"{r['settings']} (at least {MIN_POINTS}, at two or more places along the axis, are needed)")
+        else:
+            ours = (f"ours at `{profile}` {_WORDS[r['our direction']]}, from {r['our first']:+.2f} to "
+                    f"{r['our last']:+.2f} over {r['converged ours']} converged settings: "
+                    + ("**the trend is reproduced**" if r["reproduced"] == "yes" else
+                       "**the trend is not reproduced**"))
+        lines.append(f"- **{axis}**: {paper}; {ours}.")
+    return "\n".join(lines)

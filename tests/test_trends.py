@@ -1,0 +1,52 @@
+"""The plain-words trends: the paper's direction per axis, ours only from converged settings, and the verdict."""
+
+import pandas as pd
+
+from oracle_core.analysis import trends
+
+
+def _table(rows):
+    return pd.DataFrame(rows, columns=["model", "dataset", "layers", "ratio", "paper_tau", "our_tau", "profile",
+                                       "under_trained"])
+
+
+def _ratio_rows(paper, ours, under=()):
+    return [("lenet5_mini", "mnist", "conv1", r, p, o, None if o is None else "converged", r in under)
+            for r, p, o in zip((0.2, 0.3, 0.4, 0.5), paper, ours)]
+
+
+def test_a_reproduced_a_contradicted_and_an_unread_trend():
+    up = trends.trends(_table(_ratio_rows([-0.6, -0.5, -0.4, -0.3], [-0.7, -0.6, -0.5, -0.2])))
+    r = up.loc["pruning ratio (conv1)"]
+    assert r["paper direction"] == 1 and r["our direction"] == 1 and r["reproduced"] == "yes"
+    down = trends.trends(_table(_ratio_rows([-0.6, -0.5, -0.4, -0.3], [-0.2, -0.3, -0.4, -0.5])))
+    assert down.loc["pruning ratio (conv1)", "reproduced"] == "no"
+    # under-trained runs are not read: two converged points are too few
+    few = trends.trends(_table(_ratio_rows([-0.6, -0.5, -0.4, -0.3], [-0.7, -0.6, -0.9, -0.9], under=(0.4, 0.5))))
+    assert few.loc["pruning ratio (conv1)", "reproduced"] == "not yet"
+    assert few.loc["pruning ratio (conv1)", "converged ours"] == 2
+    text = trends.trend_sentences(few, "converged")
+    assert "not read yet, 2 converged setting(s) of 4" in text and "from -0.60 to -0.30" in text
+
+
+def test_three_single_layer_runs_do_not_read_the_layers_trend():
+    rows = [("lenet5_mini", "mnist", layers, 0.5, tau, tau, "converged", False)
+            for layers, tau in (("conv1", -0.5), ("conv2", -0.4), ("conv3", -0.3), ("conv1+conv2", -0.2))]
+    r = trends.trends(_table(rows[:3])).loc["pruned layers"]
+    assert r["converged ours"] == 3 and r["reproduced"] == "not yet"
+    assert trends.trends(_table(rows)).loc["pruned layers", "reproduced"] == "yes"
+
+
+def test_layers_are_ordered_by_how_many_are_pruned():
+    rows = [("lenet5_mini", "mnist", layers, 0.5, tau, None, None, False)
+            for layers, tau in (("conv1+conv2+conv3", -0.1), ("conv1", -0.5), ("conv1+conv2", -0.3))]
+    r = trends.trends(_table(rows)).loc["pruned layers"]
+    assert r["paper direction"] == 1 and (r["paper first"], r["paper last"]) == (-0.5, -0.1)
+
+
+def test_the_committed_store_gives_a_row_per_axis():
+    from oracle_core.analysis import collect
+
+    t = trends.trends(collect.with_paper(collect.runs_table(None), "converged"))
+    assert list(t.index) == [a.name for a in trends.AXES]
+    assert (t["settings"] >= 3).all()  # the paper published every axis
