@@ -379,6 +379,27 @@ def test_a_damaged_final_file_is_one_line_naming_it_and_the_fix(finished_root, t
     assert before == {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.parametrize("damage,needle", [
+    (lambda t: t[: len(t) // 2], "not valid JSON"),
+    (lambda t: json.dumps({k: v for k, v in json.loads(t).items() if k != "recipe"}), "no 'recipe'"),
+    (lambda t: json.dumps({**json.loads(t), "final_test_acc": 97.5}), "per-epoch test accuracies"),
+])
+@pytest.mark.slow
+def test_a_damaged_pretrain_record_is_one_line_naming_it(finished_root, tmp_path, damage, needle):
+    """pretrain.json is validated when the Reproducibility page reads it (collect.pretrain_table)."""
+    import shutil
+
+    from oracle_core.analysis import collect
+
+    shutil.copytree(finished_root, tmp_path / "r")
+    path = RunStore(make_spec(profile="smoke", seed=26, n_masks=4), "lenet_mnist", tmp_path / "r").shared_pretrain_json
+    assert len(collect.pretrain_table(tmp_path / "r")) == 1
+    path.write_text(damage(path.read_text()))
+    with pytest.raises(OracleError) as e:
+        collect.pretrain_table(tmp_path / "r")
+    assert needle in str(e.value) and "pretrain.json is damaged" in str(e.value) and "\n" not in str(e.value)
+
+
 @pytest.mark.slow
 def test_sigkill_at_several_points_resumes_to_byte_identical_files(tmp_path):
     """A real SIGKILL (not an exception the runner could catch) during pretraining, right after the pruned losses,

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..base.io import read_json
 from ..base.paths import default_results_root
-from ..experiment.records import read_object, read_summary
+from ..experiment.records import read_object, read_pretrain, read_summary
 from ..experiment.store import ENV_JSON, SPEC_JSON, SUMMARY_JSON, find_runs, pretrain_records
 from . import reference
 from .agreement import TAU_DISAGREEMENT, oracle_fails, under_trained, verdict
@@ -114,7 +113,7 @@ def pretrain_table(root: Path | None = None) -> pd.DataFrame:
     """One row per pretrained dense network in the store: what it is, its accuracy, and how it was made."""
     rows = []
     for key, f in pretrain_records(root):
-        p = read_json(f)
+        p = read_pretrain(f)
         rows.append({"pretrained": key, "model": p.get("model"), "dataset": p.get("dataset"),
                      "seed": p.get("seed"), "epochs": p.get("recipe", {}).get("epochs"),
                      "train images": p.get("train_images"), "final test acc": p.get("final_test_acc"),

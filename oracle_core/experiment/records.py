@@ -21,6 +21,10 @@ SUMMARY_SCHEMA: dict[str, tuple[type, ...]] = {
     "oracle_pruned_train_loss": _NUM, "oracle_final_test_acc": _NUM, "oracle_final_test_loss": _NUM,
     "oracle_acc_rank": (int,), "final_acc_median": _NUM, "final_acc_best": _NUM, "final_acc_worst": _NUM,
     "best_mask_id": (str,), "repeats_per_mask": (int,), "profile": (str,), "experiment": (str,), "key": (str,)}
+# pretrain.json (one per pretrained network): what the pages and the runner read of it
+PRETRAIN_SCHEMA: dict[str, tuple[type, ...]] = {
+    "model": (str,), "dataset": (str,), "recipe": (dict,), "final_test_acc": _NUM, "wall_s": _NUM,
+    "test_acc_per_epoch": (list,)}
 CURVE_COLUMNS = ["mask_id", "repeat", "epoch", "test_acc", "test_loss", "train_loss"]
 
 
@@ -54,6 +58,20 @@ def read_summary(path: Path, key: str | None = None) -> dict:
     if key is not None and s["key"] != key:
         raise damaged(path, f"it belongs to folder {s['key']}, not {key}")
     return s
+
+
+def read_pretrain(path: Path) -> dict:
+    """pretrain.json checked against PRETRAIN_SCHEMA: a test accuracy in [0, 1] and one per pretraining epoch."""
+    p = read_object(path)
+    for name, types in PRETRAIN_SCHEMA.items():
+        if name not in p:
+            raise damaged(path, f"no {name!r}")
+        if not isinstance(p[name], types) or isinstance(p[name], bool):
+            raise damaged(path, f"{name!r} is {p[name]!r}")
+    accs = p["test_acc_per_epoch"]
+    if not accs or not all(isinstance(a, _NUM) and 0 <= a <= 1 for a in accs) or p["final_test_acc"] != accs[-1]:
+        raise damaged(path, "its per-epoch test accuracies are not fractions ending at final_test_acc")
+    return p
 
 
 def read_masks(path: Path, n_masks: int) -> pd.DataFrame:
