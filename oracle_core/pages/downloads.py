@@ -72,5 +72,10 @@ def downloads(cs: list[Cell], profile: str) -> str:
         parts.append(f"<p><b>The paper's recovered points:</b> {', '.join(theirs)}.</p>")
     if not parts:
         return "<p>No data behind this page yet.</p>"
+    return block(parts)
+
+
+def block(paragraphs: list[str]) -> str:
+    """The box every page's CSV links sit in (one title, the given paragraphs)."""
     return ('<div class="oracle-downloads"><p class="oracle-downloads-title">Data behind the charts (CSV)</p>'
-            + "".join(parts) + "</div>")
+            + "".join(paragraphs) + "</div>")

@@ -36,8 +36,7 @@ def large_model_header() -> str:
                       f"runs it (the paper's protocol needs a GPU; its time is not measured here yet):</p>"
                       f"<pre>{runs}</pre>"], "large_models")
     links = ", ".join(downloads.paper(p, t) for p, t, _, _ in LARGE_PANELS)
-    return (box + '<div class="oracle-downloads"><p class="oracle-downloads-title">Data behind the charts (CSV)</p>'
-            f"<p>The paper's recovered points: {links}.</p></div>")
+    return box + downloads.block([f"<p>The paper's recovered points: {links}.</p>"])
 
 
 def large_model_table() -> pd.DataFrame:

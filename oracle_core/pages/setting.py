@@ -50,8 +50,7 @@ def data_links(spec, result: StudyResult | None) -> HTML:
         parts.append("the paper's recovered points: " + downloads.paper(panel, panel))
     if not parts:
         return HTML("<p>No data behind this page yet: the setting is not stored and the paper published no panel.</p>")
-    return HTML('<div class="oracle-downloads"><p class="oracle-downloads-title">Data behind the charts (CSV)</p><p>'
-                + "; ".join(parts) + ".</p></div>")
+    return HTML(downloads.block(["<p>" + "; ".join(parts) + ".</p>"]))
 
 
 def protocol_sentence(res: StudyResult) -> str:
