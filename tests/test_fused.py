@@ -55,11 +55,40 @@ def test_fused_forward_and_gradients_equal_the_module_in_float64(model_name, mas
             torch.testing.assert_close(grads[name].grad[i], p.grad, atol=1e-11, rtol=1e-9, msg=name)
 
 
-def test_the_block_routes_gradients_as_max_pool2d_does_at_exact_ties():
+def test_one_shared_batch_gives_every_model_what_its_own_copy_gives():
+    """A [B, C, H, W] input is seen by all K models (evaluation, shared orders): outputs and weight gradients equal
+    those of the K-fold copy, and a wrong channel count is refused."""
+    torch.manual_seed(0)
+    dense = build_model("lenet5_mini").double()
+    models = [prune(dense, Mask.parse("conv1:0,2,4,6,8")) for _ in range(3)]
+    with torch.no_grad():
+        for i, m in enumerate(models):
+            for p in m.parameters():
+                p.add_(0.05 * i * torch.randn_like(p))
+    x, y = _images(24), torch.randint(0, 10, (72,))
+    copies, shared = fused.FusedLeNet(models), fused.FusedLeNet(models)
+    a, b = copies(x.repeat(1, 3, 1, 1)), shared(x)
+    torch.testing.assert_close(a, b, atol=0, rtol=0)
+    F.cross_entropy(a.reshape(72, -1), y).backward()
+    F.cross_entropy(b.reshape(72, -1), y).backward()
+    for (name, p), q in zip(copies.named_parameters(), shared.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-12, rtol=1e-12, msg=name)
+    xg = x.clone().requires_grad_()  # the input's gradient: the sum of the K models' gradients
+    shared(xg).sum().backward()
+    xr = x.repeat(1, 3, 1, 1).requires_grad_()
+    copies(xr).sum().backward()
+    torch.testing.assert_close(xg.grad, xr.grad.reshape(24, 3, 1, 32, 32).sum(1), atol=1e-12, rtol=1e-12)
+    with pytest.raises(ValueError, match="give 1 .*or 3"):
+        shared(torch.cat([x, x], 1))
+
+
+@pytest.mark.parametrize("size", [14, 15])
+def test_the_block_routes_gradients_as_max_pool2d_does_at_exact_ties(size):
     """relu(max_pool2d(conv)) against ConvReluPool with the input's gradient, on an input that is constant over
-    whole windows (every window a four-way tie): max_pool2d sends each window's gradient to its first maximum."""
+    whole windows (every window a four-way tie): max_pool2d sends each window's gradient to its first maximum.
+    Size 15: the conv's last row and column fall outside every pooling window and get no gradient."""
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(6, 3, 14, 14, generator=g, dtype=torch.float64)
+    x = torch.randn(6, 3, size, size, generator=g, dtype=torch.float64)
     x[:, :, :8, :] = 0.7
     w = torch.randn(4, 3, 5, 5, generator=g, dtype=torch.float64)
     b = torch.randn(4, generator=g, dtype=torch.float64)
@@ -77,7 +106,7 @@ def test_the_block_routes_gradients_as_max_pool2d_does_at_exact_ties():
     torch.testing.assert_close(bf.grad[0], br.grad, atol=1e-11, rtol=0)
     # the test can fail: the ties are real, so splitting a tie's gradient (as torch.maximum does) gives another x.grad
     xs = x.clone().requires_grad_()
-    c = F.relu(F.conv2d(xs, w, b))
+    c = F.relu(F.conv2d(xs, w, b))[..., :size - 5 + 1 & ~1, :size - 5 + 1 & ~1]  # the rows and columns pooled
     split = torch.maximum(torch.maximum(c[..., 0::2, 0::2], c[..., 0::2, 1::2]),
                           torch.maximum(c[..., 1::2, 0::2], c[..., 1::2, 1::2]))
     split.backward(gout)

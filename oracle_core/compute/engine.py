@@ -68,7 +68,8 @@ def evaluate(model: nn.Module, k: int, x: torch.Tensor, y: torch.Tensor, batch_s
         xb, yb = x[s:s + batch_size], y[s:s + batch_size]
         b = len(yb)
         with numerics("fp32", x.device):  # the oracle's pruned loss and the test metrics: never TF32 on CUDA
-            out = model(xb.repeat(1, k, 1, 1) if k > 1 else xb).reshape(b, k, -1)
+            once = k == 1 or getattr(model, "shares_input", False)  # fused: one copy of the batch for all k
+            out = model(xb if once else xb.repeat(1, k, 1, 1)).reshape(b, k, -1)
         yk = yb.unsqueeze(1).expand(b, k)
         per_sample = F.cross_entropy(out.reshape(b * k, -1), yk.reshape(-1), reduction="none").reshape(b, k)
         loss_sum += per_sample.sum(0).double()
@@ -177,7 +178,8 @@ def train(
                 idx = perm[s:s + bs]
                 xb = train_x[idx]
                 b = len(idx)
-                xb = xb.repeat(1, k, 1, 1) if k > 1 else xb
+                once = k == 1 or (getattr(model, "shares_input", False) and augment is None and not mixing)
+                xb = xb if once else xb.repeat(1, k, 1, 1)
                 yb = train_y[idx].unsqueeze(1).expand(b, k)
             else:
                 idx = perms[:, s:s + bs]  # [K, B]

@@ -30,15 +30,18 @@ _JIT = dict(cache=True, nogil=True, fastmath={"contract"})  # contract = fused m
 
 @njit(**_JIT)
 def _block_forward(x, w, bias, out, arg):  # pragma: no cover - compiled
-    """x [K,Ci,H,W,B], w [K,Co,Ci,kh,5], bias [K,Co] -> out [K,Co,Hp,Wp,B] = relu(maxpool2x2(conv)),
-    arg [K,Co,Hp,Wp,B] uint8: which of the 4 window positions (row-major) held the max. A kernel row's five
-    taps are unrolled so that each x value loaded feeds up to ten multiply-adds (both columns of the window)."""
-    nk, ci_n, _, _, nb = x.shape
-    co_n, kh = w.shape[1], w.shape[3]
+    """x [K,Ci,H,W,B] (or [1,Ci,H,W,B]: one input shared by the K models), w [K,Co,Ci,kh,5], bias [K,Co] ->
+    out [K,Co,Hp,Wp,B] = relu(maxpool2x2(conv)), arg [K,Co,Hp,Wp,B] uint8: which of the 4 window positions
+    (row-major) held the max. A kernel row's five taps are unrolled so that each x value loaded feeds up to ten
+    multiply-adds (both columns of the window)."""
+    ci_n, nb = x.shape[1], x.shape[4]
+    nk, co_n, kh = w.shape[0], w.shape[1], w.shape[3]
+    shared = x.shape[0] == 1
     hp, wp = out.shape[2], out.shape[3]
     acc = np.empty((4, nb), dtype=x.dtype)
     zero = np.zeros(1, dtype=x.dtype)[0]
     for k in range(nk):
+        kx = 0 if shared else k
         for co in range(co_n):
             bv = bias[k, co]
             for pi in range(hp):
@@ -50,7 +53,7 @@ def _block_forward(x, w, bias, out, arg):  # pragma: no cover - compiled
                             w0, w1, w2, w3, w4 = w[k, co, ci, ki, 0], w[k, co, ci, ki, 1], w[k, co, ci, ki, 2], \
                                 w[k, co, ci, ki, 3], w[k, co, ci, ki, 4]
                             for dr in range(2):
-                                row = x[k, ci, 2 * pi + dr + ki]
+                                row = x[kx, ci, 2 * pi + dr + ki]
                                 a0 = acc[2 * dr]
                                 a1 = acc[2 * dr + 1]
                                 for b in range(nb):
@@ -74,17 +77,20 @@ def _block_forward(x, w, bias, out, arg):  # pragma: no cover - compiled
 
 @njit(**_JIT)
 def _block_backward(x, w, out, arg, g, dconv, dw, db, need_dx):  # pragma: no cover - compiled
-    """Gradients of ``_block_forward``: g [K,Co,Hp,Wp,B] -> dw, db and (if need_dx) dconv [K,Co,Ho+8,Wo+11,B],
-    the gradient at the conv's outputs, zero-padded by 4 (7 on the right) for ``_input_grad``. The gradient of a
-    pooled output reaches only its window's max position, and only where that max was > 0."""
-    nk, ci_n, _, _, nb = x.shape
-    co_n, kh = w.shape[1], w.shape[3]
+    """Gradients of ``_block_forward``: g [K,Co,Hp,Wp,B] -> dw, db and (if need_dx) dconv [K,Co,Ho,Wo+11,B],
+    the gradient at the conv's outputs, its columns zero-padded by 4 (7 on the right) for ``_input_grad``. The gradient of a
+    pooled output reaches only its window's max position, and only where that max was > 0. x may be shared
+    ([1,Ci,H,W,B]) as in ``_block_forward``."""
+    ci_n, nb = x.shape[1], x.shape[4]
+    nk, co_n, kh = w.shape[0], w.shape[1], w.shape[3]
+    shared = x.shape[0] == 1
     hp, wp = out.shape[2], out.shape[3]
     gd = np.empty((4, nb), dtype=x.dtype)
     dwacc = np.empty((ci_n, kh, 5, nb), dtype=x.dtype)
     dbacc = np.empty(nb, dtype=x.dtype)
     zero = np.zeros(1, dtype=x.dtype)[0]
     for k in range(nk):
+        kx = 0 if shared else k
         for co in range(co_n):
             dwacc[:] = zero
             dbacc[:] = zero
@@ -103,7 +109,7 @@ def _block_backward(x, w, out, arg, g, dconv, dw, db, need_dx):  # pragma: no co
                         dbacc[b] += v
                     if need_dx:
                         for d in range(4):
-                            dc = dconv[k, co, 4 + 2 * pi + d // 2, 4 + 2 * pj + d % 2]
+                            dc = dconv[k, co, 2 * pi + d // 2, 4 + 2 * pj + d % 2]
                             for b in range(nb):
                                 dc[b] = gd[d, b]
                     for ci in range(ci_n):
@@ -111,10 +117,10 @@ def _block_backward(x, w, out, arg, g, dconv, dw, db, need_dx):  # pragma: no co
                             r = 2 * pi + ki
                             for kj in range(5):
                                 c = 2 * pj + kj
-                                x00 = x[k, ci, r, c]
-                                x01 = x[k, ci, r, c + 1]
-                                x10 = x[k, ci, r + 1, c]
-                                x11 = x[k, ci, r + 1, c + 1]
+                                x00 = x[kx, ci, r, c]
+                                x01 = x[kx, ci, r, c + 1]
+                                x10 = x[kx, ci, r + 1, c]
+                                x11 = x[kx, ci, r + 1, c + 1]
                                 acc = dwacc[ci, ki, kj]
                                 for b in range(nb):
                                     acc[b] += (gd[0, b] * x00[b] + gd[1, b] * x01[b]
@@ -128,10 +134,11 @@ def _block_backward(x, w, out, arg, g, dconv, dw, db, need_dx):  # pragma: no co
 
 @njit(**_JIT)
 def _input_grad(dconv, w, dx):  # pragma: no cover - compiled
-    """dx [K,Ci,H,W,B] = the transposed convolution of the zero-padded dconv [K,Co,Ho+8,Wo+11,B], written as a
-    gather (accumulators for four input columns at a time, a kernel row's taps unrolled) so that it vectorizes
-    over B and each dconv value loaded feeds up to twenty multiply-adds."""
-    nk, co_n, _, _, nb = dconv.shape
+    """dx [K,Ci,H,W,B] = the transposed convolution of dconv [K,Co,Ho,Wo+11,B] (columns zero-padded), written as
+    a gather (accumulators for four input columns at a time, a kernel row's taps unrolled) so that it vectorizes
+    over B and each dconv value loaded feeds up to twenty multiply-adds. Rows are bounded by the loop (only the
+    kernel rows that meet a conv output row), columns by the padding."""
+    nk, co_n, ho, _, nb = dconv.shape
     ci_n, kh = w.shape[2], w.shape[3]
     h, wd = dx.shape[2], dx.shape[3]
     zero = np.zeros(1, dtype=dx.dtype)[0]
@@ -143,10 +150,10 @@ def _input_grad(dconv, w, dx):  # pragma: no cover - compiled
                 for c in range(0, wd, 4):
                     acc[:] = zero
                     for co in range(co_n):
-                        for ki in range(kh):
+                        for ki in range(max(0, r - ho + 1), min(kh, r + 1)):
                             w0, w1, w2, w3, w4 = w[k, co, ci, ki, 0], w[k, co, ci, ki, 1], w[k, co, ci, ki, 2], \
                                 w[k, co, ci, ki, 3], w[k, co, ci, ki, 4]
-                            src = dconv[k, co, 4 + r - ki]
+                            src = dconv[k, co, r - ki]
                             for b in range(nb):  # padded dconv column c + j + 4 - kj for input column c + j
                                 s0, s1, s2, s3, s4, s5, s6, s7 = src[c, b], src[c + 1, b], src[c + 2, b], \
                                     src[c + 3, b], src[c + 4, b], src[c + 5, b], src[c + 6, b], src[c + 7, b]
@@ -162,12 +169,15 @@ def _input_grad(dconv, w, dx):  # pragma: no cover - compiled
 
 
 class ConvReluPool(torch.autograd.Function):
-    """relu(max_pool2d(conv2d(x, w, bias), 2)) on [K, C, H, W, B] activations with [K, ...] parameters."""
+    """relu(max_pool2d(conv2d(x, w, bias), 2)) on [K, C, H, W, B] activations with [K, ...] parameters; an input
+    [1, C, H, W, B] is shared by the K models (evaluation: one copy of the batch, not K)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         x, w, bias = x.contiguous(), w.detach().contiguous(), bias.detach().contiguous()
-        nk, _, h, wd, nb = x.shape
+        if x.shape[0] not in (1, w.shape[0]):
+            raise ValueError(f"input for {x.shape[0]} models, weights for {w.shape[0]}")
+        nk, (_, _, h, wd, nb) = w.shape[0], x.shape
         hp, wp = (h - w.shape[3] + 1) // 2, (wd - w.shape[4] + 1) // 2
         out = x.new_empty(nk, w.shape[1], hp, wp, nb)
         arg = torch.empty(out.shape, dtype=torch.uint8)
@@ -179,17 +189,22 @@ class ConvReluPool(torch.autograd.Function):
     def backward(ctx, g: torch.Tensor):
         x, w, out, arg = ctx.saved_tensors
         need_dx = bool(ctx.needs_input_grad[0])
-        nk, _, h, wd, nb = x.shape
+        nk, (_, _, h, wd, nb) = w.shape[0], x.shape
         ho, wo = h - w.shape[3] + 1, wd - w.shape[4] + 1
-        dconv = x.new_zeros((nk, w.shape[1], ho + 8, wo + 11, nb) if need_dx else (1,) * 5)  # +3: widths not /4
+        hp, wp = out.shape[2], out.shape[3]
+        dconv = x.new_empty((nk, w.shape[1], ho, wo + 11, nb) if need_dx else (1,) * 5)  # +3: widths not /4
+        if need_dx:  # zero what the kernel does not write: the column padding, an odd last row or column
+            dconv[:, :, 2 * hp:] = 0
+            dconv[:, :, :, :4] = 0
+            dconv[:, :, :, 4 + 2 * wp:] = 0
         dw, db = torch.empty_like(w), w.new_empty(w.shape[:2])
         _block_backward(x.detach().numpy(), w.numpy(), out.numpy(), arg.numpy(), g.contiguous().numpy(),
                         dconv.numpy(), dw.numpy(), db.numpy(), need_dx)
         if not need_dx:
             return None, dw, db
-        dx = torch.empty_like(x)
+        dx = x.new_empty(nk, *x.shape[1:])
         _input_grad(dconv.numpy(), w.numpy(), dx.numpy())
-        return dx, dw, db
+        return (dx.sum(0, keepdim=True) if x.shape[0] != nk else dx), dw, db
 
 
 def supports(model: nn.Module) -> bool:
@@ -209,7 +224,10 @@ class _Params(nn.Module):
 
 class FusedLeNet(nn.Module):
     """K LeNet5Mini models of one shape as one module (CPU). Input [B, K*C, H, W] (model-major channels, the
-    engine's layout); output [B, K*classes]. Parameters are ``conv1.weight`` [K, *shape] etc."""
+    engine's layout), or [B, C, H, W]: one batch shared by the K models (``shares_input``); output [B, K*classes].
+    Parameters are ``conv1.weight`` [K, *shape] etc."""
+
+    shares_input = True  # engine.evaluate passes one copy of a batch that every model sees
 
     def __init__(self, models: Sequence[nn.Module]):
         super().__init__()
@@ -226,8 +244,11 @@ class FusedLeNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, kc, h, w = x.shape
-        k = self.k
-        x = x.reshape(b, k, kc // k, h, w).permute(1, 2, 3, 4, 0).contiguous()  # [K, C, H, W, B]
+        k, c = self.k, self.conv1.weight.shape[2]
+        if kc not in (c, k * c):
+            raise ValueError(f"input has {kc} channels: give {c} (shared by the {k} models) or {k * c}")
+        # [B, Kx*C*H*W] -> [Kx, C, H, W, B] is one 2-D transpose (several times faster than the 5-D permute)
+        x = x.reshape(b, -1).t().contiguous().reshape(kc // c, c, h, w, b)
         x = ConvReluPool.apply(x, self.conv1.weight, self.conv1.bias)
         x = ConvReluPool.apply(x, self.conv2.weight, self.conv2.bias)
         w3 = self.conv3.weight  # [K, Co, Ci, kh, kw] over an input of exactly [Ci, kh, kw]
