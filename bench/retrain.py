@@ -13,7 +13,11 @@ Each variant runs in its own process, one thread (peak memory is per process). P
 per mask projected to the paper's 30 epochs, peak memory, CPU model, GFLOP/s against a large matmul measured in
 the same run, the ratios c/b and c/a) and appends a row to bench/RESULTS.md.
 
-    python bench/retrain.py [--masks 2] [--train-images 60000] [--group-sizes 1,4] [--device cuda]
+With ``--repeats R`` every variant runs R times, the variants interleaved (baseline, as-was, new, baseline, ...) so
+that a slow spell of a shared machine falls on all of them; each figure is the median over the repeats and the
+ratios come with their range over the paired repeats.
+
+    python bench/retrain.py [--masks 2] [--train-images 60000] [--group-sizes 1,4] [--repeats 3] [--device cuda]
 """
 
 from __future__ import annotations
@@ -179,6 +183,7 @@ def main() -> None:
     p.add_argument("--train-images", type=int, default=60000)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--group-sizes", default="1,4")
+    p.add_argument("--repeats", type=int, default=1, help="runs of each variant, interleaved; medians reported")
     p.add_argument("--device", default=None)
     p.add_argument("--variant", default=None, help=argparse.SUPPRESS)
     p.add_argument("--k", type=int, default=1, help=argparse.SUPPRESS)
@@ -204,9 +209,22 @@ def main() -> None:
     gflop_img = flops_per_image(device)
     peak = matmul_gflops(device)
     sizes = list(map(int, args.group_sizes.split(",")))
-    baseline = measure("baseline")
-    was = {k: measure("torch", k) for k in sizes}
-    new = {k: measure("fused", k) for k in sizes} if device.type == "cpu" else {}
+    variants = [("baseline", 1)] + [("torch", k) for k in sizes] + ([("fused", k) for k in sizes]
+                                                                    if device.type == "cpu" else [])
+    runs: dict[tuple[str, int], list[dict]] = {v: [] for v in variants}
+    for _ in range(args.repeats):  # interleaved: a slow spell of the machine falls on every variant
+        for v in variants:
+            runs[v].append(measure(*v))
+
+    def median(v):
+        rs = sorted(runs[v], key=lambda r: r["model_images_per_s"])
+        mid = dict(rs[len(rs) // 2])
+        mid["model_images_per_s_all"] = [round(r["model_images_per_s"]) for r in runs[v]]
+        return mid
+
+    baseline = median(("baseline", 1))
+    was = {k: median(("torch", k)) for k in sizes}
+    new = {k: median(("fused", k)) for k in sizes} if device.type == "cpu" else {}
     best_was = max(was, key=lambda k: was[k]["model_images_per_s"])
     now = new or was
     best_new = max(now, key=lambda k: now[k]["model_images_per_s"])
@@ -219,11 +237,15 @@ def main() -> None:
         "device": envinfo.device_name(device), "cpu_model": cpu_model(), "threads_per_process": 1,
         "torch": torch.__version__, "code_version": envinfo.code_version(),
         "setting": (f"lenet5_mini/mnist conv1@0.5, {args.masks} masks, {args.epochs} epoch(s) x "
-                    f"{args.train_images} images"),
+                    f"{args.train_images} images" + (f", {args.repeats} interleaved runs each" if args.repeats > 1 else "")),
         "baseline_official_style": baseline, "engine_as_was_by_group_size": was, "engine_fused_by_group_size": new,
         "best_group_size": {"as_was": best_was, "new": best_new},
         "ratio_new_over_was": now[best_new]["model_images_per_s"] / was[best_was]["model_images_per_s"],
         "ratio_new_over_baseline": now[best_new]["model_images_per_s"] / baseline["model_images_per_s"],
+        "repeats": args.repeats,
+        "ratio_new_over_was_per_repeat": [
+            n["model_images_per_s"] / w["model_images_per_s"]
+            for n, w in zip(runs[("fused" if new else "torch", best_new)], runs[("torch", best_was)])],
         "matmul_gflops_per_s": peak, "train_flops_per_image": gflop_img,
         "hours_per_converged_45_mask_setting": {"one_worker": hours_45, "two_1_thread_workers": hours_45 / 2},
     }
@@ -233,9 +255,11 @@ def main() -> None:
             return ", ".join(f"K={k}: {v['model_images_per_s']:.0f}" for k, v in d.items()) or "-"
 
         b = now[best_new]
+        per = result["ratio_new_over_was_per_repeat"]
+        spread = f" (paired runs {min(per):.2f}-{max(per):.2f}, median of {args.repeats})" if args.repeats > 1 else ""
         line = (f"| {result['date_utc'][:10]} | {result['cpu_model']} (1 thread/process) | {result['setting']} | "
                 f"{baseline['model_images_per_s']:.0f} | {fmt(was)} | {fmt(new)} | "
-                f"{result['ratio_new_over_was']:.2f} | {result['ratio_new_over_baseline']:.1f} | "
+                f"{result['ratio_new_over_was']:.2f}{spread} | {result['ratio_new_over_baseline']:.1f} | "
                 f"{b['s_per_mask_at_30_epochs']:.0f} | {hours_45:.2f} / {hours_45 / 2:.2f} | "
                 f"{b['peak_mem_mb']:.0f} / {was[best_was]['peak_mem_mb']:.0f} / {baseline['peak_mem_mb']:.0f} | "
                 f"{b['train_gflops_per_s']:.1f} of {peak:.0f} ({100 * b['fraction_of_matmul_peak']:.1f}%) | "

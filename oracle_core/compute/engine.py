@@ -150,10 +150,11 @@ def train(
         model = model.to(memory_format=torch.channels_last)
     model.train()
     if recipe.optimizer == "adamw":  # elementwise, so stacked models stay independent
-        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr_at_step(0, 1), weight_decay=recipe.weight_decay)
+        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr_at_step(0, 1), weight_decay=recipe.weight_decay,
+                                foreach=True)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=recipe.lr_at(0), momentum=recipe.momentum,
-                              weight_decay=recipe.weight_decay)
+                              weight_decay=recipe.weight_decay, foreach=True)  # = the per-parameter loop, bit for bit
     grad_clip = grad_clip or recipe.grad_clip
     mixing = recipe.mixup_alpha > 0 or recipe.cutmix_alpha > 0
     mix_rngs = [np.random.default_rng(int(s) + 2) for s in order_seeds] if mixing else []
