@@ -50,3 +50,21 @@ def test_the_committed_store_gives_a_row_per_axis():
     t = trends.trends(collect.with_paper(collect.runs_table(None), "converged"))
     assert list(t.index) == [a.name for a in trends.AXES]
     assert (t["settings"] >= 3).all()  # the paper published every axis
+
+
+def test_an_axis_says_which_settings_lie_on_it_and_where():
+    depth = next(a for a in trends.AXES if a.name == "depth")
+    assert depth.holds(model="lenet5_mini_d8", dataset="mnist", layers="conv1", ratio=0.5)
+    assert not depth.holds(model="lenet5_mini_w40", dataset="mnist", layers="conv1", ratio=0.5)
+    assert not depth.holds(model="lenet5_mini_d8", dataset="mnist", layers="conv1", ratio=0.8)
+    assert depth.position("lenet5_mini_d8") == 3.0
+    layers = next(a for a in trends.AXES if a.vary == "layers")
+    assert layers.position("conv1+conv3") == layers.position("conv2+conv3") == 2.0
+
+
+def test_the_summary_chart_draws_the_axes_the_sentences_read(tmp_path):
+    from oracle_core.pages import summary
+
+    spec = summary.complexity_chart("cpu", tmp_path).to_dict()
+    titles = [c["title"] for row in spec["vconcat"] for c in row.get("hconcat", [row])]
+    assert titles == [a.name for a in trends.AXES]

@@ -22,6 +22,15 @@ class Axis:
     vary: str  # the column that varies
     order: tuple  # its values, easiest first
 
+    def holds(self, **setting) -> bool:
+        """Whether a setting (model=, dataset=, layers=, ratio=) lies on this axis."""
+        return (setting[self.vary] in self.order
+                and all(setting[col] == val for col, val in self.fixed.items()))
+
+    def position(self, value) -> float:
+        """Where a value of the varying column lies along the axis (pruned layers: how many)."""
+        return float(_layer_count(value)) if self.vary == "layers" else float(self.order.index(value))
+
 
 def _layer_count(layers: str) -> int:
     return layers.count("+") + 1
@@ -40,10 +49,6 @@ AXES = (
     Axis("width", "the network gets wider", {"dataset": "mnist", "layers": "conv1", "ratio": 0.5}, "model",
          ("lenet5_mini", "lenet5_mini_w20", "lenet5_mini_w30", "lenet5_mini_w40")),
 )
-
-
-def _position(axis: Axis, value) -> float:
-    return float(_layer_count(value)) if axis.vary == "layers" else float(axis.order.index(value))
 
 
 def _direction(pos: list[float], tau: list[float]) -> int:
@@ -65,7 +70,7 @@ def trends(table: pd.DataFrame) -> pd.DataFrame:
         sel = table[table[axis.vary].isin(axis.order)]
         for col, val in axis.fixed.items():
             sel = sel[sel[col] == val]
-        sel = sel.assign(_pos=[_position(axis, v) for v in sel[axis.vary]]).sort_values("_pos", kind="stable")
+        sel = sel.assign(_pos=[axis.position(v) for v in sel[axis.vary]]).sort_values("_pos", kind="stable")
         paper = sel.dropna(subset=["paper_tau"])
         ours = sel[sel["profile"].notna() & ~sel["under_trained"].astype(bool)].dropna(subset=["our_tau"])
         p_dir = _direction(list(paper["_pos"]), list(paper["paper_tau"]))

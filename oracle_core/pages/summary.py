@@ -7,6 +7,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
+from ..analysis.trends import AXES
 from ..experiment.grid import GridEntry
 from . import charts
 from .cells import cells
@@ -30,22 +31,16 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VConcatChart:
-    """Tau against each axis of task complexity, one panel per axis, ours and the paper's."""
-    def base(e: GridEntry) -> bool:
-        return e.model == "lenet5_mini" and e.dataset == "mnist" and e.layers == "conv1" and e.ratio == 0.5
-
-    axes = [
-        ("dataset", lambda e: base(e) or (e.experiment == "mnist_variants")),
-        ("depth", lambda e: base(e) or e.model[-2:] in ("d6", "d7", "d8")),
-        ("width", lambda e: base(e) or e.model[-3:] in ("w20", "w30", "w40")),
-        ("pruned layers", lambda e: e.model == "lenet5_mini" and e.dataset == "mnist" and e.ratio == 0.5),
-        ("conv1 ratio", lambda e: e.model == "lenet5_mini" and e.dataset == "mnist" and e.layers == "conv1"),
-    ]
+    """Tau against each axis of task complexity (analysis.trends.AXES, the axes the trend sentences read), one
+    panel per axis, ours and the paper's."""
     panels = []
-    for name, where in axes:
-        cs = cells(profile, None, results_root, where=where)
-        if name == "pruned layers":
-            cs = sorted(cs, key=lambda c: (c.entry.layers.count("+"), c.entry.layers))
+    for axis in AXES:
+        def where(e: GridEntry, axis=axis) -> bool:  # cells() already keeps the correct wiring, no auxiliary runs
+            return axis.holds(model=e.model, dataset=e.dataset, layers=e.layers, ratio=e.ratio)
+
+        cs = sorted(cells(profile, None, results_root, where=where),
+                    key=lambda c: (axis.position(getattr(c.entry, axis.vary)), c.entry.layers))
         t = setting_table(cs)
-        panels.append(tau_vs(t, "setting", name, order=list(t.index)).properties(width=250, height=180, title=name))
+        panels.append(tau_vs(t, "setting", axis.name, order=list(t.index)).properties(width=250, height=180,
+                                                                                       title=axis.name))
     return charts.grid(panels, columns=2)
