@@ -131,7 +131,15 @@ def test_a_non_prefix_short_recipe_uses_its_own_stored_run(tmp_path, monkeypatch
     cell = cells.Cell(e, full, None, "cmd")
     assert lessons.short_retrain_acc(full, tmp_path) is None
     assert "--short-retrain" in lesson.lesson_missing([cell], "smoke", tmp_path)
+    from oracle_core.analysis import criteria
+
+    x, y = torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,))
+    shown = criteria.compare(full, x, y)  # the criteria table leaves the short-retraining row out until it is stored
+    assert not shown.index.str.startswith("short retraining").any() and len(shown) == 5
     short = run_study(spec_rules.short_run_spec(full.spec), "retrain_lesson", tmp_path, progress=False)
+    row = criteria.compare(full, x, y).filter(like="short retraining", axis=0)
+    best = short.per_mask.set_index("mask_id")["final_test_acc"].idxmax()
+    assert len(row) == 1 and row["pick"].iloc[0] == full.per_mask.set_index("mask_id").loc[best, "kept"]
     assert short.spec.retrain == compressed and short.spec.pretrain_key() == full.spec.pretrain_key()
     frame = lessons.lesson_frame(full, tmp_path)
     assert len(frame) == len(full.per_mask)

@@ -61,7 +61,8 @@ class Setting:
         curves = self.res.curves
         first = curves[curves["epoch"] == 1].groupby("mask_id")[["train_loss"]].mean()
         pm = self.res.per_mask.copy().set_index("mask_id")
-        pm["short_acc"] = short_retrain_acc(self.res)
+        short = short_retrain_acc(self.res, Path(self.res.dir).parents[1])  # None: its separate run not stored yet
+        pm["short_acc"] = float("nan") if short is None else short
         pm["epoch1_train_loss"] = first["train_loss"]
         self.pm = pm.reset_index()
 
@@ -135,9 +136,15 @@ register("random", Criterion(
     cost=lambda s: 0,
     how=lambda s: "mean over the candidates",
     expectation=True))
+def _short_pick(s: Setting) -> int | None:
+    """The mask with the best short-retrain accuracy; None (no row) until every mask has one."""
+    acc = s.pm["short_acc"].to_numpy(dtype=float)
+    return None if np.isnan(acc).any() else int(np.argmax(acc))
+
+
 register("short retraining", Criterion(
     name=lambda s: f"short retraining ({s.short.epochs} epoch(s)), best test acc",
-    pick=lambda s: int(np.argmax(s.pm["short_acc"].to_numpy())),
+    pick=_short_pick,
     cost=lambda s: s.n * (3 * s.short.epochs * s.retrain_images + s.short.epochs * s.test_images),
     how=lambda s: f"{s.n} masks x {s.short.epochs} epoch(s) on {s.retrain_images} images + test"))
 register("first-epoch loss", Criterion(
