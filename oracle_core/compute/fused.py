@@ -24,6 +24,7 @@ from numba import njit
 from torch import nn
 
 from ..models.lenet import LeNet5Mini
+from . import native
 
 _JIT = dict(cache=True, nogil=True, fastmath={"contract"})  # contract = fused multiply-add; no reassociation
 
@@ -133,6 +134,25 @@ def _block_backward(x, w, out, arg, g, dconv, dw, db, need_dx):  # pragma: no co
 
 
 @njit(**_JIT)
+def _route(out, arg, g, dconv):  # pragma: no cover - compiled
+    """dconv [K,Co,Ho,Wo+11,B] (columns padded by 4) = g [K,Co,Hp,Wp,B] routed to each window's max position,
+    where that max was > 0: the part of ``_block_backward`` the C weight gradient (native.py) leaves to numba."""
+    nk, co_n, hp, wp, nb = out.shape
+    zero = np.zeros(1, dtype=g.dtype)[0]
+    for k in range(nk):
+        for co in range(co_n):
+            for pi in range(hp):
+                for pj in range(wp):
+                    o = out[k, co, pi, pj]
+                    a = arg[k, co, pi, pj]
+                    gg = g[k, co, pi, pj]
+                    for d in range(4):
+                        dc = dconv[k, co, 2 * pi + d // 2, 4 + 2 * pj + d % 2]
+                        for b in range(nb):
+                            dc[b] = gg[b] if (o[b] > zero and a[b] == d) else zero
+
+
+@njit(**_JIT)
 def _input_grad(dconv, w, dx):  # pragma: no cover - compiled
     """dx [K,Ci,H,W,B] = the transposed convolution of dconv [K,Co,Ho,Wo+11,B] (columns zero-padded), written as
     a gather (accumulators for four input columns at a time, a kernel row's taps unrolled) so that it vectorizes
@@ -181,7 +201,10 @@ class ConvReluPool(torch.autograd.Function):
         hp, wp = (h - w.shape[3] + 1) // 2, (wd - w.shape[4] + 1) // 2
         out = x.new_empty(nk, w.shape[1], hp, wp, nb)
         arg = torch.empty(out.shape, dtype=torch.uint8)
-        _block_forward(x.detach().numpy(), w.numpy(), bias.numpy(), out.numpy(), arg.numpy())
+        if x.dtype == torch.float32 and w.shape[3] == 5 and native.available():  # C: accumulators in registers
+            native.forward(x.detach().numpy(), w.numpy(), bias.numpy(), out.numpy(), arg.numpy())
+        else:
+            _block_forward(x.detach().numpy(), w.numpy(), bias.numpy(), out.numpy(), arg.numpy())
         ctx.save_for_backward(x, w, out, arg)
         return out
 
@@ -198,8 +221,14 @@ class ConvReluPool(torch.autograd.Function):
             dconv[:, :, :, :4] = 0
             dconv[:, :, :, 4 + 2 * wp:] = 0
         dw, db = torch.empty_like(w), w.new_empty(w.shape[:2])
-        _block_backward(x.detach().numpy(), w.numpy(), out.numpy(), arg.numpy(), g.contiguous().numpy(),
-                        dconv.numpy(), dw.numpy(), db.numpy(), need_dx)
+        xn, gn = x.detach().numpy(), g.contiguous().numpy()
+        if x.dtype == torch.float32 and w.shape[3] == 5 and native.available():  # C: accumulators in registers
+            native.weight_grad(xn, out.numpy(), arg.numpy(), gn, dw.numpy(), db.numpy())
+            if need_dx:
+                _route(out.numpy(), arg.numpy(), gn, dconv.numpy())
+        else:
+            _block_backward(xn, w.numpy(), out.numpy(), arg.numpy(), gn, dconv.numpy(), dw.numpy(), db.numpy(),
+                            need_dx)
         if not need_dx:
             return None, dw, db
         dx = x.new_empty(nk, *x.shape[1:])

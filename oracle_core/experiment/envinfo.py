@@ -13,6 +13,7 @@ import torchvision
 
 from ..base.errors import OracleError
 from ..base.paths import REPO
+from ..compute import native
 
 
 def code_version() -> str:
@@ -71,6 +72,7 @@ def environment(device: torch.device) -> dict[str, object]:
         "device": device_name(device),
         "device_type": device.type,
         "torch_threads": torch.get_num_threads(),
+        "native_kernels": native.describe(),  # the C weight gradient of the fused LeNet kernels, or why not
         **_library_versions(),
     }
 
