@@ -237,7 +237,8 @@ def main() -> None:
         "device": envinfo.device_name(device), "cpu_model": cpu_model(), "threads_per_process": 1,
         "torch": torch.__version__, "code_version": envinfo.code_version(),
         "setting": (f"lenet5_mini/mnist conv1@0.5, {args.masks} masks, {args.epochs} epoch(s) x "
-                    f"{args.train_images} images" + (f", {args.repeats} interleaved runs each" if args.repeats > 1 else "")),
+                    f"{args.train_images} images"
+                    + (f", {args.repeats} interleaved runs each" if args.repeats > 1 else "")),
         "baseline_official_style": baseline, "engine_as_was_by_group_size": was, "engine_fused_by_group_size": new,
         "best_group_size": {"as_was": best_was, "new": best_new},
         "ratio_new_over_was": now[best_new]["model_images_per_s"] / was[best_was]["model_images_per_s"],

@@ -79,8 +79,8 @@ def _block_forward(x, w, bias, out, arg):  # pragma: no cover - compiled
 @njit(**_JIT)
 def _block_backward(x, w, out, arg, g, dconv, dw, db, need_dx):  # pragma: no cover - compiled
     """Gradients of ``_block_forward``: g [K,Co,Hp,Wp,B] -> dw, db and (if need_dx) dconv [K,Co,Ho,Wo+11,B],
-    the gradient at the conv's outputs, its columns zero-padded by 4 (7 on the right) for ``_input_grad``. The gradient of a
-    pooled output reaches only its window's max position, and only where that max was > 0. x may be shared
+    the gradient at the conv's outputs, its columns zero-padded by 4 (7 on the right) for ``_input_grad``. The
+    gradient of a pooled output reaches only its window's max position, and only where that max was > 0. x may be shared
     ([1,Ci,H,W,B]) as in ``_block_forward``."""
     ci_n, nb = x.shape[1], x.shape[4]
     nk, co_n, kh = w.shape[0], w.shape[1], w.shape[3]
