@@ -201,7 +201,7 @@ class ConvReluPool(torch.autograd.Function):
         hp, wp = (h - w.shape[3] + 1) // 2, (wd - w.shape[4] + 1) // 2
         out = x.new_empty(nk, w.shape[1], hp, wp, nb)
         arg = torch.empty(out.shape, dtype=torch.uint8)
-        if x.dtype == torch.float32 and w.shape[3] == 5 and native.available():  # C: accumulators in registers
+        if native.applies(x.dtype, w.shape):  # C: accumulators in registers
             native.forward(x.detach().numpy(), w.numpy(), bias.numpy(), out.numpy(), arg.numpy())
         else:
             _block_forward(x.detach().numpy(), w.numpy(), bias.numpy(), out.numpy(), arg.numpy())
@@ -222,7 +222,7 @@ class ConvReluPool(torch.autograd.Function):
             dconv[:, :, :, 4 + 2 * wp:] = 0
         dw, db = torch.empty_like(w), w.new_empty(w.shape[:2])
         xn, gn = x.detach().numpy(), g.contiguous().numpy()
-        if x.dtype == torch.float32 and w.shape[3] == 5 and native.available():  # C: accumulators in registers
+        if native.applies(x.dtype, w.shape):  # C: accumulators in registers
             native.weight_grad(xn, out.numpy(), arg.numpy(), gn, dw.numpy(), db.numpy())
             if need_dx:
                 _route(out.numpy(), arg.numpy(), gn, dconv.numpy())

@@ -92,15 +92,26 @@ def _ptr(a: np.ndarray) -> int:
     return a.ctypes.data
 
 
-def forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, out: np.ndarray, arg: np.ndarray) -> None:
-    """out [K,Co,Hp,Wp,B] = relu(maxpool2x2(conv5x5(x) + bias)) and arg (uint8: which window position held the
-    max, the first one at ties) from x [K or 1,Ci,H,W,B] and w [K,Co,Ci,5,5] (float32); as fused._block_forward's."""
+def applies(x_dtype, kernel_shape) -> bool:
+    """Whether the C kernels compute a block: float32, a 5x5 kernel, and a working build."""
+    return str(x_dtype) in ("float32", "torch.float32") and tuple(kernel_shape[-2:]) == (5, 5) and available()
+
+
+def _checked(x: np.ndarray, weights: np.ndarray, what: str) -> tuple[ctypes.CDLL, int, int]:
+    """The library, K and Co for a call on x with [K,Co,Ci,5,5] weights (or their gradient); refuses what it cannot
+    compute."""
     lib = _load()[0]
     if lib is None:
         raise RuntimeError(f"the C kernels are {describe()}")
-    nk, co_n, _, kh, kw = w.shape
-    if kh != 5 or kw != 5 or x.dtype != np.float32:
-        raise ValueError("the C forward computes 5x5 float32 kernels only")
+    if weights.shape[3:] != (5, 5) or x.dtype != np.float32:
+        raise ValueError(f"the C {what} computes 5x5 float32 kernels only")
+    return lib, weights.shape[0], weights.shape[1]
+
+
+def forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, out: np.ndarray, arg: np.ndarray) -> None:
+    """out [K,Co,Hp,Wp,B] = relu(maxpool2x2(conv5x5(x) + bias)) and arg (uint8: which window position held the
+    max, the first one at ties) from x [K or 1,Ci,H,W,B] and w [K,Co,Ci,5,5] (float32); as fused._block_forward's."""
+    lib, nk, co_n = _checked(x, w, "forward")
     _, ci_n, h, wd, nb = x.shape
     lib.fwd_f32(_ptr(x), int(x.shape[0] == 1 and nk > 1), _ptr(w), _ptr(bias), _ptr(out), _ptr(arg),
                 nk, ci_n, co_n, h, wd, out.shape[2], out.shape[3], nb)
@@ -110,12 +121,7 @@ def weight_grad(x: np.ndarray, out: np.ndarray, arg: np.ndarray, g: np.ndarray, 
                 db: np.ndarray) -> None:
     """dw [K,Co,Ci,5,5] and db [K,Co] of relu(maxpool2x2(conv5x5)) from x [K or 1,Ci,H,W,B] (float32), the block's
     output, its window argmax and the output's gradient g (each [K,Co,Hp,Wp,B]); as fused._block_backward's."""
-    lib = _load()[0]
-    if lib is None:
-        raise RuntimeError(f"the C kernels are {describe()}")
-    nk, co_n, _, kh, kw = dw.shape
-    if kh != 5 or kw != 5 or x.dtype != np.float32:
-        raise ValueError("the C weight gradient computes 5x5 float32 kernels only")
+    lib, nk, co_n = _checked(x, dw, "weight gradient")
     _, ci_n, h, w, nb = x.shape
     lib.wgrad_f32(_ptr(x), int(x.shape[0] == 1 and nk > 1), _ptr(out), _ptr(arg), _ptr(g), _ptr(dw), _ptr(db),
                   nk, ci_n, co_n, h, w, out.shape[2], out.shape[3], nb)
