@@ -103,7 +103,11 @@ CONVERGED_ORDER = ("lenet5_mini/mnist conv1@0.5", "lenet5_mini/mnist conv2@0.5",
                    "lenet5_mini/mnist conv1@0.8", "lenet5_mini/mnist conv3@0.8", "lenet5_mini/mnist conv1+conv3@0.5",
                    "lenet5_mini/mnist conv1+conv2+conv3@0.5", "lenet5_mini/fashion_mnist conv1@0.5",
                    "lenet5_mini_d8/mnist conv1@0.5", "lenet5_mini_w40/mnist conv1@0.5",
-                   "lenet5_mini/mnist conv1@0.5 x3 repeats", "lenet5_mini/mnist conv1+conv3@0.5 x3 repeats")
+                   "lenet5_mini/mnist conv1@0.5 x3 repeats",
+                   # the lesson's (Fig. 6) short runs of the settings above: 3 epochs each, a tenth of a full run
+                   *(f"lenet5_mini/mnist {layers}@0.5 [short retrain]" for layers in
+                     ("conv1", "conv2", "conv3", "conv1+conv3", "conv1+conv2+conv3")),
+                   "lenet5_mini/mnist conv1+conv3@0.5 x3 repeats")
 
 
 def order_key(entry: GridEntry, profile: str) -> tuple[int, int]:
