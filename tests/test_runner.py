@@ -87,6 +87,47 @@ def test_killed_run_resumes_to_identical_results(smoke_results, tmp_path, monkey
 
 
 @pytest.mark.slow
+def test_a_killed_pruned_loss_pass_resumes_at_the_first_mask_it_lacks(smoke_results, tmp_path, monkeypatch):
+    """The pruned-loss pass writes what it has measured as it goes (atomically), so a 1000-candidate pass killed
+    late does not start over; the resumed table equals an uninterrupted run's, and a damaged partial table is one line."""
+    spec = make_spec(profile="smoke", layers="conv3", seed=8)
+    full = RunStore(spec, "lenet_mnist", smoke_results)
+    runner.run_study(spec, "lenet_mnist", smoke_results, progress=False, group_size=2)
+    expected = pd.read_csv(full.pruned_csv, dtype={"mask_id": str})
+
+    real_prune, calls = runner.prune, []
+
+    def dies_in_third_group(*a, **k):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt("killed")
+        return real_prune(*a, **k)
+
+    monkeypatch.setattr(runner, "PRUNED_FLUSH_S", 0.0)  # write after every group
+    monkeypatch.setattr(runner, "prune", dies_in_third_group)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_study(spec, "lenet_mnist", tmp_path, progress=False, group_size=2)
+    store = RunStore(spec, "lenet_mnist", tmp_path)
+    partial = pd.read_csv(store.pruned_csv, dtype={"mask_id": str})
+    assert list(partial["mask_id"]) == list(expected["mask_id"][:4]) and not store.done_keys()
+
+    saved = store.pruned_csv.read_bytes()
+    store.pruned_csv.write_text(store.pruned_csv.read_text().replace("pruned_train_loss", "loss"))
+    monkeypatch.setattr(runner, "prune", real_prune)
+    with pytest.raises(OracleError) as e:
+        runner.run_study(spec, "lenet_mnist", tmp_path, progress=False, group_size=2)
+    assert "pruned.csv is damaged (missing columns" in str(e.value) and "\n" not in str(e.value)
+    store.pruned_csv.write_bytes(saved)
+
+    pruned_in_pass = []
+    monkeypatch.setattr(runner, "prune", lambda *a, **k: (pruned_in_pass.append(1), real_prune(*a, **k))[1])
+    runner.run_study(spec, "lenet_mnist", tmp_path, progress=False, group_size=2)
+    assert len(pruned_in_pass) == len(expected) - 4  # only stage 2 prunes in the runner; shards prune their own
+    resumed = pd.read_csv(store.pruned_csv, dtype={"mask_id": str})
+    pd.testing.assert_frame_equal(resumed, expected, check_exact=False, atol=1e-6, rtol=0)
+
+
+@pytest.mark.slow
 def test_results_do_not_depend_on_group_size(smoke_results, tmp_path):
     spec = make_spec(profile="smoke", layers="conv3")
     a = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False, group_size=1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..base.errors import OracleError
@@ -97,3 +98,25 @@ def read_curves(path: Path) -> pd.DataFrame:
     if missing or curves[CURVE_COLUMNS[1:]].apply(pd.to_numeric, errors="coerce").isna().any().any():
         raise damaged(path, f"missing columns {missing}" if missing else "a value that is not a number")
     return curves
+
+
+PRUNED_COLUMNS = ["mask_id", "kept", "pruned_train_loss", "pruned_train_acc"]
+
+
+def read_pruned(path: Path) -> pd.DataFrame:
+    """pruned.csv (every candidate's state right after pruning): its columns, a finite loss and an accuracy in
+    [0, 1] in every row, each mask once. Indexed by mask_id."""
+    try:
+        rows = pd.read_csv(path, dtype={"mask_id": str, "kept": str})
+    except (OSError, ValueError) as exc:
+        raise damaged(path, f"not a readable CSV: {type(exc).__name__}") from None
+    missing = [c for c in PRUNED_COLUMNS if c not in rows]
+    if missing:
+        raise damaged(path, f"missing columns {missing}")
+    num = rows[PRUNED_COLUMNS[2:]].apply(pd.to_numeric, errors="coerce")
+    if (rows[PRUNED_COLUMNS[:2]].isna().any().any() or not np.isfinite(num.to_numpy()).all()
+            or not num["pruned_train_acc"].between(0, 1).all()):
+        raise damaged(path, "a row without a mask, a loss that is not a finite number or an accuracy outside [0, 1]")
+    if rows["mask_id"].duplicated().any():
+        raise damaged(path, "a mask listed twice")
+    return rows.set_index("mask_id")

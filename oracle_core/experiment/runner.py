@@ -24,6 +24,7 @@ from ..compute.surgery import layer_sizes, prune
 from . import envinfo
 from .executors import run_shards_ray
 from .inputs import StudyData, pretrained
+from .records import read_pruned
 from .results import StudyResult, load_result
 from .shards import ShardContext, groups, retrain_shard
 from .spec import StudySpec, derive_seed
@@ -118,6 +119,9 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
                         ray_address)
 
 
+PRUNED_FLUSH_S = 120.0  # seconds between the pruned-loss pass's partial writes (a 1000-candidate pass takes long)
+
+
 def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, dev: torch.device,
              data_root: Path | None, device: str | None, group_size: int | None, progress: bool, executor: str,
              ray_address: str | None) -> StudyResult:
@@ -146,10 +150,14 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, de
 
     # ---- stage 2: the state right after pruning (pruned train loss) of every candidate, stored separately ----
     t0 = time.perf_counter()
-    old = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}) if store.pruned_csv.exists() else None
+    old = read_pruned(store.pruned_csv).reset_index() if store.pruned_csv.exists() else None
     missing = [m for m in every if old is None or m.mask_id not in set(old["mask_id"])]
     if missing:
-        rows = []
+        rows, flushed = [], time.monotonic()
+
+        def flush():  # what is measured so far, atomically: a killed pass resumes at the first mask it lacks
+            atomic_write_csv(store.pruned_csv, pd.concat([x for x in (old, pd.DataFrame(rows)) if x is not None]))
+
         with tqdm(total=len(missing), desc="pruned train loss", unit="mask", disable=not progress) as bar:
             for group in groups(missing, k):
                 wide = engine.stack([prune(dense, m, spec.wiring, spec.ratio) for m in group], "auto")
@@ -157,8 +165,11 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, de
                 rows += [{"mask_id": m.mask_id, "kept": m.text, "pruned_train_loss": met.loss[i],
                           "pruned_train_acc": met.acc[i]} for i, m in enumerate(group)]
                 bar.update(len(group))
-        atomic_write_csv(store.pruned_csv, pd.concat([x for x in (old, pd.DataFrame(rows)) if x is not None]))
-    pruned = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}).set_index("mask_id")
+                if time.monotonic() - flushed >= PRUNED_FLUSH_S:
+                    flush()
+                    flushed = time.monotonic()
+        flush()
+    pruned = read_pruned(store.pruned_csv)
     timings["pruned_eval_s"] = time.perf_counter() - t0
 
     # a profile that retrains a sample: M candidates drawn uniformly (the analysis set), and the oracle's own mask

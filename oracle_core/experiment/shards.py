@@ -16,6 +16,7 @@ from ..compute.masks import Mask
 from ..compute.surgery import prune
 from . import envinfo
 from .inputs import StudyData, load_dense
+from .records import read_pruned
 from .spec import StudySpec, derive_seed
 from .store import MASK_COLUMNS, RunStore
 
@@ -79,5 +80,5 @@ def load_context(spec: StudySpec, experiment: str, results_root: Path, data_root
     dev = envinfo.pick_device(device)
     d = StudyData(spec, dev, data_root)
     dense = load_dense(spec, d, store.pretrained_pt, dev)
-    pruned = pd.read_csv(store.pruned_csv, dtype={"mask_id": str}).set_index("mask_id")
+    pruned = read_pruned(store.pruned_csv)
     return ShardContext(spec, store, d, dense, pruned)
