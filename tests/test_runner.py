@@ -89,7 +89,7 @@ def test_killed_run_resumes_to_identical_results(smoke_results, tmp_path, monkey
 @pytest.mark.slow
 def test_a_killed_pruned_loss_pass_resumes_at_the_first_mask_it_lacks(smoke_results, tmp_path, monkeypatch):
     """The pruned-loss pass writes what it has measured as it goes (atomically), so a 1000-candidate pass killed
-    late does not start over; the resumed table equals an uninterrupted run's, and a damaged partial table is one line."""
+    late does not start over; the resumed table equals an uninterrupted run's; a damaged partial table is one line."""
     spec = make_spec(profile="smoke", layers="conv3", seed=8)
     full = RunStore(spec, "lenet_mnist", smoke_results)
     runner.run_study(spec, "lenet_mnist", smoke_results, progress=False, group_size=2)

@@ -1,6 +1,7 @@
 """The plain-words trends: the paper's direction per axis, ours only from converged settings, and the verdict."""
 
 import pandas as pd
+import pytest
 
 from oracle_core.analysis import trends
 
@@ -68,3 +69,16 @@ def test_the_summary_chart_draws_the_axes_the_sentences_read(tmp_path):
     spec = summary.complexity_chart("cpu", tmp_path).to_dict()
     titles = [c["title"] for row in spec["vconcat"] for c in row.get("hconcat", [row])]
     assert titles == [a.name for a in trends.AXES]
+
+
+def test_the_variants_page_selects_each_axis_base_first():
+    """notebooks/lenet_variants.ipynb takes its depth and width rows from the same AXES the trend sentences read."""
+    from oracle_core.pages import cells
+
+    for name, models in (("depth", ["lenet5_mini", "lenet5_mini_d6", "lenet5_mini_d7", "lenet5_mini_d8"]),
+                         ("width", ["lenet5_mini", "lenet5_mini_w20", "lenet5_mini_w30", "lenet5_mini_w40"])):
+        got = cells.cells("converged", None, None, where=cells.on_axis(name))
+        assert [c.entry.model for c in got] == models
+        assert {(c.entry.dataset, c.entry.layers, c.entry.ratio) for c in got} == {("mnist", "conv1", 0.5)}
+    with pytest.raises(ValueError, match="no complexity axis 'height'"):
+        cells.on_axis("height")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..analysis import reference
+from ..analysis.trends import AXES
 from ..experiment.commands import run_command
 from ..experiment.grid import GridEntry, mnist_grid
 from ..experiment.results import StudyResult, stored_result
@@ -48,6 +49,15 @@ def cells(profile: str, experiment: str | None = None, results_root: Path | None
         out.append(Cell(e, res, reference.panel_name(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio), cmd))
     order = {e: i for i, e in enumerate(_paper_order())}
     return sorted(out, key=lambda c: order.get(c.entry, 999))
+
+
+def on_axis(name: str):
+    """A ``where`` for cells(): the settings on one of analysis.trends.AXES (by its name, e.g. "depth"), the
+    axis's base setting included, so a figure page and the trend sentences select the same settings."""
+    axis = next((a for a in AXES if a.name == name), None)
+    if axis is None:
+        raise ValueError(f"no complexity axis {name!r}: one of {', '.join(a.name for a in AXES)}")
+    return lambda e: axis.holds(model=e.model, dataset=e.dataset, layers=e.layers, ratio=e.ratio)
 
 
 def _paper_order() -> list[GridEntry]:
