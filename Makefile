@@ -19,10 +19,10 @@ venv: $(STAMP)
 data: venv
 	$(PY) -m oracle_core.data fetch $(DATASETS)
 
-# Execute every notebook with papermill at the cpu profile (results load from results/, or are computed)
-# and build the HTML book into _build/html. Fails if any notebook fails.
+# Execute every notebook with papermill at the converged profile (pages read results/; a setting not stored yet
+# shows the command that computes it) and build the HTML book into _build/html. Fails if any notebook fails.
 book: data
-	$(PY) -m oracle_core.pages.build --profile cpu
+	$(PY) -m oracle_core.pages.build --profile converged
 
 # HTML only, from the executed notebooks already in book/.
 book-html: venv
@@ -34,9 +34,10 @@ browser:
 	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }; }
 	@command -v chromium >/dev/null || { echo "error: Debian's chromium did not install: run apt-get install chromium as root"; exit 2; }
 
-# The whole MNIST-family grid at the cpu profile (about 6 h on 2 cores; resumable: rerun to continue).
+# The whole MNIST-family grid at the converged profile (days on 2 cores; resumable: rerun to continue;
+# `.venv/bin/python -m oracle_core grid --profile converged --list` shows what is left and the hours).
 grid: data
-	$(PY) -m oracle_core grid --profile cpu
+	$(PY) -m oracle_core grid --profile converged
 
 test: data browser
 	$(PY) -m pytest -q tests

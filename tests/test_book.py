@@ -91,6 +91,18 @@ def test_committed_book_pages_carry_no_papermill_error():
         assert not shown, f"{page}: code inputs shown to readers (collapse them: hide-input): {shown}"
 
 
+def test_the_committed_book_shows_the_book_profile():
+    """Every committed page was executed at BOOK_PROFILE (converged: the paper's retraining), the profile `make book`
+    passes; a page left from an earlier build at another profile fails here."""
+    import nbformat
+
+    assert f"--profile {bookbuild.BOOK_PROFILE}" in (REPO / "Makefile").read_text()
+    for p in bookbuild.PAGES:
+        nb = nbformat.read(REPO / "book" / p.page, as_version=4)
+        injected = [c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert injected and f'profile = "{bookbuild.BOOK_PROFILE}"' in injected[0], f"{p.page}: run `make book`"
+
+
 def test_committed_summaries_equal_the_analysis_of_their_masks():
     runs = find_runs(REPO / "results")
     assert runs, "no committed results"

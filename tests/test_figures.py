@@ -206,3 +206,35 @@ def test_the_missing_data_note_names_the_checkout_folder_not_this_machines_path(
     note = figure.data_notes([cells.Cell(e, None, "km-mnist/kmnist_conv1_0.5", "python -m oracle_core run ...")],
                               REPO / "data")
     assert "`data/KMNIST/raw/`" in note and str(REPO) not in note
+
+
+def _run(profile, layers, tau, acc, anomaly=0.1, **kw):
+    return {"experiment": "lenet_mnist", "model": "lenet5_mini", "dataset": "mnist", "layers": layers, "ratio": 0.5,
+            "profile": profile, "wiring": "correct", "repeats": 1, "kendall_tau": tau, "anomaly_ratio": anomaly,
+            "final_acc_median": acc, "n_masks": 45, **kw}
+
+
+def test_profile_pairs_and_the_short_retraining_lesson_are_computed_from_the_runs(monkeypatch):
+    """The Profiles page's cpu-vs-converged lesson: only settings both profiles ran (no noise ceiling, no other
+    wiring), the under-trained mark from the paper's median, and a sentence that follows the numbers' direction."""
+    import pandas as pd
+
+    runs = pd.DataFrame([_run("cpu", "conv1", -0.5, 0.90), _run("converged", "conv1", -0.3, 0.985),
+                         _run("cpu", "conv2", -0.4, 0.980), _run("converged", "conv2", -0.2, 0.982),
+                         _run("cpu", "conv3", -0.6, 0.80),  # converged not run: left out
+                         _run("converged", "conv3", 0.0, 0.97, experiment="noise_ceiling", repeats=3),
+                         _run("converged", "conv2", 0.3, 0.97, wiring="released_code")])
+    t = collect.profile_pairs(runs)
+    assert list(t.index) == ["LeNet5-Mini/mnist conv1@0.5", "LeNet5-Mini/mnist conv2@0.5"]
+    assert t.loc["LeNet5-Mini/mnist conv1@0.5", "median_acc_% cpu"] == pytest.approx(90.0)
+    assert t["paper_tau"].round(2).tolist() == [-0.51, -0.51]  # the paper's conv1 and conv2 @ 0.5
+    assert t["under-trained cpu"].tolist() == [True, False]  # paper medians 98.47 and 98.18
+    monkeypatch.setattr(collect, "runs_table", lambda root=None: runs)
+    out = profiles.short_vs_converged()
+    assert "On the 2 settings" in out["text"] and "more negative in 2 of 2" in out["text"]
+    assert "1 of 2 are under-trained" in out["text"] and "looks valid" in out["text"]
+    flipped = runs.assign(kendall_tau=-runs["kendall_tau"])
+    monkeypatch.setattr(collect, "runs_table", lambda root=None: flipped)
+    assert "does not make the oracle look better" in profiles.short_vs_converged()["text"]
+    monkeypatch.setattr(collect, "runs_table", lambda root=None: runs[runs["profile"] == "cpu"])
+    assert profiles.short_vs_converged()["frame"] is None

@@ -107,11 +107,12 @@ NOTEBOOKS = {
         "One panel of the paper's Figure 2: every mask of the named layer(s) is scored by its **pruned train loss** "
         "(before any retraining), then retrained; the scatter shows whether a low pruned loss predicts a high final "
         "accuracy. The oracle (lowest pruned loss) is the star; red points are masks that beat it after retraining. "
-        "Run it with `papermill notebooks/lenet_mnist.ipynb out.ipynb -p layers conv2 -p ratio 0.3`; `-p profile "
-        "converged` retrains 45 sampled masks per setting the paper's 30 epochs on a laptop, `paper` every mask.",
+        "Run it with `papermill notebooks/lenet_mnist.ipynb out.ipynb -p layers conv2 -p ratio 0.3`: the default "
+        "profile, `converged`, retrains 45 sampled masks per setting with the paper's 30 epochs on a laptop; "
+        "`-p profile paper` retrains every mask.",
         params("lenet5_mini", "mnist", "conv1", "lenet_mnist", "one conv layer or several joined by a plus sign",
-               "lenet5_mini or a D6 to D8 or W20 to W40 variant", n_masks=0, profile="cpu",
-               profiles="smoke for CI, converged for the paper's retraining on a CPU, paper for the full protocol",
+               "lenet5_mini or a D6 to D8 or W20 to W40 variant", n_masks=0, profile="converged",
+               profiles="converged (the paper's retraining, sampled masks), paper (every mask), smoke (CI)",
                dataset_note="mnist or fashion_mnist or kmnist",
                n_masks_note="0 means every mask, else a seeded sample")),
     "resnet_cifar": notebook(

@@ -109,6 +109,34 @@ def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
     }
 
 
+FIGURE_EXPERIMENTS = ("lenet_mnist", "mnist_variants", "lenet_variants")  # one retraining per mask, correct wiring
+
+
+def profile_pairs(runs: pd.DataFrame, short: str = "cpu", full: str = "converged") -> pd.DataFrame:
+    """The settings both profiles ran (figure settings, correct wiring, one retraining per mask), one row each: tau,
+    anomaly ratio and median final accuracy under each profile beside the paper's, and whether the short one is
+    under-trained. What too little retraining does to the study's answer, measured on the same settings."""
+    key = ["model", "dataset", "layers", "ratio"]
+    cols = {"kendall_tau": "tau", "anomaly_ratio": "anomaly_%", "final_acc_median": "median_acc_%", "n_masks": "N"}
+    if runs.empty:
+        return pd.DataFrame()
+    sel = runs[(runs["wiring"] == "correct") & runs["experiment"].isin(FIGURE_EXPERIMENTS) & (runs["repeats"] <= 1)]
+
+    def side(profile: str) -> pd.DataFrame:
+        t = sel[sel["profile"] == profile][key + list(cols)].drop_duplicates(key)
+        t = t.assign(anomaly_ratio=100 * t["anomaly_ratio"], final_acc_median=100 * t["final_acc_median"])
+        return t.rename(columns={c: f"{v} {profile}" for c, v in cols.items()})
+
+    both = side(short).merge(side(full), on=key)
+    ref = with_paper(runs.iloc[:0])[key + ["paper_tau", "paper_anomaly_%", "paper_median_acc_%"]]
+    both = both.merge(ref, on=key, how="left")
+    both[f"under-trained {short}"] = [under_trained(a, b) for a, b in
+                                      zip(both[f"median_acc_% {short}"], both["paper_median_acc_%"])]
+    both.index = [f"{m.replace('lenet5_mini', 'LeNet5-Mini')}/{d} {la}@{r:g}" for m, d, la, r in
+                  zip(both["model"], both["dataset"], both["layers"], both["ratio"])]
+    return both.drop(columns=key)
+
+
 def pretrain_table(root: Path | None = None) -> pd.DataFrame:
     """One row per pretrained dense network in the store: what it is, its accuracy, and how it was made."""
     rows = []

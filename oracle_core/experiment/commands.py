@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--executor", choices=("local", "ray"), default="local")
     r.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
     g = sub.add_parser("grid", help="run (or resume) the paper's whole MNIST-family grid")
-    g.add_argument("--profile", default="cpu")
+    g.add_argument("--profile", default="converged", help="converged (the book's answer), cpu, paper, smoke, ...")
     g.add_argument("--workers", type=int, default=2, help="processes, one thread each")
     g.add_argument("--only", default="", help="only settings whose label contains this text, e.g. 'conv2@'")
     g.add_argument("--list", action="store_true", help="print the settings, their mask counts and state; run nothing")
