@@ -238,3 +238,37 @@ def test_profile_pairs_and_the_short_retraining_lesson_are_computed_from_the_run
     assert "does not make the oracle look better" in profiles.short_vs_converged()["text"]
     monkeypatch.setattr(collect, "runs_table", lambda root=None: runs[runs["profile"] == "cpu"])
     assert profiles.short_vs_converged()["frame"] is None
+
+
+@pytest.mark.slow
+def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap_once_stored(tmp_path, monkeypatch):
+    """A disagreement lists what is measured about it (the masks' bootstrap interval, the noise ceiling's mean of
+    several retrainings, a second pretrained network) and names as untested only the reasons not yet measured."""
+    from dataclasses import replace
+
+    from oracle_core.analysis.uncertainty import repeat_taus
+    from oracle_core.experiment.runner import run_study
+
+    e = GridEntry("lenet_mnist", "conv1", 0.5)
+    noise, seed = GridEntry("noise_ceiling", "conv1", 0.5, repeats=3), GridEntry("pretrain_seed", "conv1", 0.5, seed=1)
+    monkeypatch.setattr(disagreements, "mnist_grid", lambda: [e, noise, seed])  # every profile, smoke included
+    monkeypatch.setattr(disagreements, "disagreement", lambda res: "**Disagreement:** differs.")
+    res = run_study(e.spec("smoke"), e.experiment, tmp_path, progress=False)
+    cell = cells.Cell(e, res, None, "cmd")
+    before = disagreements.disagreements([cell], tmp_path)
+    assert disagreements.noise_ceiling_check(cell, tmp_path) == disagreements.pretrain_seed_check(cell, tmp_path) == ""
+    assert "bootstrap interval is [" in before and all(r in before for r in disagreements.UNTESTED_REASONS)
+
+    rep = run_study(noise.spec("smoke"), noise.experiment, tmp_path, progress=False)
+    other = run_study(seed.spec("smoke"), seed.experiment, tmp_path, progress=False)
+    assert other.spec.pretrain_key() != res.spec.pretrain_key() and rep.spec.repeats == 3
+    t = repeat_taus(rep.masks)
+    text = disagreements.noise_ceiling_check(cell, tmp_path)
+    assert f"mean of 3 retrainings of {t['N']} masks" in text
+    assert f"tau is {t['tau pruned loss vs mean of repeats']:+.2f}" in text
+    assert f"at tau {t['tau between repeats']:.2f}" in text
+    seeded = disagreements.pretrain_seed_check(cell, tmp_path)
+    assert f"tau is {other.summary['kendall_tau']:+.2f} (seed 1" in seeded
+    after = disagreements.disagreements([cell], tmp_path)
+    assert text in after and seeded in after and not any(r in after for r in disagreements.UNTESTED_REASONS)
+    assert disagreements.pretrain_seed_check(replace(cell, entry=seed), tmp_path) == ""  # a check checks no other

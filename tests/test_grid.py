@@ -16,13 +16,15 @@ def test_every_published_lenet_setting_is_in_the_grid_once():
     ref = reference.results_table()
     ref = ref[ref["model"].str.startswith("lenet5_mini")]
     keys = [(e.model, e.dataset, e.layers, e.ratio) for e in mnist_grid() if e.wiring == "correct" and not e.repeats
-            and not e.short_retrain]
+            and not e.short_retrain and not e.seed]
     assert len(keys) == len(set(keys))
     for _, r in ref.iterrows():
         assert (r["model"], r["dataset"], r["layers"], r["ratio"]) in keys, r["layers"]
     assert len(keys) == len(ref)  # nothing beyond the paper's settings, except the wiring checks
     wiring = [(e.layers, e.ratio) for e in mnist_grid() if e.wiring == "released_code"]
     assert sorted(wiring) == [("conv1", 0.5), ("conv2", 0.5), ("conv3", 0.5)]
+    seeds = [(e.label, e.experiment, e.profiles) for e in mnist_grid() if e.seed]  # the second pretrained network
+    assert seeds == [("lenet5_mini/mnist conv1@0.5 seed 1", "pretrain_seed", ("converged",))]
 
 
 def test_cpu_plan_keeps_exhaustive_settings_exhaustive_and_reduces_sampled_ones():

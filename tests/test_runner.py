@@ -274,13 +274,14 @@ def test_precision_is_part_of_a_runs_identity_only_when_not_fp32():
         make_spec("lenet5_mini", "mnist", "conv1", 0.5, profile="cpu", precision="fp16")
 
 
-def test_the_printed_command_reproduces_a_non_fp32_spec():
+@pytest.mark.parametrize("extra,flag", [({"precision": "bf16"}, "--precision bf16"), ({"seed": 1}, "--seed 1")])
+def test_the_printed_command_reproduces_a_non_default_spec(extra, flag):
     from oracle_core.experiment import commands as cli
     from oracle_core.experiment.commands import run_command
 
-    spec = make_spec("lenet5_mini", "mnist", "conv1", 0.5, profile="smoke", precision="bf16")
+    spec = make_spec("lenet5_mini", "mnist", "conv1", 0.5, profile="smoke", **extra)
     cmd = run_command(spec, "lenet_mnist")
-    assert "--precision bf16" in cmd
+    assert flag in cmd
     args = cli.build_parser().parse_args(cmd.split()[3:])  # after "python -m oracle_core"
     assert make_spec(args.model, args.dataset, args.layers, args.ratio, args.n_masks, args.seed, args.repeats,
                      args.profile, args.wiring, args.shared_order, args.precision).key == spec.key

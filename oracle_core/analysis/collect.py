@@ -36,6 +36,9 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# runs that check a setting rather than answer it (several retrainings, the short recipe, another seed, a precision):
+# never "ours" in a figure's table or count
+AUXILIARY_EXPERIMENTS = ("noise_ceiling", "retrain_lesson", "pretrain_seed", "precision")
 PROFILE_PREFERENCE = ("paper", "converged", "cpu_long", "cpu_single", "cpu_15k", "cpu", "smoke")  # most thorough first
 
 
@@ -52,7 +55,7 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
                    "oracle_final_acc_percent": "paper_oracle_acc_%", "final_acc_median_percent": "paper_median_acc_%"})
     if runs.empty:
         return ref.assign(our_tau=None, profile=None, under_trained=False, verdict="not run yet")
-    ours = runs[runs["wiring"] == "correct"].copy()
+    ours = runs[(runs["wiring"] == "correct") & ~runs["experiment"].isin(AUXILIARY_EXPERIMENTS)].copy()
     ours["our_tau"] = ours["kendall_tau"]
     ours["our_p"] = ours["p_value"]
     ours["our_anomaly_%"] = 100 * ours["anomaly_ratio"]
@@ -109,9 +112,6 @@ def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
     }
 
 
-FIGURE_EXPERIMENTS = ("lenet_mnist", "mnist_variants", "lenet_variants")  # one retraining per mask, correct wiring
-
-
 def profile_pairs(runs: pd.DataFrame, short: str = "cpu", full: str = "converged") -> pd.DataFrame:
     """The settings both profiles ran (figure settings, correct wiring, one retraining per mask), one row each: tau,
     anomaly ratio and median final accuracy under each profile beside the paper's, and whether the short one is
@@ -120,7 +120,7 @@ def profile_pairs(runs: pd.DataFrame, short: str = "cpu", full: str = "converged
     cols = {"kendall_tau": "tau", "anomaly_ratio": "anomaly_%", "final_acc_median": "median_acc_%", "n_masks": "N"}
     if runs.empty:
         return pd.DataFrame()
-    sel = runs[(runs["wiring"] == "correct") & runs["experiment"].isin(FIGURE_EXPERIMENTS) & (runs["repeats"] <= 1)]
+    sel = runs[(runs["wiring"] == "correct") & ~runs["experiment"].isin(AUXILIARY_EXPERIMENTS) & (runs["repeats"] <= 1)]
 
     def side(profile: str) -> pd.DataFrame:
         t = sel[sel["profile"] == profile][key + list(cols)].drop_duplicates(key)

@@ -147,6 +147,7 @@ def run_command(spec: StudySpec, experiment: str) -> str:
     return (f"python -m oracle_core run --experiment {experiment} --model {spec.model} --dataset {spec.dataset} "
             f"--layers {layers_arg(spec)} --ratio {spec.ratio:g}"
             + (f" --n-masks {spec.n_masks}" if spec.n_masks else "")
+            + (f" --seed {spec.seed}" if spec.seed else "")
             + ("" if spec.wiring == "correct" else f" --wiring {spec.wiring}") + f" --profile {spec.profile}"
             + ("" if spec.precision == "fp32" else f" --precision {spec.precision}")
             + (f" --repeats {spec.repeats}" if spec.repeats != prof.repeats else "")

@@ -37,7 +37,7 @@ def cells(profile: str, experiment: str | None = None, results_root: Path | None
     """The grid settings of one figure with whatever the store holds for them at ``profile``."""
     out = []
     for e in mnist_grid():
-        auxiliary = e.repeats or e.short_retrain  # noise-ceiling and short runs: only on their own pages
+        auxiliary = e.repeats or e.short_retrain or e.seed  # noise ceiling, short runs, seeds: their own pages
         if (experiment and e.experiment != experiment) or e.wiring != wiring or (where and not where(e)) or (
                 auxiliary and experiment != e.experiment):
             continue

@@ -1,6 +1,6 @@
 """Where our tau and the paper's differ: the under-trained settings (left out of the comparison) named first, then
 every disagreement with the measurements stored for it (the same masks retrained longer, the released code's
-wiring), and the candidate reasons named as untested where none is stored."""
+wiring, the noise ceiling's several retrainings per mask), and the candidate reasons still untested named as such."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from pathlib import Path
 
 from ..analysis import reference
 from ..analysis.agreement import TAU_DISAGREEMENT, UNDERTRAINED_PP
+from ..analysis.uncertainty import repeat_taus
+from ..compute.stats import bootstrap
+from ..experiment.grid import mnist_grid
 from ..experiment.results import stored_result
 from .cells import Cell
 from .setting import disagreement
@@ -26,9 +29,79 @@ def longer_retraining_check(c: Cell, results_root: Path | None = None) -> str:
         return ""
     ref = reference.paper_row(c.entry.model, c.entry.dataset, tuple(c.entry.layers.split("+")), c.entry.ratio)
     paper = "" if ref is None else f" (paper {float(ref['kendall_tau']):+.2f})"
-    return (f" Measured: the same {r.summary['n_masks']} masks retrained {r.spec.retrain.epochs} epochs "
-            f"(`{CHECK_PROFILE}`, the Profiles page) give tau {r.summary['kendall_tau']:+.2f}{paper}, against "
-            f"{c.result.summary['kendall_tau']:+.2f} after {c.result.spec.retrain.epochs}.")
+    ours, theirs = c.result.spec.retrain, r.spec.retrain
+    if theirs.epochs > ours.epochs:
+        return (f" Measured: the same {r.summary['n_masks']} masks retrained {theirs.epochs} epochs "
+                f"(`{CHECK_PROFILE}`, the Profiles page) give tau {r.summary['kendall_tau']:+.2f}{paper}, against "
+                f"{c.result.summary['kendall_tau']:+.2f} after {ours.epochs}.")
+    images = r.spec.retrain_subset or "all"
+    return (f" Measured: a second {theirs.epochs}-epoch retraining of {r.summary['n_masks']} masks of this setting, "
+            f"on {images:,} training images (`{CHECK_PROFILE}`, the Profiles page), gives tau "
+            f"{r.summary['kendall_tau']:+.2f}{paper}, against our {c.result.summary['kendall_tau']:+.2f}.")
+
+
+def sample_interval_check(c: Cell) -> str:
+    """A sentence with our tau's 95% bootstrap interval over the retrained masks, against the paper's tau: whether the
+    difference is within what the choice of masks alone (a sample of M where the paper retrains more) can move."""
+    if c.result is None or c.result.summary["kendall_tau"] is None:
+        return ""
+    ref = reference.paper_row(c.entry.model, c.entry.dataset, tuple(c.entry.layers.split("+")), c.entry.ratio)
+    if ref is None:
+        return ""
+    pm = c.result.per_mask
+    lo, hi = bootstrap(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy())["kendall_tau"]
+    paper = float(ref["kendall_tau"])
+    inside = lo <= paper <= hi
+    return (f" Measured: over our {len(pm)} masks tau's 95% bootstrap interval is [{lo:+.2f}, {hi:+.2f}], which "
+            + ("contains the paper's: the masks drawn alone could account for the difference."
+               if inside else "excludes the paper's: the masks drawn alone do not account for the difference."))
+
+
+def _checks(c: Cell, experiment: str):
+    """The grid entries of ``experiment`` that check this cell's setting at its profile."""
+    e, profile = c.entry, c.result.spec.profile
+    for g in mnist_grid():
+        if g.experiment != experiment or (g.model, g.dataset, g.layers, g.ratio, g.wiring) != (
+                e.model, e.dataset, e.layers, e.ratio, e.wiring):
+            continue
+        if (g.profiles and profile not in g.profiles) or profile in g.not_profiles:
+            continue
+        yield g
+
+
+def pretrain_seed_check(c: Cell, results_root: Path | None = None) -> str:
+    """A sentence with the same setting from another pretrained network (another seed, so its own sample of
+    masks), when stored: the paper's code seeds nothing, so its network is one draw among many."""
+    if c.result is None or c.entry.seed:
+        return ""
+    out = []
+    for g in _checks(c, "pretrain_seed"):
+        r = stored_result(g.spec(c.result.spec.profile), g.experiment, results_root)
+        if r is not None and r.summary["kendall_tau"] is not None:
+            out.append(f"{r.summary['kendall_tau']:+.2f} (seed {g.seed}, median accuracy "
+                       f"{100 * r.summary['final_acc_median']:.2f}%)")
+    if not out:
+        return ""
+    return (f" Measured: from another pretrained network, with its own sample of masks, tau is {', '.join(out)}, "
+            f"against our {c.result.summary['kendall_tau']:+.2f} (seed 0).")
+
+
+def noise_ceiling_check(c: Cell, results_root: Path | None = None) -> str:
+    """A sentence with the setting's noise ceiling at the same profile, when stored: tau against the mean of several
+    retrainings (the paper averages 3) beside one retraining, and how alike two retrainings rank the masks. It
+    measures, rather than guesses, what one retraining per mask does to tau."""
+    if c.result is None or c.entry.repeats:
+        return ""
+    for g in _checks(c, "noise_ceiling"):
+        r = stored_result(g.spec(c.result.spec.profile), g.experiment, results_root)
+        if r is None:
+            continue
+        t = repeat_taus(r.masks)
+        return (f" Measured (noise ceiling, Beyond page): against the mean of {t['repeats']} retrainings of "
+                f"{t['N']} masks, as the paper averages, tau is {t['tau pruned loss vs mean of repeats']:+.2f} "
+                f"(one retraining: {t['tau pruned loss vs one retraining']:+.2f}); two retrainings of the same masks "
+                f"rank them alike at tau {t['tau between repeats']:.2f}.")
+    return ""
 
 
 def released_wiring_check(c: Cell, results_root: Path | None = None) -> str:
@@ -63,9 +136,14 @@ def disagreements(cs: list[Cell], results_root: Path | None = None) -> str:
         text = disagreement(c.result)
         if "Disagreement" not in text:
             continue
-        measured = longer_retraining_check(c, results_root) + released_wiring_check(c, results_root)
+        seed, noise = pretrain_seed_check(c, results_root), noise_ceiling_check(c, results_root)
+        measured = (sample_interval_check(c) + longer_retraining_check(c, results_root)
+                    + released_wiring_check(c, results_root) + seed + noise)
+        untested = [r for r, done in zip(UNTESTED_REASONS, (seed, noise)) if not done]
         if not measured:
-            measured = " No stored measurement explains it yet; untested: " + "; ".join(UNTESTED_REASONS) + "."
+            measured = " No stored measurement explains it yet; untested: " + "; ".join(untested) + "."
+        elif untested:
+            measured += " Still untested: " + "; ".join(untested) + "."
         lines.append(f"- **{c.title}**: " + text.replace("**Disagreement:** ", "") + measured)
     parts = []
     if under:
