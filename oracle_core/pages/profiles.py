@@ -9,11 +9,12 @@ import altair as alt
 import pandas as pd
 from scipy.stats import kendalltau
 
-from ..analysis import reference
+from ..analysis import collect, reference
 from ..analysis.agreement import UNDERTRAINED_PP
 from ..experiment.grid import GridEntry
 from ..experiment.protocol import profile_table
 from ..experiment.results import stored_result
+from .charts import COLORS
 from .disagreements import CHECK_PROFILE
 
 
@@ -92,9 +93,6 @@ def retraining_length_fidelity(results_root: Path | None = None) -> dict:
 def short_vs_converged(results_root: Path | None = None, short: str = "cpu", full: str = "converged") -> dict:
     """The lesson the `cpu` runs teach, measured: on every setting both profiles ran, how much lower their final
     accuracy is and which way their tau and anomaly ratio move when the retraining is cut to about 90 SGD steps."""
-    from ..analysis import collect
-    from .charts import COLORS
-
     t = collect.profile_pairs(collect.runs_table(results_root), short, full)
     if t.empty:
         return {"text": f"Not measured yet: no setting has finished runs at both `{short}` and `{full}`.",
