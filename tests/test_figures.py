@@ -272,3 +272,23 @@ def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap
     after = disagreements.disagreements([cell], tmp_path)
     assert text in after and seeded in after and not any(r in after for r in disagreements.UNTESTED_REASONS)
     assert disagreements.pretrain_seed_check(replace(cell, entry=seed), tmp_path) == ""  # a check checks no other
+
+
+@pytest.mark.parametrize("single,mean,needle", [
+    (-0.28, -0.27, "barely changes tau (under 10%)"),
+    (-0.20, -0.40, "pulls tau toward 0, so it cannot explain a tau more negative"),
+    (-0.50, -0.30, "makes tau stronger than the mean"),
+])
+def test_the_noise_ceiling_conclusion_follows_the_measured_attenuation(single, mean, needle):
+    """The Beyond page's reading of the noise ceiling is computed from the attenuation, in whichever direction."""
+    import pandas as pd
+
+    from oracle_core.pages import beyond
+
+    noise = pd.DataFrame([{"N": 45, "repeats": 3, "tau between repeats": 0.85, "tau pruned loss vs one retraining":
+                           single, "tau pruned loss vs mean of repeats": mean,
+                           "attenuation by one retraining": 1 - abs(single) / abs(mean), "reading": "x"}],
+                         index=["conv1 @ 0.5"])
+    text = beyond.conclusions(pd.DataFrame(), pd.DataFrame(), noise)
+    assert needle in text and "reproduces their ranking with tau 0.85:" in text
+    assert f"{100 * (1 - abs(single) / abs(mean)):+.0f}%" in text

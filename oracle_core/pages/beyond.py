@@ -129,6 +129,9 @@ def noise_ceiling(profile: str, results_root: Path | None = None) -> pd.DataFram
     return pd.DataFrame(rows).set_index("setting")
 
 
+SMALL_ATTENUATION = 0.1  # |1 - |tau one| / |tau mean||: below this, one retraining per mask does not matter
+
+
 def conclusions(summary: pd.DataFrame, unc: pd.DataFrame, noise: pd.DataFrame) -> str:
     """Plain-language findings, each computed from the tables above it."""
     out = []
@@ -154,15 +157,24 @@ def conclusions(summary: pd.DataFrame, unc: pd.DataFrame, noise: pd.DataFrame) -
                        "their repeats measure the noise of short retraining, not of the converged study.")
         done = done[~under]
     if len(done):
+        lo, hi = done["tau between repeats"].min(), done["tau between repeats"].max()
         out.append(f"- Retraining the same masks with another seed reproduces their ranking with tau "
-                   f"{done['tau between repeats'].min():.2f} to {done['tau between repeats'].max():.2f}: "
+                   f"{lo:.2f}{'' if f'{lo:.2f}' == f'{hi:.2f}' else f' to {hi:.2f}'}: "
                    "that is the most any pre-retraining score could achieve on this profile.")
         att = done["attenuation by one retraining"].dropna()
         if len(att):
-            out.append(f"- Against the mean of {int(done['repeats'].max())} retrainings, a single retraining "
-                       f"weakens the pruned-loss |tau| by {100 * att.min():.0f}% to {100 * att.max():.0f}% "
-                       f"(pruned-loss tau {done['tau pruned loss vs one retraining'].round(2).tolist()} against one "
-                       f"retraining, {done['tau pruned loss vs mean of repeats'].round(2).tolist()} against the mean)"
-                       + (": here retraining noise pulls tau toward 0, so it cannot explain a tau more negative than "
-                          "the paper's." if att.min() > 0 else "."))
+            lo, hi = 100 * att.min(), 100 * att.max()
+            span = f"{lo:+.0f}%" if round(lo) == round(hi) else f"{lo:+.0f}% to {hi:+.0f}%"
+            taus = (f"pruned-loss tau {done['tau pruned loss vs one retraining'].round(2).tolist()} against one "
+                    f"retraining, {done['tau pruned loss vs mean of repeats'].round(2).tolist()} against the mean")
+            if att.abs().max() < SMALL_ATTENUATION:
+                reading = (f": one retraining per mask barely changes tau (under {100 * SMALL_ATTENUATION:.0f}%), so "
+                           "averaging retrainings as the paper does would not move it toward the paper's.")
+            elif att.min() > 0:
+                reading = (": here retraining noise pulls tau toward 0, so it cannot explain a tau more negative "
+                           "than the paper's.")
+            else:
+                reading = ": here one retraining makes tau stronger than the mean of the retrainings does."
+            out.append(f"- Against the mean of {int(done['repeats'].max())} retrainings, the attenuation by one "
+                       f"retraining (1 - |tau one| / |tau mean|) is {span} ({taus}){reading}")
     return "\n".join(out) or "No setting is in the results store yet at this profile."
