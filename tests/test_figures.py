@@ -292,3 +292,19 @@ def test_the_noise_ceiling_conclusion_follows_the_measured_attenuation(single, m
     text = beyond.conclusions(pd.DataFrame(), pd.DataFrame(), noise)
     assert needle in text and "reproduces their ranking with tau 0.85:" in text
     assert f"{100 * (1 - abs(single) / abs(mean)):+.0f}%" in text
+
+
+@pytest.mark.parametrize("taus,epochs,needles", [
+    ([0.37], "3 / 30", ["tau +0.37, below the paper's range (+0.56 to +0.71)", "Our short retraining is the paper's"]),
+    ([0.73, 0.79], "1 / 3", ["+0.73 to +0.79, above the paper's range", "first 1 of 3 epochs, a larger fraction"]),
+    ([0.60, 0.65], "3 / 30", ["within the paper's range"]),
+])
+def test_the_lesson_conclusion_places_our_tau_against_the_papers_range(taus, epochs, needles):
+    import pandas as pd
+
+    n = len(taus)
+    lt = pd.DataFrame({"tau short vs full, ours": taus + [float("nan")],
+                       "tau short vs full, paper": [0.56] * n + [0.71],
+                       "short / full epochs, ours": [epochs] * n + [None]})
+    text = lesson.lesson_conclusion(lt)
+    assert all(s in text for s in needles), text
