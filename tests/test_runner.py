@@ -128,6 +128,30 @@ def test_a_killed_pruned_loss_pass_resumes_at_the_first_mask_it_lacks(smoke_resu
 
 
 @pytest.mark.slow
+def test_a_run_differing_only_in_its_retraining_copies_the_pruned_losses(tmp_path, monkeypatch):
+    """The lesson's short run (or more repeats, or another sample size) of a stored setting takes its pruned losses
+    from that setting's folder instead of recomputing a 1000-candidate pass; another seed never does."""
+    from oracle_core.experiment.spec import short_run_spec
+
+    spec = make_spec(profile="smoke", layers="conv2", seed=11)
+    full = runner.run_study(spec, "lenet_mnist", tmp_path, progress=False)
+    real_prune, pruned_in_pass = runner.prune, []
+    monkeypatch.setattr(runner, "prune", lambda *a, **k: (pruned_in_pass.append(1), real_prune(*a, **k))[1])
+    short = short_run_spec(spec)
+    assert short.retrain != spec.retrain and short.key != spec.key
+    res = runner.run_study(short, "retrain_lesson", tmp_path, progress=False)
+    assert not pruned_in_pass
+    assert res.env["imported_pruned_losses"]["from"] == f"lenet_mnist/{spec.key}"
+    a = pd.read_csv(RunStore(spec, "lenet_mnist", tmp_path).pruned_csv, dtype={"mask_id": str})
+    b = pd.read_csv(RunStore(short, "retrain_lesson", tmp_path).pruned_csv, dtype={"mask_id": str})
+    pd.testing.assert_frame_equal(a, b)
+    assert res.per_mask["pruned_train_loss"].tolist() == full.per_mask["pruned_train_loss"].tolist()
+    other = runner.run_study(make_spec(profile="smoke", layers="conv2", seed=12), "lenet_mnist", tmp_path,
+                             progress=False)
+    assert pruned_in_pass and "imported_pruned_losses" not in other.env
+
+
+@pytest.mark.slow
 def test_results_do_not_depend_on_group_size(smoke_results, tmp_path):
     spec = make_spec(profile="smoke", layers="conv3")
     a = runner.run_study(spec, "lenet_mnist", smoke_results, progress=False, group_size=1)

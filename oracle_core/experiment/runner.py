@@ -95,6 +95,44 @@ def _import_earlier_repeats(spec: StudySpec, store: RunStore) -> dict | None:
     return None
 
 
+# fields that only change retraining (the pruned loss is taken in fp32 whatever the retraining precision)
+RETRAIN_ONLY = ("retrain", "repeats", "retrain_sample", "retrain_subset", "test_subset", "shared_order",
+                "criteria_picks", "precision")
+
+
+def _import_pruned_losses(spec: StudySpec, store: RunStore) -> dict | None:
+    """A setting that differs from a stored one only in its retraining (the lesson's short run, more repeats, another
+    sample size) has the same pretrained network, candidates and loss data, so the same pruned losses: they are
+    copied (pruned.csv, validated) instead of recomputed. The pretrained networks must be byte-identical."""
+    if not store.pretrained_pt.exists():
+        return None
+    have = read_pruned(store.pruned_csv) if store.pruned_csv.exists() else None  # a killed pass's partial table
+    ours = store.pretrained_pt.read_bytes()
+    for spec_json in sorted(store.root.glob(f"*/*/{store.spec_json.name}")):
+        folder = spec_json.parent
+        if folder == store.dir or not (folder / store.pruned_csv.name).exists():
+            continue
+        try:
+            other = StudySpec.from_dict(read_json(spec_json)["spec"])
+        except (OracleError, KeyError, TypeError, ValueError):
+            continue  # not a spec this code reads: never a source
+        if replace(other, **{f: getattr(spec, f) for f in RETRAIN_ONLY}) != spec:
+            continue
+        pt = folder / store.pretrained_pt.name
+        if not pt.exists() or pt.read_bytes() != ours:
+            continue
+        rows = read_pruned(folder / store.pruned_csv.name)
+        if have is not None:
+            rows = rows[~rows.index.isin(have.index)]
+            if rows.empty:
+                continue
+            rows = pd.concat([have, rows])
+        atomic_write_csv(store.pruned_csv, rows.reset_index())
+        return {"from": f"{folder.parent.name}/{folder.name}", "masks": len(rows) - (0 if have is None else len(have)),
+                "why": "same pretrained network, candidates and loss images; only the retraining differs"}
+    return None
+
+
 def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Path | None = None,
               data_root: Path | None = None, device: str | None = None, group_size: int | None = None,
               progress: bool = True, executor: str = "local", ray_address: str | None = None) -> StudyResult:
@@ -150,6 +188,7 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, de
 
     # ---- stage 2: the state right after pruning (pruned train loss) of every candidate, stored separately ----
     t0 = time.perf_counter()
+    imported_pruned = _import_pruned_losses(spec, store)
     old = read_pruned(store.pruned_csv).reset_index() if store.pruned_csv.exists() else None
     missing = [m for m in every if old is None or m.mask_id not in set(old["mask_id"])]
     if missing:
@@ -234,6 +273,8 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, de
                      "retrain_order": "per row of masks.csv (column seed)"}}
     if imported:
         env["imported_repeats"] = imported
+    if imported_pruned:
+        env["imported_pruned_losses"] = imported_pruned
     if earlier:  # the record of earlier (interrupted) invocations
         env["earlier_invocations"] = earlier
     atomic_write_json(store.env_json, env)
