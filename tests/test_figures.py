@@ -225,8 +225,8 @@ def test_profile_pairs_and_the_short_retraining_lesson_are_computed_from_the_run
                          _run("converged", "conv3", 0.0, 0.97, experiment="noise_ceiling", repeats=3),
                          _run("converged", "conv2", 0.3, 0.97, wiring="released_code")])
     t = collect.profile_pairs(runs)
-    assert list(t.index) == ["LeNet5-Mini/mnist conv1@0.5", "LeNet5-Mini/mnist conv2@0.5"]
-    assert t.loc["LeNet5-Mini/mnist conv1@0.5", "median_acc_% cpu"] == pytest.approx(90.0)
+    assert list(t.index) == ["conv1 @ 0.5", "conv2 @ 0.5"]  # LeNet5-Mini on MNIST unless named
+    assert t.loc["conv1 @ 0.5", "median_acc_% cpu"] == pytest.approx(90.0)
     assert t["paper_tau"].round(2).tolist() == [-0.51, -0.51]  # the paper's conv1 and conv2 @ 0.5
     assert t["under-trained cpu"].tolist() == [True, False]  # paper medians 98.47 and 98.18
     monkeypatch.setattr(collect, "runs_table", lambda root=None: runs)

@@ -132,7 +132,9 @@ def profile_pairs(runs: pd.DataFrame, short: str = "cpu", full: str = "converged
     both = both.merge(ref, on=key, how="left")
     both[f"under-trained {short}"] = [under_trained(a, b) for a, b in
                                       zip(both[f"median_acc_% {short}"], both["paper_median_acc_%"])]
-    both.index = [f"{m.replace('lenet5_mini', 'LeNet5-Mini')}/{d} {la}@{r:g}" for m, d, la, r in
+    names = {"mnist": "", "fashion_mnist": "Fashion-MNIST ", "kmnist": "KMNIST "}
+    both.index = [(m.replace("lenet5_mini", "").lstrip("_").upper() + " " if m != "lenet5_mini" else "")
+                  + f"{names.get(d, d + ' ')}{la} @ {r:g}" for m, d, la, r in
                   zip(both["model"], both["dataset"], both["layers"], both["ratio"])]
     return both.drop(columns=key)
 

@@ -34,9 +34,9 @@ def longer_retraining_check(c: Cell, results_root: Path | None = None) -> str:
         return (f" Measured: the same {r.summary['n_masks']} masks retrained {theirs.epochs} epochs "
                 f"(`{CHECK_PROFILE}`, the Profiles page) give tau {r.summary['kendall_tau']:+.2f}{paper}, against "
                 f"{c.result.summary['kendall_tau']:+.2f} after {ours.epochs}.")
-    images = r.spec.retrain_subset or "all"
+    images = f"{r.spec.retrain_subset:,}" if r.spec.retrain_subset else "all"
     return (f" Measured: a second {theirs.epochs}-epoch retraining of {r.summary['n_masks']} masks of this setting, "
-            f"on {images:,} training images (`{CHECK_PROFILE}`, the Profiles page), gives tau "
+            f"on {images} training images (`{CHECK_PROFILE}`, the Profiles page), gives tau "
             f"{r.summary['kendall_tau']:+.2f}{paper}, against our {c.result.summary['kendall_tau']:+.2f}.")
 
 

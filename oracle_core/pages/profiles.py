@@ -120,5 +120,8 @@ def short_vs_converged(results_root: Path | None = None, short: str = "cpu", ful
                         legend=alt.Legend(orient="bottom", title=None)),
         shape=alt.Shape("profile:N", scale=alt.Scale(domain=domain, range=["circle", "diamond", "square"])),
     ).properties(width=360, height=22 * n, title=alt.TitleParams(f"tau under `{short}` and `{full}`", anchor="start"))
-    table = t.round(2)
+    cols = {f"tau {short}": f"tau: {short}", f"tau {full}": f"tau: {full}", "paper_tau": "tau: paper",
+            f"median_acc_% {short}": f"median acc %: {short}", f"median_acc_% {full}": f"median acc %: {full}",
+            "paper_median_acc_%": "median acc %: paper"}
+    table = t[list(cols)].rename(columns=cols).round(2)  # the page's width: anomaly ratios are in the sentence
     return {"text": text, "frame": long, "table": table, "chart": chart}
