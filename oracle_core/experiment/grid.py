@@ -56,6 +56,10 @@ class GridEntry:
     not_profiles: tuple[str, ...] = ()  # never under these
     seed: int = 0  # another seed: another pretrained network and another sample of masks
 
+    def runs_at(self, profile: str) -> bool:
+        """Whether this setting belongs to the grid under ``profile`` (profiles / not_profiles)."""
+        return (not self.profiles or profile in self.profiles) and profile not in self.not_profiles
+
     @property
     def label(self) -> str:
         extra = "" if self.wiring == "correct" else f" [{self.wiring}]"
@@ -138,7 +142,7 @@ def plan(profile: str, only: str = "", data_root: Path | None = None) -> list[di
     for e in sorted(mnist_grid(), key=lambda e: order_key(e, profile)):
         if wanted and not any(w in e.label for w in wanted):
             continue
-        if (e.profiles and profile not in e.profiles) or profile in e.not_profiles:
+        if not e.runs_at(profile):
             continue
         if e.short_retrain and short_is_prefix(replace(e, short_retrain=False).spec(profile)):
             continue  # the short run is the full run's first epochs: read off its curve instead

@@ -41,7 +41,7 @@ def cells(profile: str, experiment: str | None = None, results_root: Path | None
         if (experiment and e.experiment != experiment) or e.wiring != wiring or (where and not where(e)) or (
                 auxiliary and experiment != e.experiment):
             continue
-        if (e.profiles and profile not in e.profiles) or profile in e.not_profiles:
+        if not e.runs_at(profile):
             continue
         spec = e.spec(profile)
         res = stored_result(spec, e.experiment, results_root)

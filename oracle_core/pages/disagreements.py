@@ -59,14 +59,11 @@ def sample_interval_check(c: Cell) -> str:
 
 def _checks(c: Cell, experiment: str):
     """The grid entries of ``experiment`` that check this cell's setting at its profile."""
-    e, profile = c.entry, c.result.spec.profile
+    e = c.entry
     for g in mnist_grid():
-        if g.experiment != experiment or (g.model, g.dataset, g.layers, g.ratio, g.wiring) != (
-                e.model, e.dataset, e.layers, e.ratio, e.wiring):
-            continue
-        if (g.profiles and profile not in g.profiles) or profile in g.not_profiles:
-            continue
-        yield g
+        if g.experiment == experiment and g.runs_at(c.result.spec.profile) and (
+                g.model, g.dataset, g.layers, g.ratio, g.wiring) == (e.model, e.dataset, e.layers, e.ratio, e.wiring):
+            yield g
 
 
 def pretrain_seed_check(c: Cell, results_root: Path | None = None) -> str:
