@@ -157,9 +157,9 @@ def conclusions(summary: pd.DataFrame, unc: pd.DataFrame, noise: pd.DataFrame) -
                        "their repeats measure the noise of short retraining, not of the converged study.")
         done = done[~under]
     if len(done):
-        lo, hi = done["tau between repeats"].min(), done["tau between repeats"].max()
+        between = done["tau between repeats"]
         out.append(f"- Retraining the same masks with another seed reproduces their ranking with tau "
-                   f"{lo:.2f}{'' if f'{lo:.2f}' == f'{hi:.2f}' else f' to {hi:.2f}'}: "
+                   f"{tables.value_range(between.min(), between.max())}: "
                    "that is the most any pre-retraining score could achieve on this profile.")
         att = done["attenuation by one retraining"].dropna()
         if len(att):

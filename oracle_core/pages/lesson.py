@@ -16,6 +16,7 @@ from ..experiment.spec import profile_of, short_run_spec
 from . import charts
 from .cells import Cell
 from .figure import _placeholder
+from .tables import value_range
 
 
 def short_run_command(c: Cell, profile: str) -> str:
@@ -108,10 +109,9 @@ def lesson_conclusion(lt: pd.DataFrame) -> str:
         return "No lesson setting has been run at this profile yet."
     lo, hi = done["tau short vs full, ours"].min(), done["tau short vs full, ours"].max()
     pl, ph = lt["tau short vs full, paper"].min(), lt["tau short vs full, paper"].max()
-    ours = f"{lo:+.2f}" if f"{lo:+.2f}" == f"{hi:+.2f}" else f"{lo:+.2f} to {hi:+.2f}"
     where = ("below" if hi < pl else "above" if lo > ph else "within" if pl <= lo and hi <= ph else "overlapping")
     text = (f"Over {len(done)} setting(s), our short-retrain accuracy ranks the masks like the full retraining with "
-            f"tau {ours}, {where} the paper's range ({pl:+.2f} to {ph:+.2f}).")
+            f"tau {value_range(lo, hi, '+.2f')}, {where} the paper's range ({pl:+.2f} to {ph:+.2f}).")
     s, f = (int(v) for v in str(done["short / full epochs, ours"].iloc[0]).split(" / "))
     if s / f > 3 / 30:
         text += (f" Our short retraining is the first {s} of {f} epochs, a larger fraction than the paper's 3 of 30, "

@@ -39,6 +39,12 @@ def number(v) -> str:
     return f"{v:.3f}" if abs(v) < 1 else f"{v:,.2f}"
 
 
+def value_range(lo: float, hi: float, fmt: str = ".2f") -> str:
+    """'lo to hi' in prose, or the one value when both print alike."""
+    a, b = format(lo, fmt), format(hi, fmt)
+    return a if a == b else f"{a} to {b}"
+
+
 def formatters(df: pd.DataFrame) -> dict:
     return {c: p_value if _P_VALUE.search(" ".join(map(str, c)) if isinstance(c, tuple) else str(c)) else number
             for c in df.columns}
