@@ -116,6 +116,8 @@ CONVERGED_ORDER = ("lenet5_mini/mnist conv1@0.5", "lenet5_mini/mnist conv2@0.5",
                    *(f"lenet5_mini/mnist {layers}@0.5 [short retrain]" for layers in
                      ("conv1", "conv2", "conv3", "conv1+conv3", "conv1+conv2+conv3")),
                    "lenet5_mini/mnist conv1@0.5 seed 1",
+                   # a third converged point on the ratio, depth and width axes, so their trends can be read
+                   "lenet5_mini/mnist conv1@0.2", "lenet5_mini_d6/mnist conv1@0.5", "lenet5_mini_w20/mnist conv1@0.5",
                    "lenet5_mini/mnist conv1+conv3@0.5 x3 repeats")
 
 
