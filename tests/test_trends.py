@@ -28,6 +28,32 @@ def test_a_reproduced_a_contradicted_and_an_unread_trend():
     assert few.loc["pruning ratio (conv1)", "converged ours"] == 2
     text = trends.trend_sentences(few, "converged")
     assert "not read yet, 2 converged setting(s) of 4" in text and "from -0.60 to -0.30" in text
+    assert "not yet converged: 0.4, 0.5)" in text  # the under-trained settings are named as still to converge
+
+
+def test_an_unread_axis_names_its_missing_settings_and_why_they_cannot_run():
+    rows = [("lenet5_mini", ds, "conv1", 0.5, tau, ours, None if ours is None else "converged", False)
+            for ds, tau, ours in (("mnist", -0.5, -0.3), ("fashion_mnist", -0.4, -0.2), ("kmnist", -0.3, None))]
+    tr = trends.trends(_table(rows))
+    assert tr.loc["dataset", "not yet ours"] == ("kmnist",)
+    text = trends.trend_sentences(tr, "converged", cannot_run={"kmnist": "its files are absent"})
+    line = next(x for x in text.splitlines() if x.startswith("- **dataset**"))
+    assert line.endswith("not yet converged: kmnist (its files are absent)).")
+    assert "(its files are absent)" not in trends.trend_sentences(tr, "converged")
+
+
+def test_cannot_run_names_the_axis_datasets_whose_files_are_absent(tmp_path):
+    from oracle_core.data import get_dataset_info, raw_dir
+    from oracle_core.pages import cells
+    assert set(cells.cannot_run(tmp_path)) == {"mnist", "fashion_mnist", "kmnist"}
+    info = get_dataset_info("kmnist")
+    folder = raw_dir(info, tmp_path)
+    folder.mkdir(parents=True)
+    for f in info.files:
+        (folder / f).write_bytes(b"")
+    reasons = cells.cannot_run(tmp_path)
+    assert set(reasons) == {"mnist", "fashion_mnist"}
+    assert "python -m oracle_core.data fetch mnist" in reasons["mnist"]
 
 
 def test_three_single_layer_runs_do_not_read_the_layers_trend():

@@ -84,19 +84,27 @@ def trends(table: pd.DataFrame) -> pd.DataFrame:
             "our first": ours["our_tau"].iloc[0] if len(ours) else float("nan"),
             "our last": ours["our_tau"].iloc[-1] if len(ours) else float("nan"),
             "reproduced": "not yet" if o_dir is None else ("yes" if o_dir == p_dir else "no"),
+            "not yet ours": tuple(v for v in paper[axis.vary] if v not in set(ours[axis.vary])),
         })
     return pd.DataFrame(rows).set_index("axis")
 
 
-def trend_sentences(tr: pd.DataFrame, profile: str) -> str:
-    """Markdown: one line per axis, the paper's trend and ours in plain words."""
+def _still_to_run(values: tuple, cannot_run: dict[str, str]) -> str:
+    """The axis's settings without a converged run, each with the reason it cannot run here where one is given."""
+    return ", ".join(f"{v} ({cannot_run[v]})" if v in cannot_run else f"{v}" for v in values)
+
+
+def trend_sentences(tr: pd.DataFrame, profile: str, cannot_run: dict[str, str] | None = None) -> str:
+    """Markdown: one line per axis, the paper's trend and ours in plain words. ``cannot_run``: why a value of an
+    axis (e.g. a dataset whose files are absent) has no run, named beside it while its trend is not read."""
     lines = []
     for axis, r in tr.iterrows():
         paper = (f"as {r['harder']}, the paper's tau {_WORDS[r['paper direction']]}, from {r['paper first']:+.2f} "
                  f"to {r['paper last']:+.2f} over {r['settings']} settings")
         if r["reproduced"] == "not yet":
             ours = (f"ours at `{profile}`: not read yet, {r['converged ours']} converged setting(s) of "
-                    f"{r['settings']} (at least {MIN_POINTS}, at two or more places along the axis, are needed)")
+                    f"{r['settings']} (at least {MIN_POINTS}, at two or more places along the axis, are needed; "
+                    f"not yet converged: {_still_to_run(r['not yet ours'], cannot_run or {})})")
         else:
             ours = (f"ours at `{profile}` {_WORDS[r['our direction']]}, from {r['our first']:+.2f} to "
                     f"{r['our last']:+.2f} over {r['converged ours']} converged settings: "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..analysis import reference
 from ..analysis.trends import AXES
+from ..data import dataset_present
 from ..experiment.commands import run_command
 from ..experiment.grid import GridEntry, mnist_grid
 from ..experiment.results import StudyResult, stored_result
@@ -58,6 +59,14 @@ def on_axis(name: str):
     if axis is None:
         raise ValueError(f"no complexity axis {name!r}: one of {', '.join(a.name for a in AXES)}")
     return lambda e: axis.holds(model=e.model, dataset=e.dataset, layers=e.layers, ratio=e.ratio)
+
+
+def cannot_run(data_root: Path | None = None) -> dict[str, str]:
+    """For the trend sentences: each dataset on a complexity axis whose files are not on the machine building the
+    page, with where the fix is (trends.trend_sentences names it beside the missing setting)."""
+    names = {v for a in AXES if a.vary == "dataset" for v in a.order}
+    return {n: f"its files are not on the machine that built this page; `python -m oracle_core.data fetch {n}` "
+               "says where they go" for n in sorted(names) if not dataset_present(n, data_root)}
 
 
 def _paper_order() -> list[GridEntry]:
