@@ -79,6 +79,32 @@ def test_bootstrap_interval_is_seeded_contains_the_estimate_and_narrows_with_mor
     assert np.allclose(perfect["kendall_tau"], (-1.0, -1.0)) and perfect["anomaly_ratio"] == (0.0, 0.0)
 
 
+def test_tau_standard_error_is_the_bootstraps_spread_and_shrinks_with_more_masks():
+    from oracle_core.compute.stats import tau_standard_error
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=400)
+    acc = -0.5 * x + rng.normal(size=400)
+    se = tau_standard_error(x, acc)
+    assert se == tau_standard_error(x, acc) and 0 < se < 0.1  # seeded; tau's s.e. is about 0.03 at N = 400
+    assert tau_standard_error(x[:45], acc[:45]) > 2 * se  # roughly 1 / sqrt(N)
+    assert tau_standard_error(np.arange(30.0), -np.arange(30.0)) < 1e-12  # every resample ranks perfectly
+
+
+def test_heterogeneity_tells_estimates_that_differ_from_ones_within_their_errors():
+    from oracle_core.analysis.uncertainty import heterogeneity
+
+    same = heterogeneity([-0.27, -0.25, -0.29], [0.12, 0.12, 0.12])
+    assert same["k"] == 3 and same["p"] > 0.5 and same["Q"] < 1
+    apart = heterogeneity([-0.27, 0.18], [0.12, 0.12])  # 0.45 apart, each +-0.12
+    assert apart["Q"] == pytest.approx(0.45 ** 2 / (2 * 0.12 ** 2)) and apart["p"] < 0.01
+    assert apart["sd between"] == pytest.approx(0.45 / np.sqrt(2)) and apart["mean se"] == pytest.approx(0.12)
+    with pytest.raises(ValueError, match="two or more estimates"):
+        heterogeneity([-0.2], [0.1])
+    with pytest.raises(ValueError, match="positive standard error"):
+        heterogeneity([-0.2, 0.1], [0.1, 0.0])
+
+
 def test_under_trained_is_a_median_more_than_one_point_below_the_papers():
     from oracle_core.analysis.agreement import UNDERTRAINED_PP, under_trained, verdict
 

@@ -269,9 +269,19 @@ def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap
     assert f"at tau {t['tau between repeats']:.2f}" in text
     seeded = disagreements.pretrain_seed_check(cell, tmp_path)
     assert f"tau is {other.summary['kendall_tau']:+.2f} (seed 1" in seeded
+    taus = [res.summary["kendall_tau"], other.summary["kendall_tau"]]
+    spread, gap = max(taus) - min(taus), abs(taus[0] - (-0.51))  # the paper's conv1 @ 0.5
+    assert f"The 2 pretrained networks' taus span {spread:.2f}" in seeded
+    assert ("can by itself account" if spread >= gap else "alone does not account") in seeded
     after = disagreements.disagreements([cell], tmp_path)
     assert text in after and seeded in after and not any(r in after for r in disagreements.UNTESTED_REASONS)
     assert disagreements.pretrain_seed_check(replace(cell, entry=seed), tmp_path) == ""  # a check checks no other
+
+    from oracle_core.pages import beyond
+    monkeypatch.setattr(cells, "mnist_grid", lambda: [e, noise, seed])
+    nets = beyond.pretrained_networks("smoke", tmp_path)  # the Beyond page's table: one row per network
+    assert list(nets["seed"]) == [0, 1] and list(nets["tau"]) == pytest.approx(taus)
+    assert (nets["tau s.e."] > 0).all() and (nets["paper tau"] == -0.51).all()
 
 
 @pytest.mark.parametrize("single,mean,needle", [
@@ -292,6 +302,25 @@ def test_the_noise_ceiling_conclusion_follows_the_measured_attenuation(single, m
     text = beyond.conclusions(pd.DataFrame(), pd.DataFrame(), noise)
     assert needle in text and "reproduces their ranking with tau 0.85:" in text
     assert f"{100 * (1 - abs(single) / abs(mean)):+.0f}%" in text
+
+
+@pytest.mark.parametrize("taus,ses,needle", [
+    ([-0.27, 0.18], [0.12, 0.12], "**the networks differ by more than the masks explain**"),
+    ([-0.27, -0.22, -0.30], [0.12, 0.12, 0.12], "the networks differ by no more than the masks drawn explain"),
+])
+def test_the_pretrained_networks_conclusion_follows_cochrans_q(taus, ses, needle):
+    """The Beyond page reads several pretrained networks' taus against their standard errors over masks."""
+    import pandas as pd
+
+    from oracle_core.pages import beyond
+
+    nets = pd.DataFrame({"seed": range(len(taus)), "N": 45, "tau": taus, "tau s.e.": ses, "paper tau": -0.51},
+                        index=["conv1 @ 0.5"] * len(taus))
+    text = beyond.networks_conclusion(nets)
+    assert needle in text and f"seeds {', '.join(str(i) for i in range(len(taus)))}" in text
+    assert f"tau from {min(taus):+.2f} to {max(taus):+.2f}" in text and "lies outside the range of ours" in text
+    assert text in beyond.conclusions(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), nets)
+    assert beyond.networks_conclusion(nets.iloc[:1]) == ""  # one network: nothing to compare
 
 
 @pytest.mark.parametrize("taus,epochs,needles", [

@@ -23,8 +23,8 @@ def test_every_published_lenet_setting_is_in_the_grid_once():
     assert len(keys) == len(ref)  # nothing beyond the paper's settings, except the wiring checks
     wiring = [(e.layers, e.ratio) for e in mnist_grid() if e.wiring == "released_code"]
     assert sorted(wiring) == [("conv1", 0.5), ("conv2", 0.5), ("conv3", 0.5)]
-    seeds = [(e.label, e.experiment, e.profiles) for e in mnist_grid() if e.seed]  # the second pretrained network
-    assert seeds == [("lenet5_mini/mnist conv1@0.5 seed 1", "pretrain_seed", ("converged",))]
+    seeds = [(e.label, e.experiment, e.profiles) for e in mnist_grid() if e.seed]  # other pretrained networks
+    assert seeds == [(f"lenet5_mini/mnist conv1@0.5 seed {s}", "pretrain_seed", ("converged",)) for s in (1, 2)]
 
 
 def test_cpu_plan_keeps_exhaustive_settings_exhaustive_and_reduces_sampled_ones():

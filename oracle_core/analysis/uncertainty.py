@@ -8,7 +8,7 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
+from scipy.stats import chi2, kendalltau
 
 
 def repeat_taus(masks: pd.DataFrame) -> dict[str, float]:
@@ -26,3 +26,18 @@ def repeat_taus(masks: pd.DataFrame) -> dict[str, float]:
             single, "tau pruned loss vs mean of repeats": mean, "attenuation by one retraining": atten,
             "median acc %": 100 * float(wide.mean(axis=1).median())}
 
+
+
+def heterogeneity(taus: list[float], ses: list[float]) -> dict[str, float]:
+    """Whether several independent estimates of tau (e.g. from different pretrained networks, each with its own
+    masks) differ by more than their standard errors allow: Cochran's Q = sum w (tau - weighted mean)^2 with
+    w = 1 / se^2, against chi-square with k - 1 degrees of freedom. Also the estimates' standard deviation and the
+    mean standard error, the two numbers a reader compares."""
+    t, se = np.asarray(taus, float), np.asarray(ses, float)
+    if len(t) < 2 or not np.all(se > 0):
+        raise ValueError("heterogeneity needs two or more estimates, each with a positive standard error")
+    w = 1 / se ** 2
+    mean = float((w * t).sum() / w.sum())
+    q = float((w * (t - mean) ** 2).sum())
+    return {"k": len(t), "Q": q, "p": float(chi2.sf(q, len(t) - 1)), "sd between": float(t.std(ddof=1)),
+            "mean se": float(se.mean()), "weighted mean": mean}

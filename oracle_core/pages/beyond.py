@@ -1,4 +1,5 @@
-"""The 'beyond the paper' chapter: criteria compared on the same masks, bootstrap intervals, the noise ceiling.
+"""The 'beyond the paper' chapter: criteria compared on the same masks, bootstrap intervals, the noise ceiling,
+and the same setting from other pretrained networks.
 
 Read-only over the results store (like every figure page); the Taylor criterion needs the training images of
 the setting's dataset, which ``make book`` fetches.
@@ -16,9 +17,9 @@ from .. import data
 from ..analysis import criteria, reference
 from ..analysis.agreement import under_trained
 from ..analysis.panel import scatter_stats
-from ..analysis.uncertainty import repeat_taus
+from ..analysis.uncertainty import heterogeneity, repeat_taus
 from ..compute.scoring import TAYLOR_IMAGES
-from ..compute.stats import bootstrap
+from ..compute.stats import bootstrap, tau_standard_error
 from . import charts, tables
 from .cells import Cell, cells
 
@@ -129,10 +130,67 @@ def noise_ceiling(profile: str, results_root: Path | None = None) -> pd.DataFram
     return pd.DataFrame(rows).set_index("setting")
 
 
+def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.DataFrame:
+    """The same setting from several pretrained networks (seed 0 is the figure's run; each other seed pretrains its
+    own network and draws its own sample of masks): tau with its bootstrap interval over that network's masks, the
+    anomaly ratio and the median final accuracy, one row per network. The paper's code seeds nothing, so its tau
+    is one such draw; this table measures how far the draw alone moves it."""
+    rows = []
+    others = [c for c in cells(profile, "pretrain_seed", results_root) if c.result is not None]
+    for key in dict.fromkeys((c.entry.model, c.entry.dataset, c.entry.layers, c.entry.ratio) for c in others):
+        base = cells(profile, "lenet_mnist", results_root, where=lambda e, key=key: (
+            e.model, e.dataset, e.layers, e.ratio) == key)
+        nets = [c for c in base if c.result is not None] + [
+            c for c in others if (c.entry.model, c.entry.dataset, c.entry.layers, c.entry.ratio) == key]
+        ref = reference.paper_row(key[0], key[1], tuple(key[2].split("+")), key[3])
+        for c in nets:
+            pm = c.result.per_mask
+            st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy())
+            lo, hi = st["tau_ci"]
+            rows.append({"setting": _label(c), "seed": c.entry.seed, "N": len(pm), "tau": st["kendall_tau"],
+                         "tau 95% CI": f"[{lo:+.2f}, {hi:+.2f}]",
+                         "tau s.e.": tau_standard_error(pm["pruned_train_loss"].to_numpy(),
+                                                        pm["final_test_acc"].to_numpy()),
+                         "anomaly %": 100 * st["anomaly_ratio"],
+                         "median acc %": 100 * float(pm["final_test_acc"].median()),
+                         "paper tau": np.nan if ref is None else float(ref["kendall_tau"])})
+    return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
+
+
+def networks_conclusion(nets: pd.DataFrame) -> str:
+    """One line per setting with two or more pretrained networks: whether their taus differ by more than the masks
+    drawn explain (Cochran's Q over the networks' bootstrap standard errors), and whether the paper's tau lies within
+    the networks' range."""
+    out = []
+    if nets.empty:
+        return ""
+    for setting, g in nets.groupby(level=0, sort=False):
+        if len(g) < 2:
+            continue
+        h = heterogeneity(list(g["tau"]), list(g["tau s.e."]))
+        lo, hi, theirs = g["tau"].min(), g["tau"].max(), g["paper tau"].iloc[0]
+        paper = "" if theirs != theirs else (
+            f" The paper's tau ({theirs:+.2f}, from one network) lies "
+            + ("within" if lo <= theirs <= hi else "outside") + " the range of ours.")
+        differ = h["p"] < HETEROGENEITY_P
+        out.append(f"- {setting}: {h['k']} pretrained networks (seeds {', '.join(str(s) for s in g['seed'])}) give "
+                   f"tau from {lo:+.2f} to {hi:+.2f} (standard deviation {h['sd between']:.2f}), while the masks drawn "
+                   f"move one network's tau by a standard error of about {h['mean se']:.2f} (bootstrap over its "
+                   f"{int(g['N'].iloc[0])} masks); Cochran's Q = {h['Q']:.1f}, p = {h['p']:.2g}: "
+                   + ("**the networks differ by more than the masks explain**, so a tau measured on one pretrained "
+                      "network, with an interval over its masks, understates how far another network's tau may lie."
+                      if differ else "the networks differ by no more than the masks drawn explain.") + paper)
+    return "\n".join(out)
+
+
+HETEROGENEITY_P = 0.05  # Cochran's Q p-value below which the pretrained networks' taus are read as different
+
+
 SMALL_ATTENUATION = 0.1  # |1 - |tau one| / |tau mean||: below this, one retraining per mask does not matter
 
 
-def conclusions(summary: pd.DataFrame, unc: pd.DataFrame, noise: pd.DataFrame) -> str:
+def conclusions(summary: pd.DataFrame, unc: pd.DataFrame, noise: pd.DataFrame,
+                nets: pd.DataFrame | None = None) -> str:
     """Plain-language findings, each computed from the tables above it."""
     out = []
     if not summary.empty:
@@ -177,4 +235,6 @@ def conclusions(summary: pd.DataFrame, unc: pd.DataFrame, noise: pd.DataFrame) -
                 reading = ": here one retraining makes tau stronger than the mean of the retrainings does."
             out.append(f"- Against the mean of {int(done['repeats'].max())} retrainings, the attenuation by one "
                        f"retraining (1 - |tau one| / |tau mean|) is {span} ({taus}){reading}")
+    if nets is not None and networks_conclusion(nets):
+        out.append(networks_conclusion(nets))
     return "\n".join(out) or "No setting is in the results store yet at this profile."

@@ -71,16 +71,27 @@ def pretrain_seed_check(c: Cell, results_root: Path | None = None) -> str:
     masks), when stored: the paper's code seeds nothing, so its network is one draw among many."""
     if c.result is None or c.entry.seed:
         return ""
-    out = []
+    out, taus = [], [c.result.summary["kendall_tau"]]
     for g in _checks(c, "pretrain_seed"):
         r = stored_result(g.spec(c.result.spec.profile), g.experiment, results_root)
         if r is not None and r.summary["kendall_tau"] is not None:
             out.append(f"{r.summary['kendall_tau']:+.2f} (seed {g.seed}, median accuracy "
                        f"{100 * r.summary['final_acc_median']:.2f}%)")
+            taus.append(r.summary["kendall_tau"])
     if not out:
         return ""
-    return (f" Measured: from another pretrained network, with its own sample of masks, tau is {', '.join(out)}, "
+    text = (f" Measured: from another pretrained network, with its own sample of masks, tau is {', '.join(out)}, "
             f"against our {c.result.summary['kendall_tau']:+.2f} (seed 0).")
+    ref = reference.paper_row(c.entry.model, c.entry.dataset, tuple(c.entry.layers.split("+")), c.entry.ratio)
+    if ref is None or taus[0] is None:
+        return text
+    spread, gap = max(taus) - min(taus), abs(taus[0] - float(ref["kendall_tau"]))
+    return text + (f" The {len(taus)} pretrained networks' taus span {spread:.2f}, "
+                   + (f"more than our gap to the paper's ({gap:.2f}): which network was pretrained can by itself "
+                      "account for the difference, and one network's tau (the paper's too) is one draw of a "
+                      "spread this wide." if spread >= gap else
+                      f"less than our gap to the paper's ({gap:.2f}): the pretrained network alone does not "
+                      "account for the difference."))
 
 
 def noise_ceiling_check(c: Cell, results_root: Path | None = None) -> str:
