@@ -28,7 +28,7 @@ def test_a_reproduced_a_contradicted_and_an_unread_trend():
     assert few.loc["pruning ratio (conv1)", "converged ours"] == 2
     text = trends.trend_sentences(few, "converged")
     assert "not read yet, 2 converged setting(s) of 4" in text and "from -0.60 to -0.30" in text
-    assert "not yet converged: 0.4, 0.5)" in text  # the under-trained settings are named as still to converge
+    assert "still to converge: 0.4, 0.5." in text  # the under-trained settings are named as still to converge
 
 
 def test_an_unread_axis_names_its_missing_settings_and_why_they_cannot_run():
@@ -38,7 +38,7 @@ def test_an_unread_axis_names_its_missing_settings_and_why_they_cannot_run():
     assert tr.loc["dataset", "not yet ours"] == ("kmnist",)
     text = trends.trend_sentences(tr, "converged", cannot_run={"kmnist": "its files are absent"})
     line = next(x for x in text.splitlines() if x.startswith("- **dataset**"))
-    assert line.endswith("not yet converged: kmnist (its files are absent)).")
+    assert line.endswith("still to converge: kmnist (its files are absent).")
     assert "(its files are absent)" not in trends.trend_sentences(tr, "converged")
 
 

@@ -103,8 +103,8 @@ def trend_sentences(tr: pd.DataFrame, profile: str, cannot_run: dict[str, str] |
                  f"to {r['paper last']:+.2f} over {r['settings']} settings")
         if r["reproduced"] == "not yet":
             ours = (f"ours at `{profile}`: not read yet, {r['converged ours']} converged setting(s) of "
-                    f"{r['settings']} (at least {MIN_POINTS}, at two or more places along the axis, are needed; "
-                    f"not yet converged: {_still_to_run(r['not yet ours'], cannot_run or {})})")
+                    f"{r['settings']} (at least {MIN_POINTS}, at two or more places along the axis, are needed); "
+                    f"still to converge: {_still_to_run(r['not yet ours'], cannot_run or {})}")
         else:
             ours = (f"ours at `{profile}` {_WORDS[r['our direction']]}, from {r['our first']:+.2f} to "
                     f"{r['our last']:+.2f} over {r['converged ours']} converged settings: "
