@@ -80,7 +80,10 @@ def test_bootstrap_interval_is_seeded_contains_the_estimate_and_narrows_with_mor
 
 
 def test_tau_standard_error_is_the_bootstraps_spread_and_shrinks_with_more_masks():
-    from oracle_core.compute.stats import tau_standard_error
+    from oracle_core.compute.stats import bootstrap
+
+    def tau_standard_error(x, acc):
+        return bootstrap(x, acc)["kendall_tau_se"]
 
     rng = np.random.default_rng(2)
     x = rng.normal(size=400)

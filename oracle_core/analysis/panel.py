@@ -26,4 +26,4 @@ def scatter_stats(x: np.ndarray, y: np.ndarray, higher_is_better: bool = True) -
     return {"roles": roles, "ranks": ranks.tolist(),
             "kendall_tau": stats["kendall_tau"] if higher_is_better else -stats["kendall_tau"],
             "p_value": stats["p_value"], "anomaly_ratio": stats["anomaly_ratio"], "tau_ci": (t_lo, t_hi),
-            "anomaly_ci": ci["anomaly_ratio"], "n": len(x)}
+            "anomaly_ci": ci["anomaly_ratio"], "tau_se": ci["kendall_tau_se"], "n": len(x)}

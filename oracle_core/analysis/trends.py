@@ -73,6 +73,7 @@ def trends(table: pd.DataFrame) -> pd.DataFrame:
         sel = sel.assign(_pos=[axis.position(v) for v in sel[axis.vary]]).sort_values("_pos", kind="stable")
         paper = sel.dropna(subset=["paper_tau"])
         ours = sel[sel["profile"].notna() & ~sel["under_trained"].astype(bool)].dropna(subset=["our_tau"])
+        converged = set(ours[axis.vary])
         p_dir = _direction(list(paper["_pos"]), list(paper["paper_tau"]))
         readable = len(ours) >= MIN_POINTS and ours["_pos"].nunique() >= 2  # at least two places along the axis
         o_dir = _direction(list(ours["_pos"]), list(ours["our_tau"])) if readable else None
@@ -84,7 +85,7 @@ def trends(table: pd.DataFrame) -> pd.DataFrame:
             "our first": ours["our_tau"].iloc[0] if len(ours) else float("nan"),
             "our last": ours["our_tau"].iloc[-1] if len(ours) else float("nan"),
             "reproduced": "not yet" if o_dir is None else ("yes" if o_dir == p_dir else "no"),
-            "not yet ours": tuple(v for v in paper[axis.vary] if v not in set(ours[axis.vary])),
+            "not yet ours": tuple(v for v in paper[axis.vary] if v not in converged),
         })
     return pd.DataFrame(rows).set_index("axis")
 

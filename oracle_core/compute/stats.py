@@ -72,8 +72,14 @@ def summarize(pm: pd.DataFrame) -> dict[str, object]:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}
 
 
-def _resampled(x: np.ndarray, acc: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kendall tau and the anomaly ratio of ``n_boot`` seeded resamples of the masks (with replacement)."""
+def bootstrap(x: np.ndarray, acc: np.ndarray, n_boot: int = 1000, seed: int = 0,
+              level: float = 0.95) -> dict[str, object]:
+    """Percentile bootstrap over masks (resampled with replacement) of Kendall tau and the anomaly ratio, and tau's
+    bootstrap standard error from the same resamples (one number several estimates' errors can be combined with).
+
+    Each resample recomputes everything, the oracle included (argmin pruned loss among the drawn masks), so the
+    interval says how much the numbers depend on which masks happened to be drawn, not on retraining noise
+    (that is the noise ceiling's job). Seeded: the same inputs give the same interval."""
     x, acc = np.asarray(x, float), np.asarray(acc, float)
     n = len(x)
     rng = np.random.default_rng(seed)
@@ -83,27 +89,9 @@ def _resampled(x: np.ndarray, acc: np.ndarray, n_boot: int, seed: int) -> tuple[
         xs, ys = x[i], acc[i]
         taus[b] = kendalltau(xs, ys).statistic
         anomalies[b] = float((ys > ys[int(np.argmin(xs))]).mean())
-    return taus, anomalies
-
-
-def tau_standard_error(x: np.ndarray, acc: np.ndarray, n_boot: int = 1000, seed: int = 0) -> float:
-    """Bootstrap standard error of Kendall tau over masks (the same seeded resamples as ``bootstrap``): how much
-    tau moves with the masks drawn, as one number that several estimates' errors can be combined with."""
-    taus, _ = _resampled(x, acc, n_boot, seed)
-    ok = taus[~np.isnan(taus)]
-    return float(ok.std(ddof=1)) if len(ok) > 1 else math.nan
-
-
-def bootstrap(x: np.ndarray, acc: np.ndarray, n_boot: int = 1000, seed: int = 0,
-              level: float = 0.95) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap over masks (resampled with replacement) of Kendall tau and the anomaly ratio.
-
-    Each resample recomputes everything, the oracle included (argmin pruned loss among the drawn masks), so the
-    interval says how much the numbers depend on which masks happened to be drawn, not on retraining noise
-    (that is the noise ceiling's job). Seeded: the same inputs give the same interval."""
-    taus, anomalies = _resampled(x, acc, n_boot, seed)
     lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
     ok = taus[~np.isnan(taus)]
     tau_ci = (float(np.percentile(ok, lo)), float(np.percentile(ok, hi))) if len(ok) else (math.nan, math.nan)
     return {"kendall_tau": tau_ci,
-            "anomaly_ratio": (float(np.percentile(anomalies, lo)), float(np.percentile(anomalies, hi)))}
+            "anomaly_ratio": (float(np.percentile(anomalies, lo)), float(np.percentile(anomalies, hi))),
+            "kendall_tau_se": float(ok.std(ddof=1)) if len(ok) > 1 else math.nan}

@@ -19,7 +19,7 @@ from ..analysis.agreement import under_trained
 from ..analysis.panel import scatter_stats
 from ..analysis.uncertainty import heterogeneity, repeat_taus
 from ..compute.scoring import TAYLOR_IMAGES
-from ..compute.stats import bootstrap, tau_standard_error
+from ..compute.stats import bootstrap
 from . import charts, tables
 from .cells import Cell, cells
 
@@ -135,13 +135,14 @@ def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.Da
     own network and draws its own sample of masks): tau with its bootstrap interval over that network's masks, the
     anomaly ratio and the median final accuracy, one row per network. The paper's code seeds nothing, so its tau
     is one such draw; this table measures how far the draw alone moves it."""
+    def setting(e) -> tuple:
+        return e.model, e.dataset, e.layers, e.ratio
+
     rows = []
     others = [c for c in cells(profile, "pretrain_seed", results_root) if c.result is not None]
-    for key in dict.fromkeys((c.entry.model, c.entry.dataset, c.entry.layers, c.entry.ratio) for c in others):
-        base = cells(profile, "lenet_mnist", results_root, where=lambda e, key=key: (
-            e.model, e.dataset, e.layers, e.ratio) == key)
-        nets = [c for c in base if c.result is not None] + [
-            c for c in others if (c.entry.model, c.entry.dataset, c.entry.layers, c.entry.ratio) == key]
+    for key in dict.fromkeys(setting(c.entry) for c in others):
+        base = cells(profile, "lenet_mnist", results_root, where=lambda e, key=key: setting(e) == key)
+        nets = [c for c in base if c.result is not None] + [c for c in others if setting(c.entry) == key]
         ref = reference.paper_row(key[0], key[1], tuple(key[2].split("+")), key[3])
         for c in nets:
             pm = c.result.per_mask
@@ -149,8 +150,7 @@ def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.Da
             lo, hi = st["tau_ci"]
             rows.append({"setting": _label(c), "seed": c.entry.seed, "N": len(pm), "tau": st["kendall_tau"],
                          "tau 95% CI": f"[{lo:+.2f}, {hi:+.2f}]",
-                         "tau s.e.": tau_standard_error(pm["pruned_train_loss"].to_numpy(),
-                                                        pm["final_test_acc"].to_numpy()),
+                         "tau s.e.": st["tau_se"],
                          "anomaly %": 100 * st["anomaly_ratio"],
                          "median acc %": 100 * float(pm["final_test_acc"].median()),
                          "paper tau": np.nan if ref is None else float(ref["kendall_tau"])})
@@ -235,6 +235,7 @@ def conclusions(summary: pd.DataFrame, unc: pd.DataFrame, noise: pd.DataFrame,
                 reading = ": here one retraining makes tau stronger than the mean of the retrainings does."
             out.append(f"- Against the mean of {int(done['repeats'].max())} retrainings, the attenuation by one "
                        f"retraining (1 - |tau one| / |tau mean|) is {span} ({taus}){reading}")
-    if nets is not None and networks_conclusion(nets):
-        out.append(networks_conclusion(nets))
+    networks = "" if nets is None else networks_conclusion(nets)
+    if networks:
+        out.append(networks)
     return "\n".join(out) or "No setting is in the results store yet at this profile."
