@@ -21,10 +21,26 @@ def test_every_published_lenet_setting_is_in_the_grid_once():
     for _, r in ref.iterrows():
         assert (r["model"], r["dataset"], r["layers"], r["ratio"]) in keys, r["layers"]
     assert len(keys) == len(ref)  # nothing beyond the paper's settings, except the wiring checks
-    wiring = [(e.layers, e.ratio) for e in mnist_grid() if e.wiring == "released_code"]
-    assert sorted(wiring) == [("conv1", 0.5), ("conv2", 0.5), ("conv3", 0.5)]
-    seeds = [(e.label, e.experiment, e.profiles) for e in mnist_grid() if e.seed]  # other pretrained networks
-    assert seeds == [(f"lenet5_mini/mnist conv1@0.5 seed {s}", "pretrain_seed", ("converged",)) for s in (1, 2)]
+    wiring = [(e.layers, e.ratio) for e in mnist_grid() if e.wiring == "released_code" and not e.seed]
+    assert sorted(wiring) == [("conv1", 0.2), ("conv1", 0.5), ("conv1", 0.8), ("conv2", 0.5), ("conv3", 0.5),
+                              ("conv3", 0.8)]
+    seeds = {(e.layers, e.seed, e.wiring) for e in mnist_grid() if e.seed}  # other pretrained networks, both wirings
+    assert seeds == {(layer, s, w) for layer, n in (("conv1", 5), ("conv2", 3), ("conv3", 3)) for s in range(1, n)
+                     for w in ("correct", "released_code")}
+    assert all(e.experiment == "pretrain_seed" and e.profiles == ("converged",) for e in mnist_grid() if e.seed)
+
+
+def test_released_code_twins_share_the_network_and_the_sampled_masks():
+    """A twin differs from its correct-wiring run only in wiring: same pretrained network key (so the same bytes,
+    pretrained once) and the same candidates and seeded sample of masks to retrain."""
+    rows = {r["entry"].label: r["spec"] for r in plan("converged")}
+    twins = [label for label in rows if "[released_code]" in label]
+    assert len(twins) == 6 + 4 + 2 + 2  # seed 0; conv1 seeds 1-4; conv2 and conv3 seeds 1-2
+    for label in twins:
+        twin, base = rows[label], rows[label.replace(" [released_code]", "")]
+        assert twin.pretrain_key() == base.pretrain_key() and twin.key != base.key
+        assert {f: v for f, v in twin.to_dict().items() if f != "wiring"} == \
+            {f: v for f, v in base.to_dict().items() if f != "wiring"}
 
 
 def test_cpu_plan_keeps_exhaustive_settings_exhaustive_and_reduces_sampled_ones():

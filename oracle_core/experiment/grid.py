@@ -101,10 +101,23 @@ def mnist_grid() -> list[GridEntry]:
     for layers in ("conv1", "conv1+conv3"):  # converged: 3 retrainings (the paper's count) of the sampled masks
         g.append(GridEntry("noise_ceiling", layers, 0.5, n_masks=1000 if "+" in layers else 0, repeats=3,
                            priority=1, profiles=("converged",)))
-    # the paper's code seeds nothing: the headline setting from other pretrained networks (each its own sample)
-    for seed in (1, 2):
-        g.append(GridEntry("pretrain_seed", "conv1", 0.5, seed=seed, priority=2, profiles=("converged",)))
+    # released-code twins of converged settings beyond the wiring check's three (same network, same sampled masks)
+    for layer, r in RELEASED_TWINS:
+        g.append(GridEntry("lenet_mnist", layer, r, wiring="released_code", priority=2, profiles=("converged",)))
+    # the paper's code seeds nothing: single-layer settings from other pretrained networks (each its own sample of
+    # masks), under both wirings, so that how far the network alone moves tau is measured for each protocol
+    for layer, seeds in PRETRAIN_SEEDS.items():
+        for seed in seeds:
+            for wiring in ("correct", "released_code"):
+                g.append(GridEntry("pretrain_seed", layer, 0.5, seed=seed, wiring=wiring, priority=2,
+                                   profiles=("converged",)))
     return sorted(g, key=lambda e: e.priority)
+
+
+# the released-code twins the like-for-like comparison needs after conv1-3 @ 0.5 (layer, ratio), and the other
+# pretrained networks (seeds beyond 0) per layer at 0.5
+RELEASED_TWINS = (("conv1", 0.2), ("conv1", 0.8), ("conv3", 0.8))
+PRETRAIN_SEEDS = {"conv1": (1, 2, 3, 4), "conv2": (1, 2), "conv3": (1, 2)}
 
 
 # converged retraining costs minutes per mask, so its settings run in the order the book needs them (issue 15)
@@ -119,8 +132,15 @@ CONVERGED_ORDER = ("lenet5_mini/mnist conv1@0.5", "lenet5_mini/mnist conv2@0.5",
                    "lenet5_mini/mnist conv1@0.5 seed 1",
                    # a third converged point on the ratio, depth and width axes, so their trends can be read
                    "lenet5_mini/mnist conv1@0.2", "lenet5_mini_d6/mnist conv1@0.5", "lenet5_mini_w20/mnist conv1@0.5",
-                   # a third pretrained network: how far tau moves with the network alone (seeds 0 and 1 differ a lot)
-                   "lenet5_mini/mnist conv1@0.5 seed 2",
+                   # like for like (issue 28): the released code's twins of the converged settings, the paper's
+                   # protocol, each on its correct twin's network and masks; then more pretrained networks under
+                   # both wirings (conv1 from 5, conv2 and conv3 from 3)
+                   *(f"lenet5_mini/mnist {s} [released_code]" for s in
+                     ("conv1@0.5", "conv2@0.5", "conv3@0.5", "conv1@0.2", "conv1@0.8", "conv3@0.8")),
+                   *(f"lenet5_mini/mnist conv1@0.5{w} seed {seed}" for seed in (1, 2, 3, 4)
+                     for w in ("", " [released_code]") if (seed, w) != (1, "")),
+                   *(f"lenet5_mini/mnist {layer}@0.5{w} seed {seed}" for layer in ("conv2", "conv3")
+                     for seed in (1, 2) for w in ("", " [released_code]")),
                    "lenet5_mini/mnist conv1+conv3@0.5 x3 repeats")
 
 
