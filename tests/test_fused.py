@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from conftest import assert_same_trajectory
 
-from oracle_core.compute import engine, fused
+from oracle_core.compute import engine, fused, native
 from oracle_core.compute.masks import Mask
 from oracle_core.compute.surgery import prune
 from oracle_core.experiment.protocol import Recipe
@@ -160,3 +160,42 @@ def test_the_kernel_choice():
         engine.resolve_kernel("fused", [resnet], cpu)
     with pytest.raises(ValueError, match="unknown kernel"):
         engine.resolve_kernel("fast", [lenet], cpu)
+
+
+def _train_in_groups(group: int, masks: list[str], model_name: str, wiring: str) -> list[tuple]:
+    """Every mask's trained weights (bytes) and recorded numbers, training the masks ``group`` at a time."""
+    torch.manual_seed(0)
+    dense = build_model(model_name)
+    x, tx = _images(157, dtype=torch.float32, seed=1), _images(77, dtype=torch.float32, seed=2)
+    g = torch.Generator().manual_seed(3)
+    y, ty = torch.randint(0, 10, (157,), generator=g), torch.randint(0, 10, (77,), generator=g)
+    recipe = Recipe(epochs=2, lr_steps=((0, 0.05), (1, 0.01)), batch_size=64, weight_decay=5e-4)  # tail of 29
+    out = []
+    for s in range(0, len(masks), group):
+        models = [prune(dense, Mask.parse(m), wiring=wiring, ratio=0.5) for m in masks[s:s + group]]
+        res, wide = engine.train(models, x, y, tx, ty, recipe, [100 + i for i in range(s, s + len(models))],
+                                 eval_batch=50)
+        state = wide.state_dict()
+        for i, r in enumerate(res):
+            out.append((b"".join(state[n][i].numpy().tobytes() for n in sorted(state)),
+                        r.test_acc, r.test_loss, r.train_loss))
+    return out
+
+
+@pytest.mark.parametrize("model_name,wiring,native_on", [
+    ("lenet5_mini", "correct", True), ("lenet5_mini", "correct", False), ("lenet5_mini", "released_code", True),
+    ("lenet5_mini_d6", "correct", True), ("lenet5_mini_w20", "correct", True)])
+def test_a_masks_result_is_the_same_bytes_whatever_group_it_trains_in(model_name, wiring, native_on, monkeypatch):
+    """The store's promise (kill a run, resume it at another group size, get the same bytes) needs each mask's
+    arithmetic to be independent of how many masks share its stack: trained alone, or with 1, 2 or 7 others (K = 1,
+    2, 3, 8; 8 masks in groups of 3 leave a group of 2), with the C kernels and with numba, every weight and every
+    recorded loss and accuracy is the same bytes. Odd batch tails and an odd eval batch included."""
+    if native_on and not native.available():
+        pytest.fail(f"the C kernels are {native.describe()}: this machine cannot check them")
+    monkeypatch.setattr(native, "available", native.available if native_on else (lambda: False))
+    n = build_model(model_name).conv2.out_channels
+    masks = [f"conv2:{','.join(str((3 * j + 2 * t) % n) for t in range(n // 2))}" for j in range(8)]
+    alone = _train_in_groups(1, masks, model_name, wiring)
+    assert len({a[0] for a in alone}) > 1  # the masks differ, so the comparison can fail
+    for group in (2, 3, 8):
+        assert _train_in_groups(group, masks, model_name, wiring) == alone, f"K = {group}"

@@ -57,6 +57,12 @@ class Metrics:
     acc: list[float]
 
 
+def per_model_sum(v: torch.Tensor) -> torch.Tensor:
+    """[B, K] -> [K]: each model's sum over its batch as one contiguous row, so in the same order whatever K is
+    (``v.sum(0)`` over a [B, K] tensor sums a column in another order at K = 1 than at K > 1: measured)."""
+    return v.t().contiguous().sum(1)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, k: int, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> Metrics:
     """Eval-mode mean loss and accuracy of each of the ``k`` models in ``model`` (stacked or plain)."""
@@ -72,8 +78,8 @@ def evaluate(model: nn.Module, k: int, x: torch.Tensor, y: torch.Tensor, batch_s
             out = model(xb if once else xb.repeat(1, k, 1, 1)).reshape(b, k, -1)
         yk = yb.unsqueeze(1).expand(b, k)
         per_sample = F.cross_entropy(out.reshape(b * k, -1), yk.reshape(-1), reduction="none").reshape(b, k)
-        loss_sum += per_sample.sum(0).double()
-        correct += (out.argmax(-1) == yk).sum(0).double()
+        loss_sum += per_model_sum(per_sample).double()
+        correct += per_model_sum((out.argmax(-1) == yk).double())
     model.train(was_training)
     n = len(y)
     return Metrics((loss_sum / n).tolist(), (correct / n).tolist())
@@ -104,7 +110,7 @@ def clip_per_model(model: nn.Module, k: int, max_norm: float) -> None:
     """clip_grad_norm_ applied to each of the k stacked models separately: every stacked parameter is
     model-major along its first axis, so model i's gradient is row i of grad.reshape(k, -1)."""
     grads = [p.grad for p in model.parameters() if p.grad is not None]
-    sq = torch.stack([g.reshape(k, -1).pow(2).sum(1) for g in grads]).sum(0)  # [k] squared norms
+    sq = per_model_sum(torch.stack([g.reshape(k, -1).pow(2).sum(1) for g in grads]))  # [k] squared norms
     scale = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
     for g in grads:
         g.reshape(k, -1).mul_(scale.unsqueeze(1))
@@ -210,7 +216,7 @@ def train(
                     other = F.cross_entropy(out, yb.flip(0).reshape(-1), reduction="none",
                                             label_smoothing=ls).reshape(b, k)
                     per_sample = lam * per_sample + (1 - lam) * other
-            per_model = per_sample.sum(0)
+            per_model = per_model_sum(per_sample)
             loss = per_model.sum() / b  # = sum over models of each model's own batch-mean loss
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -236,6 +236,47 @@ class ConvReluPool(torch.autograd.Function):
         return (dx.sum(0, keepdim=True) if x.shape[0] != nk else dx), dw, db
 
 
+def _aligned(t: torch.Tensor) -> torch.Tensor:
+    """A model's slice [1, ...] laid out as the whole tensor is at K = 1: dense, in the same order of strides (a
+    gradient arrives transposed), on a 64-byte boundary; a copy only where it is not. BLAS takes another path, and
+    sums in another order, for another layout or unaligned data."""
+    order = sorted(range(1, t.dim()), key=lambda d: -t.stride(d))
+    dense = t.permute(0, *order).contiguous()
+    if dense.data_ptr() % 64:
+        dense = dense.clone()
+    return dense.permute(0, *[1 + order.index(d) for d in range(1, t.dim())])
+
+
+class PerModelAffine(torch.autograd.Function):
+    """out [K, O, B] = w [K, O, F] @ x [K, F, B] + bias [K, O], one batch-of-1 matmul per model, forward and backward
+    (autograd's own formulas for ``baddbmm``), on aligned operands.
+
+    Why: torch's batched matmul sums in an order that depends on the batch count (measured: model 1's fc1 weight
+    gradient differed in its last bit between K = 2 and K = 1 on an odd batch), so a mask's result depended on how
+    many masks shared its stack and a run resumed at another group size was not byte-identical. One call per model
+    is the same computation at every K (tests/test_fused.py trains the same masks at K = 1, 2, 3 and 8)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        k = w.shape[0]
+        xs = [_aligned(x[i:i + 1]) for i in range(k)]
+        ws = [_aligned(w.detach()[i:i + 1]) for i in range(k)]
+        ctx.save_for_backward(*xs, *ws)
+        outs = [torch.baddbmm(bias.detach()[i:i + 1].unsqueeze(2), ws[i], xs[i]) for i in range(k)]
+        return outs[0] if k == 1 else torch.cat(outs)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        saved = ctx.saved_tensors
+        k = len(saved) // 2
+        gs = [_aligned(g[i:i + 1]) for i in range(k)]
+        dw = [gs[i].bmm(saved[i].transpose(1, 2)) for i in range(k)]
+        db = [gs[i].sum(2) for i in range(k)]
+        dx = [saved[k + i].transpose(1, 2).bmm(gs[i]) for i in range(k)] if ctx.needs_input_grad[0] else None
+        cat = (lambda t: t[0]) if k == 1 else torch.cat
+        return (None if dx is None else cat(dx)), cat(dw), cat(db)
+
+
 def supports(model: nn.Module) -> bool:
     """Whether FusedLeNet computes this module: a (pruned) LeNet5Mini with 5-wide kernels (the kernels unroll a row)."""
     if type(model) is not LeNet5Mini:
@@ -283,10 +324,10 @@ class FusedLeNet(nn.Module):
         w3 = self.conv3.weight  # [K, Co, Ci, kh, kw] over an input of exactly [Ci, kh, kw]
         if tuple(x.shape[1:4]) != tuple(w3.shape[2:]):
             raise ValueError(f"conv3's kernel {tuple(w3.shape[2:])} must cover its input {tuple(x.shape[1:4])}")
-        x = torch.relu(torch.baddbmm(self.conv3.bias.unsqueeze(2), w3.reshape(k, w3.shape[1], -1), x.reshape(k, -1, b)))
+        x = torch.relu(PerModelAffine.apply(x.reshape(k, -1, b), w3.reshape(k, w3.shape[1], -1), self.conv3.bias))
         for i in range(1, self.n_fc + 1):  # [K, features, B]
             fc = getattr(self, f"fc{i}")
-            x = torch.baddbmm(fc.bias.unsqueeze(2), fc.weight, x)
+            x = PerModelAffine.apply(x, fc.weight, fc.bias)
             if i < self.n_fc:
                 x = torch.relu(x)
         return x.permute(2, 0, 1).reshape(b, -1)  # [B, K*classes]
