@@ -19,9 +19,11 @@ venv: $(STAMP)
 data: venv
 	$(PY) -m oracle_core.data fetch $(DATASETS)
 
-# Execute every notebook with papermill at the converged profile (pages read results/; a setting not stored yet
+# Verify every folder of the results store (one line per failing folder; stops the build), then execute every
+# notebook with papermill at the converged profile (pages read results/; a setting not stored yet
 # shows the command that computes it) and build the HTML book into _build/html. Fails if any notebook fails.
 book: data
+	$(PY) -m oracle_core verify --quiet
 	$(PY) -m oracle_core.pages.build --profile converged
 
 # HTML only, from the executed notebooks already in book/.

@@ -117,9 +117,14 @@ def test_a_damaged_cache_file_is_rebuilt_from_the_verified_raw_files(tmp_path, c
     caches[0].write_bytes(caches[0].read_bytes()[:1000])  # truncated
     again = data.load_split("mnist", False, tmp_path)
     err = capsys.readouterr().err
-    assert "damaged; rebuilding" in err and str(caches[0]) in err
+    assert "damaged or holds other files; rebuilding" in err and str(caches[0]) in err
     assert torch.equal(again.images, first.images) and torch.equal(again.labels, first.labels)
     assert torch.load(caches[0], weights_only=True)["images"].shape == first.images.shape  # rewritten whole
+    # a cache file holding another dataset's (or split's) images under this name is rebuilt, not served
+    blob = torch.load(caches[0], weights_only=True)
+    torch.save({**blob, "images": blob["images"] // 2, "dataset": "fashion_mnist"}, caches[0])
+    third = data.load_split("mnist", False, tmp_path)
+    assert "holds other files" in capsys.readouterr().err and torch.equal(third.images, first.images)
 
 
 def test_fetch_over_a_corrupted_copy_sets_it_aside_and_says_so(tmp_path, capsys, monkeypatch):

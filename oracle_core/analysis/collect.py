@@ -6,18 +6,25 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..base.errors import OracleError
 from ..base.paths import default_results_root
+from ..experiment.grid import mnist_grid
+from ..experiment.integrity import verify_folder, verify_store
 from ..experiment.records import read_object, read_pretrain, read_summary
 from ..experiment.store import ENV_JSON, SPEC_JSON, SUMMARY_JSON, find_runs, pretrain_records
 from . import reference
 from .agreement import TAU_DISAGREEMENT, oracle_fails, under_trained, verdict
+from .oracle import paper_oracle
 
 
 def runs_table(root: Path | None = None) -> pd.DataFrame:
     """One row per finished run: its setting, profile, headline numbers, and how and where it was produced."""
     rows = []
+    canonical = canonical_keys()
     for d in find_runs(root or default_results_root()):
+        verify_folder(d)  # manifest, checksums and contents: a failing folder is one line, never a row
         rec, sm = read_object(d / SPEC_JSON), read_summary(d / SUMMARY_JSON, d.name)
+        oracle = paper_oracle(sm)
         env = read_object(d / ENV_JSON) if (d / ENV_JSON).exists() else {}
         s = rec["spec"]
         walls = env.get("wall_s_this_invocation", {})
@@ -25,13 +32,16 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
             "experiment": rec["experiment"], "key": rec["key"], "model": s["model"], "dataset": s["dataset"],
             "layers": "+".join(s["layers"]), "ratio": s["ratio"], "profile": s["profile"], "wiring": s["wiring"],
             "n_masks": sm["n_masks"], "repeats": s["repeats"], "retrain_epochs": s["retrain"]["epochs"],
-            "kendall_tau": sm["kendall_tau"], "p_value": sm["p_value"], "anomaly_ratio": sm["anomaly_ratio"],
+            # the paper's oracle (over all candidates: analysis/oracle.py); the within-sample argmin's beside it
+            "kendall_tau": sm["kendall_tau"], "p_value": sm["p_value"], "anomaly_ratio": oracle.anomaly_ratio,
+            "anomaly_ratio_within": sm["anomaly_ratio"], "oracle_scope": oracle.scope,
             "kendall_tau_loss": sm.get("kendall_tau_loss"), "anomaly_ratio_loss": sm.get("anomaly_ratio_loss"),
-            "oracle_final_test_acc": sm["oracle_final_test_acc"], "final_acc_median": sm["final_acc_median"],
+            "oracle_final_test_acc": oracle.final_test_acc, "final_acc_median": sm["final_acc_median"],
             "code_version": env.get("code_version"), "torch": env.get("torch"), "device": env.get("device"),
             "threads": env.get("torch_threads"),
             "seed": s["seed"], "started_utc": env.get("started_utc"), "finished_utc": env.get("finished_utc"),
             "wall_s": sum(walls.values()) if walls else None, "folder": f"{rec['experiment']}/{rec['key']}",
+            "canonical": rec["key"] in canonical,
         })
     return pd.DataFrame(rows)
 
@@ -40,6 +50,21 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
 # never "ours" in a figure's table or count
 AUXILIARY_EXPERIMENTS = ("noise_ceiling", "retrain_lesson", "pretrain_seed", "precision")
 PROFILE_PREFERENCE = ("paper", "converged", "cpu_long", "cpu_single", "cpu_15k", "cpu", "smoke")  # most thorough first
+
+
+def canonical_keys() -> set[str]:
+    """The folder key the grid produces for each of its settings under each profile (mask count, repeats, seed,
+    wiring): when several finished runs share a setting and a profile, the book reads this one, whatever the
+    others' folder names (a smaller ``--n-masks 3`` run beside it never replaces it)."""
+    keys = set()
+    for e in mnist_grid():
+        for profile in PROFILE_PREFERENCE:
+            if e.runs_at(profile):
+                try:
+                    keys.add(e.spec(profile).key)
+                except OracleError:  # a setting this profile cannot run
+                    continue
+    return keys
 
 
 def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
@@ -62,10 +87,12 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
     ours["our_oracle_acc_%"] = 100 * ours["oracle_final_test_acc"]
     ours["our_median_acc_%"] = 100 * ours["final_acc_median"]
     ours = ours[["model", "dataset", "layers", "ratio", "profile", "n_masks", "our_tau", "our_p", "our_anomaly_%",
-                 "our_oracle_acc_%", "our_median_acc_%"]]
-    rank = {p: i for i, p in enumerate(PROFILE_PREFERENCE)}  # one run per setting: the most thorough profile
-    ours = ours.assign(_r=ours["profile"].map(lambda p: rank.get(p, len(rank)))).sort_values("_r", kind="stable")
-    ours = ours.drop_duplicates(["model", "dataset", "layers", "ratio"]).drop(columns="_r")
+                 "our_oracle_acc_%", "our_median_acc_%", "canonical", "folder"]]
+    rank = {p: i for i, p in enumerate(PROFILE_PREFERENCE)}  # one run per setting: the most thorough profile,
+    # and within it the grid's own (canonical) run; ties broken by folder name, never by which came first on disk
+    ours = ours.assign(_r=ours["profile"].map(lambda p: rank.get(p, len(rank))), _c=~ours["canonical"],
+                       _k=ours["folder"]).sort_values(["_r", "_c", "_k"], kind="stable").drop(columns=["_c", "_k"])
+    ours = ours.drop_duplicates(["model", "dataset", "layers", "ratio"]).drop(columns=["_r", "canonical"])
     t = ref.merge(ours, on=["model", "dataset", "layers", "ratio"], how="left")
     ran = t["profile"].notna()
     t["under_trained"] = [bool(r) and under_trained(m, pm) for r, m, pm in
@@ -162,3 +189,10 @@ def reproducibility_summary(runs: pd.DataFrame) -> str:
     versions = runs["code_version"].dropna().str[:12].nunique()
     return (f"{len(runs)} finished runs ({profiles}); {hours:.1f} hours of recorded wall time in all; devices: "
             f"{devices}; {versions} code version(s); torch {', '.join(sorted(runs['torch'].dropna().unique()))}.")
+
+
+def verification_table(root: Path | None = None) -> pd.DataFrame:
+    """``python -m oracle_core verify`` as a table: one row per folder of the store (finished runs, runs in
+    progress, pretrained networks) with its state (ok / in progress / failed) and what was checked or why it fails."""
+    checks = verify_store(Path(root or default_results_root()))
+    return pd.DataFrame([{"folder": c.folder, "state": c.state, "detail": c.detail} for c in checks])

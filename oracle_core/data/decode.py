@@ -98,17 +98,25 @@ def load_split(name: str, train: bool, root: Path | None = None) -> Split:
     _ensure_uncompressed(info, root)
     key = hashlib.md5("".join(sorted(sums.values())).encode()).hexdigest()[:10]
     cache = root / "cache" / f"{name}-{'train' if train else 'test'}-32px-{key}.pt"
-    if cache.is_file():
+    ident = {"dataset": name, "train": train, "raw_md5": key}  # what the cache must say it holds
+    if cache.is_file() and not cache.is_symlink():
+        legacy = False
         try:
             blob = torch.load(cache, weights_only=True)
             images, labels = blob["images"], blob["labels"]
-            if images.dtype == torch.uint8 and images.shape[-2:] == (32, 32) and len(images) == len(labels) > 0:
+            legacy = "dataset" not in blob  # written before caches named their contents: rebuilt quietly
+            if ({k: blob.get(k) for k in ident} == ident and images.dtype == torch.uint8
+                    and images.shape[-2:] == (32, 32) and len(images) == len(labels) > 0):
                 return Split(images, labels)
         except Exception:  # noqa: BLE001 - any damage: the cache is rebuilt from the verified raw files
             pass
-        print(f"warning: {cache} is damaged; rebuilding it from the verified raw files", file=sys.stderr)
+        if not legacy:
+            print(f"warning: {cache} is damaged or holds other files; rebuilding it from the verified raw files",
+                  file=sys.stderr)
     split = _decode(info, root, train)
-    atomic_write_with(cache, lambda f: torch.save({"images": split.images, "labels": split.labels}, f))
+    if cache.is_symlink():
+        cache.unlink()
+    atomic_write_with(cache, lambda f: torch.save({"images": split.images, "labels": split.labels, **ident}, f))
     return split
 
 

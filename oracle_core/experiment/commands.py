@@ -14,17 +14,26 @@ from datetime import datetime
 from pathlib import Path
 
 from ..base.errors import OracleError
+from ..base.paths import default_results_root
 from ..data import get_dataset_info
 from ..models import build_model, prunable_layers
 from .grid import plan, progress, projected_hours, run_grid
+from .integrity import verify_store
 from .runner import run_study
 from .spec import StudySpec, expand_layers, make_spec, profile_of, short_run_spec
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake is one line and exit 2, as every other user mistake (not argparse's usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m oracle_core")
+    parser = _Parser(prog="python -m oracle_core")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected failure")
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub = parser.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="run (or resume) one setting and print its summary.json")
     r.add_argument("--experiment", default="lenet_mnist")
     r.add_argument("--model", default="lenet5_mini")
@@ -55,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--list", action="store_true", help="print the settings, their mask counts and state; run nothing")
     g.add_argument("--results", type=Path, default=None)
     g.add_argument("--data", type=Path, default=None)
+    v = sub.add_parser("verify", help="check every folder of the results store (manifest, checksums, contents)")
+    v.add_argument("--results", type=Path, default=None)
+    v.add_argument("--seal", action="store_true",
+                   help="check by content and seal folders finished before sealing existed (instead of failing them)")
+    v.add_argument("--quiet", action="store_true", help="print only the folders that fail, and the count")
     return parser
 
 
@@ -79,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "grid":
         return _grid(args)
+    if args.cmd == "verify":
+        return _verify(args)
     if args.vit_units == "heads":
         if not args.model.startswith("vit_"):
             print(f"error: --vit-units heads applies to ViT models, not {args.model}: drop it", file=sys.stderr)
@@ -103,7 +119,8 @@ def _grid(args: argparse.Namespace) -> int:
         if args.list:
             prog = progress(plan(args.profile, args.only, args.data), args.results)
             for r in prog:
-                state = ("done" if r["complete"] else f"{r['done']}/{r['masks']} retrained"
+                state = (f"failed verification: {r['failed']}" if r["failed"] else
+                         "done" if r["complete"] else f"{r['done']}/{r['masks']} retrained"
                          + (" (+ the oracle's and criteria's picks)" if r["left"] == 0 else "") if r["done"]
                          else "to run") if r["data"] else "data missing"
                 rate = f"{r['s_per_mask']:6.0f} s/mask" if r["s_per_mask"] else " " * 13
@@ -119,6 +136,21 @@ def _grid(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1 if any(status != "done" for _, _, status in results) else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """One line per folder (ok / sealed / in progress / failed and why); exit 1 if any failed."""
+    root = Path(args.results or default_results_root())
+    if not root.is_dir():
+        print(f"error: no results folder at {root}: give one with --results (or $ORACLE_RESULTS)", file=sys.stderr)
+        return 2
+    checks = verify_store(root, args.seal)
+    for c in checks:
+        if c.state == "failed" or not args.quiet:
+            print(f"{c.state:<12} {c.folder:<36} {c.detail}")
+    failed = sum(c.state == "failed" for c in checks)
+    print(f"{len(checks)} folder(s): {failed} failed" + (" (each line says which file and the fix)" if failed else ""))
+    return 1 if failed else 0
 
 
 # ---- the command that produces a setting: one spelling for every page and message --------------------------

@@ -8,11 +8,15 @@ never loses or doubles a row. The driver shows one bar: shards done / total with
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from ..base.errors import OracleError
 from ..base.paths import REPO
 from .shards import load_context, retrain_shard
 from .spec import StudySpec
@@ -29,6 +33,32 @@ def shard_task(spec_dict: dict, experiment: str, results_root: str, data_root: s
         _CONTEXTS[key] = load_context(spec, experiment, Path(results_root), Path(data_root) if data_root else None,
                                       device)
     return retrain_shard(_CONTEXTS[key], shard)
+
+
+RAY_PROBE_S = 60.0  # how long a cluster address may take to answer before the run stops, before any work
+
+
+def check_ray_address(address: str | None, timeout: float = RAY_PROBE_S) -> None:
+    """A cluster address must answer before anything is computed: a cluster that is not there would otherwise hang
+    the run after pretraining. First a TCP connection to its head, then a Ray client joining it in a child process
+    (some networks accept any TCP connection), each within ``timeout``. None, 'auto' and 'local' are Ray's own."""
+    if address in (None, "", "auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    why = ""
+    try:
+        socket.create_connection((host or hostport, int(port or 6379)), timeout=min(timeout, 5.0)).close()
+        probe = f"import ray; ray.init(address={address!r}, include_dashboard=False, log_to_driver=False)"
+        if subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=timeout).returncode != 0:
+            why = "it does not speak Ray"
+    except subprocess.TimeoutExpired:
+        why = f"no answer within {timeout:g} s"
+    except (OSError, ValueError) as exc:
+        why = type(exc).__name__
+    if why:
+        raise OracleError(f"no Ray cluster answers at {address!r} ({why}): start one there with `ray start --head`, "
+                          "or drop --ray-address to use a local Ray")
 
 
 def run_shards_ray(spec: StudySpec, experiment: str, results_root: Path, data_root: Path | None,

@@ -30,6 +30,7 @@ from ..data import dataset_present
 from ..models import build_model
 from .envinfo import code_version
 from .inputs import pretrain_only
+from .integrity import verify_folder
 from .runner import run_study
 from .spec import StudySpec, make_spec, short_is_prefix, short_run_spec
 from .store import RunStore
@@ -164,6 +165,9 @@ def plan(profile: str, only: str = "", data_root: Path | None = None) -> list[di
     texts; a setting is kept if its label contains any of them."""
     rows = []
     wanted = [w.strip() for w in only.split(",") if w.strip()]
+    if only.strip() and not wanted:
+        raise OracleError(f"--only {only!r} names no setting: give label texts separated by commas, "
+                          "e.g. 'conv2@,fashion'")
     for e in sorted(mnist_grid(), key=lambda e: order_key(e, profile)):
         if wanted and not any(w in e.label for w in wanted):
             continue
@@ -200,9 +204,14 @@ def progress(rows: list[dict], results_root: Path | None = None) -> list[dict]:
             done = len(shard_rows)
             if "wall_s" in shard_rows:
                 secs = list(shard_rows["wall_s"].dropna())
-        complete = store.is_complete()
+        complete, failed = store.is_complete(), ""
+        if complete and store.manifest_json.exists():  # unsealed (finished by older code) is sealed by its next run
+            try:
+                verify_folder(store.dir)
+            except OracleError as exc:  # done only when its folder verifies (an empty summary.json is not done)
+                complete, failed = False, str(exc)
         out.append({**r, "done": min(done, r["masks"]), "s_per_mask": float(pd.Series(secs).median()) if secs else None,
-                    "left": 0 if complete else max(0, r["masks"] - done), "complete": complete})
+                    "left": 0 if complete else max(0, r["masks"] - done), "complete": complete, "failed": failed})
     return out
 
 
@@ -245,6 +254,10 @@ def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_roo
     """Run (or resume) every setting of the grid. Settings whose data is missing are skipped with the fix."""
     if not isinstance(workers, int) or workers < 1:
         raise OracleError(f"--workers {workers} must be at least 1 (two 1-thread workers suit a 2-core machine)")
+    cpus = os.cpu_count() or 1
+    if workers > cpus:
+        raise OracleError(f"--workers {workers} is more than this machine's {cpus} CPUs: give at most {cpus} "
+                          "(each worker is one 1-thread process)")
     rows = plan(profile, only, data_root)
     if not rows:
         raise OracleError(f"no grid setting matches {only!r}: see `python -m oracle_core grid --list`")

@@ -19,6 +19,7 @@ from ..data import imagenet
 from ..models import build_model
 from ..models.resnet_imagenet import pretrained_state
 from . import envinfo
+from .integrity import regular_file, seal_pretrained, verify_pretrained
 from .spec import StudySpec, derive_seed
 from .store import RunStore
 
@@ -70,6 +71,7 @@ class StudyData:
 def load_dense(spec: StudySpec, d: StudyData, path: Path, device: torch.device) -> torch.nn.Module:
     """The stored dense network (weights only); a damaged or mismatched file is a one-line error naming it."""
     model = build_model(spec.model, d.info.in_channels, d.info.num_classes).to(device)
+    regular_file(path)  # not a symlink, device or FIFO, and not larger than any checkpoint
     try:
         model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
     except Exception as exc:  # noqa: BLE001 - unpickling and shape errors alike
@@ -80,7 +82,8 @@ def load_dense(spec: StudySpec, d: StudyData, path: Path, device: torch.device) 
 
 def pretrained(spec: StudySpec, store: RunStore, d: StudyData, device: torch.device, progress: bool) -> torch.nn.Module:
     """The dense network of this pretraining key: loaded if stored, else trained (seeded) and stored."""
-    if store.shared_pretrained_pt.exists():
+    if store.shared_pretrained_pt.exists() and store.shared_pretrain_json.exists():  # else killed while storing it
+        verify_pretrained(store.pretrained_dir)  # a replaced network is refused, never used by every setting
         return load_dense(spec, d, store.shared_pretrained_pt, device)
     if spec.pretrain.epochs == 0:  # the dense network is a published checkpoint (torchvision's weights)
         return published(spec, store, d, device)
@@ -91,12 +94,13 @@ def pretrained(spec: StudySpec, store: RunStore, d: StudyData, device: torch.dev
     with tqdm(total=total, desc="pretrain", unit="img", unit_scale=True, disable=not progress) as bar:
         res = engine.pretrain(model, d.train_x, d.train_y, d.test_x, d.test_y, spec.pretrain,
                               derive_seed(spec.seed, "pretrain-order"), on_step=bar.update, augment=d.augment)
+    atomic_torch_save(store.shared_pretrained_pt, {k: v.cpu() for k, v in model.state_dict().items()})
     atomic_write_json(store.shared_pretrain_json, {
         "model": spec.model, "dataset": spec.dataset, "recipe": spec.to_dict()["pretrain"], "seed": spec.seed,
         "init_seed": derive_seed(spec.seed, "init"), "order_seed": derive_seed(spec.seed, "pretrain-order"),
         "train_images": len(d.train_y), "test_acc_per_epoch": res.test_acc, "test_loss_per_epoch": res.test_loss,
         "final_test_acc": res.test_acc[-1], "wall_s": time.perf_counter() - t0, **envinfo.environment(device)})
-    atomic_torch_save(store.shared_pretrained_pt, {k: v.cpu() for k, v in model.state_dict().items()})
+    seal_pretrained(store.pretrained_dir)
     return model
 
 
@@ -106,11 +110,12 @@ def published(spec: StudySpec, store: RunStore, d: StudyData, device: torch.devi
     model.load_state_dict(state)
     t0 = time.perf_counter()
     met = engine.evaluate(model, 1, d.test_x, d.test_y)
+    atomic_torch_save(store.shared_pretrained_pt, {k: v.cpu() for k, v in model.state_dict().items()})
     atomic_write_json(store.shared_pretrain_json, {
         "model": spec.model, "dataset": spec.dataset, "recipe": spec.to_dict()["pretrain"], "source": record,
         "test_images": len(d.test_y), "final_test_acc": met.acc[0], "test_acc_per_epoch": [met.acc[0]],
         "test_loss_per_epoch": [met.loss[0]], "wall_s": time.perf_counter() - t0, **envinfo.environment(device)})
-    atomic_torch_save(store.shared_pretrained_pt, {k: v.cpu() for k, v in model.state_dict().items()})
+    seal_pretrained(store.pretrained_dir)
     return model
 
 
@@ -118,7 +123,7 @@ def pretrain_only(spec: StudySpec, results_root: Path | None = None, data_root: 
                   device: str | None = None, progress: bool = False) -> Path:
     """Train (or find) the dense network of ``spec``'s pretraining key; lets a grid pretrain in parallel."""
     store = RunStore(spec, "pretrain", results_root)
-    if not store.shared_pretrained_pt.exists():
+    if not (store.shared_pretrained_pt.exists() and store.shared_pretrain_json.exists()):
         dev = envinfo.pick_device(device)
         pretrained(spec, store, StudyData(spec, dev, data_root), dev, progress)
     return store.shared_pretrained_pt

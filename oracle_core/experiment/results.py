@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..compute.stats import per_mask
+from .integrity import verify_folder
 from .records import damaged, read_curves, read_masks, read_object, read_summary
 from .spec import StudySpec
 from .store import SPEC_JSON, RunStore
@@ -27,7 +28,9 @@ class StudyResult:
 
 
 def load_result(store: RunStore) -> StudyResult:
-    """A finished folder read back, every file validated (records.py): a damaged one is a one-line error."""
+    """A finished folder read back after ``integrity.verify_folder`` (manifest, checksums, contents): a damaged,
+    edited or unsealed one is a one-line error, never a result."""
+    verify_folder(store.dir)
     summary = read_summary(store.summary_json, store.spec.key)
     rows = read_masks(store.masks_csv, summary["n_masks"])
     curves = read_curves(store.curves_csv) if store.curves_csv.exists() else pd.DataFrame()

@@ -22,8 +22,9 @@ from ..compute import engine, scoring, stats
 from ..compute.masks import Mask, make_masks
 from ..compute.surgery import layer_sizes, prune
 from . import envinfo
-from .executors import run_shards_ray
+from .executors import check_ray_address, run_shards_ray
 from .inputs import StudyData, pretrained
+from .integrity import seal, verify_contents, verify_folder
 from .records import read_pruned
 from .results import StudyResult, load_result
 from .shards import ShardContext, groups, retrain_shard
@@ -77,6 +78,7 @@ def _import_earlier_repeats(spec: StudySpec, store: RunStore) -> dict | None:
             other = RunStore(sibling, folder.parent.name, store.root)
             if not other.is_complete() or StudySpec.from_dict(read_json(other.spec_json)["spec"]) != sibling:
                 continue
+            verify_folder(other.dir)  # its rows become ours: refused (one line) unless the folder verifies
             rows = pd.read_csv(other.masks_csv, dtype={"mask_id": str})
             curves = pd.read_csv(other.curves_csv, dtype={"mask_id": str})
             if other.criteria_csv.exists():  # the criteria's picks retrained beside a sample
@@ -141,20 +143,32 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
     local Ray instance, else joins that cluster, whose workers must see the same results and data folders)."""
     if executor not in ("local", "ray"):
         raise OracleError(f"unknown executor {executor!r}: use local or ray")
+    if executor == "ray":
+        check_ray_address(ray_address)
     if group_size is not None and (not isinstance(group_size, int) or group_size < 1):
         raise OracleError(f"group size {group_size!r} must be a positive number of masks per wide model, e.g. 1")
     store = RunStore(spec, experiment, results_root)  # refuses an experiment name that is not a plain folder
     if store.is_complete():
-        store.check_spec()
-        return load_result(store)
+        return _finished(store)
     dev = envinfo.pick_device(device)
     d = StudyData(spec, dev, data_root)  # fails fast (one line) if the data is missing or corrupted
     with store.lock():  # a second process on this spec stops here, naming the holder
         if store.is_complete():  # finished by another process while this one loaded its data
-            store.check_spec()
-            return load_result(store)
+            return _finished(store)
         return _compute(spec, experiment, store, d, dev, data_root, device, group_size, progress, executor,
                         ray_address)
+
+
+def _finished(store: RunStore) -> StudyResult:
+    """A finished folder, verified. One finished before folders were sealed (or killed between its summary and its
+    manifest) is sealed now, under the folder's lock, if its contents pass every check."""
+    store.check_spec()
+    if not store.manifest_json.exists():
+        with store.lock():
+            if not store.manifest_json.exists():
+                verify_contents(store)
+                seal(store, later=True)
+    return load_result(store)
 
 
 PRUNED_FLUSH_S = 120.0  # seconds between the pruned-loss pass's partial writes (a 1000-candidate pass takes long)
@@ -281,5 +295,6 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, de
     atomic_write_csv(store.curves_csv, curves.sort_values(["mask_id", "repeat", "epoch"]) if len(curves) else curves)
     atomic_write_csv(store.masks_csv, rows)
     atomic_write_json(store.summary_json, summary)  # its presence means complete
+    seal(store)  # the manifest, last: the checksums every reader checks (integrity.py)
     store.compact()  # masks.csv and curves.csv now hold every shard's rows
     return load_result(store)

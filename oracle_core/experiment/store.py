@@ -37,6 +37,7 @@ _NUMERIC = ["repeat", "seed", "pruned_train_loss", "pruned_train_acc", "final_te
 SPEC_JSON, ENV_JSON, SUMMARY_JSON = "spec.json", "env.json", "summary.json"
 MASKS_CSV, CURVES_CSV, PRUNED_CSV = "masks.csv", "curves.csv", "pruned.csv"
 CRITERIA_CSV, CRITERIA_CURVES_CSV = "criteria_picks.csv", "criteria_curves.csv"
+MANIFEST_JSON = "manifest.json"  # written last by a finished run: the checksums of the files above (integrity.py)
 PRETRAINED_PT, PRETRAIN_JSON, PRETRAINED_DIR, SHARDS_DIR = "pretrained.pt", "pretrain.json", "pretrained", "shards"
 EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -76,6 +77,7 @@ class RunStore:
     masks_csv = property(lambda self: self.dir / MASKS_CSV)
     curves_csv = property(lambda self: self.dir / CURVES_CSV)
     summary_json = property(lambda self: self.dir / SUMMARY_JSON)
+    manifest_json = property(lambda self: self.dir / MANIFEST_JSON)
     criteria_csv = property(lambda self: self.dir / CRITERIA_CSV)  # L1/Taylor picks outside the sample
     criteria_curves_csv = property(lambda self: self.dir / CRITERIA_CURVES_CSV)
     shared_pretrained_pt = property(lambda self: self.pretrained_dir / PRETRAINED_PT)
@@ -112,9 +114,13 @@ class RunStore:
     def lock(self, wait: bool = False):
         """Hold this folder for one process (an OS lock the kernel drops if the process dies). A second process on
         the same spec waits (``wait``) or stops at once, naming the holder's pid, host and start time."""
+        for link in (self.dir, self.lock_file):
+            if link.is_symlink():
+                raise OracleError(f"{link} is a symlink: the store writes only its own files (remove the link and "
+                                  "rerun)")
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)  # never a symlink's target
         except OSError as exc:
             raise OracleError(f"cannot write to the results folder {self.root} ({exc.strerror}): give a writable "
                               "folder with --results (or $ORACLE_RESULTS)") from None
@@ -159,7 +165,8 @@ class RunStore:
         """Claim one shard before training it (Ray tasks of one setting share its folder): waits while another
         live process holds the claim; the kernel drops a claim when its process dies."""
         self.shards_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.shards_dir / (self.shard_name(keys)[:-4] + ".claim"), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.shards_dir / (self.shard_name(keys)[:-4] + ".claim"),
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -170,15 +177,16 @@ class RunStore:
         """A shard is used only if its checksum (when written) matches and its rows are complete and typed."""
         sums = p.with_suffix(".sha256")
         curves = p.parent / ("curves-" + p.name)
-        try:
-            if sums.exists():
-                want = read_json(sums)
-                if hashlib.sha256(p.read_bytes()).hexdigest() != want["rows"]:
-                    return False
-                if not curves.exists() or hashlib.sha256(curves.read_bytes()).hexdigest() != want["curves"]:
-                    return False
+        try:  # a shard is trusted only with its checksum, and only as a regular file of its own
+            if any(f.is_symlink() or not f.is_file() for f in (p, sums, curves)):
+                return False
+            want = read_json(sums)
+            if hashlib.sha256(p.read_bytes()).hexdigest() != want["rows"]:
+                return False
+            if hashlib.sha256(curves.read_bytes()).hexdigest() != want["curves"]:
+                return False
             return valid_rows(pd.read_csv(p, dtype={"mask_id": str}))
-        except (OSError, ValueError, KeyError, pd.errors.ParserError):
+        except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError):
             return False
 
     def _set_aside(self, p: Path) -> None:

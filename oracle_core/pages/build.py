@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 import papermill
 
+from ..analysis import collect
+from ..base.errors import OracleError
 from ..base.paths import REPO
 from .charts import BOOK_CHARTS_ENV
 from .downloads import DOWNLOADS_ENV
@@ -115,6 +117,12 @@ def build(profile: str = BOOK_PROFILE, dest: Path | None = None, results: Path |
         shutil.copy(REPO / "_config.yml", dest / "_config.yml")
         book = dest / "book"
     if execute:
+        check = collect.verification_table(results)  # the book serves only folders that verify
+        failed = check[check["state"] == "failed"] if len(check) else check
+        if len(failed):
+            raise OracleError(f"{len(failed)} folder(s) of the results store fail verification, first "
+                              f"{failed['folder'].iloc[0]}: {failed['detail'].iloc[0]} "
+                              "(`python -m oracle_core verify` lists them all)")
         downloads = book / "_static" / "data"  # the CSVs behind the charts: rewritten from the store every build
         shutil.rmtree(downloads, ignore_errors=True)
         downloads.mkdir(parents=True)
@@ -146,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=None, help="data root (default ./data)")
     p.add_argument("--no-execute", action="store_true", help="only build the HTML from the executed pages")
     a = p.parse_args(argv)
-    html = build(a.profile, a.dest, a.results, a.data, not a.no_execute)
+    try:
+        html = build(a.profile, a.dest, a.results, a.data, not a.no_execute)
+    except OracleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"book: {html / 'index.html'}")
     return 0
 
