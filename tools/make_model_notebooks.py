@@ -10,7 +10,7 @@ BODY = '''from pathlib import Path
 from IPython.display import Markdown, display
 
 from oracle_core import data
-from oracle_core.analysis import reference
+from oracle_core.analysis import oracle, reference
 from oracle_core.experiment.runner import run_study
 from oracle_core.pages import charts, notebook, setting
 
@@ -34,10 +34,10 @@ else:
 
 SCATTER = '''if result is not None:
     display(Markdown("## Pruned train loss against final test accuracy and final test loss"))
-    pm = result.per_mask
+    pm, star = result.per_mask, oracle.result_oracle(result)  # the star: the oracle over every candidate
     display(charts.side_by_side(
-        charts.oracle_scatter(pm, "final_test_acc", title=f"ours ({spec.profile}): accuracy"),
-        charts.oracle_scatter(pm, "final_test_loss", title=f"ours ({spec.profile}): test loss"),
+        charts.oracle_scatter(pm, "final_test_acc", title=f"ours ({spec.profile}): accuracy", oracle=star),
+        charts.oracle_scatter(pm, "final_test_loss", title=f"ours ({spec.profile}): test loss", oracle=star),
     ))'''
 
 TABLE = '''if result is not None:

@@ -14,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from ..compute.stats import per_mask
 
 BOOT_RESAMPLES, BOOT_SEED = 1000, 0  # as compute.stats.bootstrap: the same seeded resamples on every page
 
@@ -72,3 +75,27 @@ def paper_oracle(summary: dict, sample_acc: np.ndarray | None = None) -> PaperOr
         scope="all candidates" if glob or int(summary.get("candidates", n)) == n else "the retrained masks",
         candidates=int(summary.get("candidates", n)), n=n, within_mask_id=str(summary["oracle_mask_id"]),
         within_rank=int(summary["oracle_acc_rank"]), within_anomaly_ratio=float(summary["anomaly_ratio"]))
+
+
+OUTCOMES = ("pruned_train_loss", "final_test_acc", "final_test_loss", "final_train_loss")
+
+
+def oracle_row(summary: dict, sample: pd.DataFrame, picks: pd.DataFrame) -> dict | None:
+    """The paper's oracle's retrained row (its pruned loss and every outcome, repeats averaged), from the sample's
+    per-mask table or from the criteria's picks retrained beside it; None when the run retrained every candidate
+    (the argmin of its points is then the paper's oracle) or did not retrain it."""
+    mid = summary.get("global_oracle_mask_id")
+    if not mid:
+        return None
+    if mid in set(sample["mask_id"]):
+        row = sample[sample["mask_id"] == mid].iloc[0]
+    elif len(picks) and mid in set(picks["mask_id"]):
+        row = per_mask(picks[picks["mask_id"] == mid].drop(columns=["criterion"], errors="ignore")).iloc[0]
+    else:
+        return None
+    return {"mask_id": str(mid), "kept": str(row["kept"]), **{k: float(row[k]) for k in OUTCOMES if k in row}}
+
+
+def result_oracle(result) -> dict | None:
+    """``oracle_row`` of a finished StudyResult (None when it has none: see there)."""
+    return oracle_row(result.summary, result.per_mask, result.criteria_picks)

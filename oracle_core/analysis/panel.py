@@ -7,23 +7,36 @@ from __future__ import annotations
 import numpy as np
 
 from ..compute.stats import analyze, bootstrap
+from .oracle import anomaly_interval, share_above
 
 
-def scatter_stats(x: np.ndarray, y: np.ndarray, higher_is_better: bool = True) -> dict:
+def scatter_stats(x: np.ndarray, y: np.ndarray, higher_is_better: bool = True, oracle_y: float | None = None) -> dict:
     """Roles, ranks (1 = best outcome) and statistics of one panel of pruned train loss ``x`` against an outcome
     ``y``. For an outcome where lower is better (a test loss) tau is reported with the outcome's own sign and the
-    anomalies are the masks whose outcome is lower than the oracle's."""
+    anomalies are the masks whose outcome is lower than the oracle's.
+
+    ``oracle_y``: the outcome of the paper's oracle (the argmin over every candidate, analysis/oracle.py) when it is
+    not the argmin of these points (a retrained sample): anomalies and their ratio are then read against it, and the
+    points' own argmin is reported as ``within_index`` (a second, labelled marker), not as the oracle."""
     x, yv = np.asarray(x, float), np.asarray(y, float)
     signed = yv if higher_is_better else -yv
     stats = analyze(x, signed)
     o = int(stats["oracle_index"])
-    better = yv > yv[o] if higher_is_better else yv < yv[o]
+    ref = yv[o] if oracle_y is None else float(oracle_y)
+    better = yv > ref if higher_is_better else yv < ref
     roles = ["anomaly" if b else "other" for b in better]
-    roles[o] = "oracle"
+    if oracle_y is None:
+        roles[o] = "oracle"
     ranks = (-signed).argsort(kind="stable").argsort() + 1  # 1 = the best outcome after retraining
     ci = bootstrap(x, signed)
     t_lo, t_hi = ci["kendall_tau"] if higher_is_better else (-ci["kendall_tau"][1], -ci["kendall_tau"][0])
-    return {"roles": roles, "ranks": ranks.tolist(),
+    if oracle_y is None:
+        ratio, a_ci = stats["anomaly_ratio"], ci["anomaly_ratio"]
+    else:
+        signed_ref = ref if higher_is_better else -ref
+        ratio, a_ci = share_above(signed, signed_ref), anomaly_interval(signed, signed_ref)
+    return {"roles": roles, "ranks": ranks.tolist(), "within_index": o,
             "kendall_tau": stats["kendall_tau"] if higher_is_better else -stats["kendall_tau"],
-            "p_value": stats["p_value"], "anomaly_ratio": stats["anomaly_ratio"], "tau_ci": (t_lo, t_hi),
-            "anomaly_ci": ci["anomaly_ratio"], "tau_se": ci["kendall_tau_se"], "n": len(x)}
+            "p_value": stats["p_value"], "anomaly_ratio": ratio, "tau_ci": (t_lo, t_hi),
+            "anomaly_ci": a_ci, "tau_se": ci["kendall_tau_se"], "n": len(x),
+            "oracle_rank": int((signed > (ref if higher_is_better else -ref)).sum()) + 1}

@@ -16,6 +16,7 @@ import pandas as pd
 from .. import data
 from ..analysis import criteria, reference
 from ..analysis.agreement import under_trained
+from ..analysis.oracle import result_oracle
 from ..analysis.panel import scatter_stats
 from ..analysis.uncertainty import heterogeneity, repeat_taus
 from ..compute.scoring import TAYLOR_IMAGES
@@ -90,8 +91,9 @@ def uncertainty_table(cs: list[Cell]) -> pd.DataFrame:
     for c in cs:
         if c.result is None:
             continue
-        pm = c.result.per_mask
-        st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy())
+        pm, po = c.result.per_mask, result_oracle(c.result)  # anomalies against the paper's oracle
+        st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy(),
+                           oracle_y=None if po is None else po["final_test_acc"])
         (t_lo, t_hi), (a_lo, a_hi) = st["tau_ci"], st["anomaly_ci"]
         rows.append({"setting": _label(c), "N": len(pm), "tau": st["kendall_tau"],
                      "tau 95% CI": f"[{t_lo:+.2f}, {t_hi:+.2f}]", "anomaly %": 100 * st["anomaly_ratio"],
@@ -135,8 +137,8 @@ def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.Da
     own network and draws its own sample of masks): tau with its bootstrap interval over that network's masks, the
     anomaly ratio and the median final accuracy, one row per network. The paper's code seeds nothing, so its tau
     is one such draw; this table measures how far the draw alone moves it."""
-    def setting(e) -> tuple:
-        return e.model, e.dataset, e.layers, e.ratio
+    def setting(e) -> tuple:  # the wiring too: a released-code twin is another protocol, not another network
+        return e.model, e.dataset, e.layers, e.ratio, e.wiring
 
     rows = []
     others = [c for c in cells(profile, "pretrain_seed", results_root) if c.result is not None]
@@ -145,8 +147,9 @@ def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.Da
         nets = [c for c in base if c.result is not None] + [c for c in others if setting(c.entry) == key]
         ref = reference.paper_row(key[0], key[1], tuple(key[2].split("+")), key[3])
         for c in nets:
-            pm = c.result.per_mask
-            st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy())
+            pm, po = c.result.per_mask, result_oracle(c.result)
+            st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy(),
+                               oracle_y=None if po is None else po["final_test_acc"])
             lo, hi = st["tau_ci"]
             rows.append({"setting": _label(c), "seed": c.entry.seed, "N": len(pm), "tau": st["kendall_tau"],
                          "tau 95% CI": f"[{lo:+.2f}, {hi:+.2f}]",

@@ -54,17 +54,32 @@ def enable_offline() -> None:
 
 def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned_train_loss", title: str = "",
                    width: int = 300, height: int = 240, x_domain: tuple[float, float] | None = None,
-                   y_domain: tuple[float, float] | None = None) -> alt.LayerChart:
-    """The paper's panel: one point per mask, the oracle (argmin x) as a star with dashed guides, anomalies
-    (better than the oracle after retraining) red, the rest green; tau, p and anomaly ratio in the subtitle."""
+                   y_domain: tuple[float, float] | None = None, oracle: dict | None = None) -> alt.LayerChart:
+    """The paper's panel: one point per mask, the oracle as a star with dashed guides, anomalies (better than the
+    oracle after retraining) red, the rest green; tau, p and anomaly ratio in the subtitle. ``oracle``: the paper's
+    oracle (lowest pruned loss over every candidate, analysis/oracle.py ``oracle_row``) when the points are a
+    retrained sample; the sample's own argmin is then a hollow diamond, named in the subtitle. Without it the
+    points' argmin is the oracle (every candidate was retrained, or the paper's points)."""
     higher = y != "final_test_loss"
-    d = df[[x, y] + [c for c in ("kept", "mask_id") if c in df]].copy()
-    st = scatter_stats(d[x].to_numpy(), d[y].to_numpy(), higher)  # analysis/panel.py: the chart only draws
+    d = df[[x, y] + [c for c in ("kept", "mask_id") if c in df]].copy().reset_index(drop=True)
+    oracle = oracle if oracle is not None and y in oracle and x in oracle else None
+    st = scatter_stats(d[x].to_numpy(), d[y].to_numpy(), higher, None if oracle is None else oracle[y])
     d["role"], d["rank"] = st["roles"], st["ranks"]
+    within = d.iloc[[st["within_index"]]] if oracle is not None else d.iloc[:0]
+    if oracle is not None:
+        inside = d.index[d["mask_id"] == oracle["mask_id"]] if "mask_id" in d else []
+        if len(inside):
+            d.loc[inside, "role"] = "oracle"
+        else:  # retrained beside the sample: drawn, not counted in N, tau or the ratio
+            d = pd.concat([d, pd.DataFrame([{x: oracle[x], y: oracle[y], "kept": oracle.get("kept"),
+                                             "mask_id": oracle["mask_id"], "role": "oracle",
+                                             "rank": st["oracle_rank"]}])], ignore_index=True)
     (t_lo, t_hi), (a_lo, a_hi) = st["tau_ci"], st["anomaly_ci"]
     sub = [f"Kendall tau {st['kendall_tau']:+.2f} [{t_lo:+.2f}, {t_hi:+.2f}], p {st['p_value']:.2g}",
            f"anomaly ratio {100 * st['anomaly_ratio']:.1f}% [{100 * a_lo:.1f}, {100 * a_hi:.1f}] "
            f"(N={st['n']}; 95% CI)"]
+    if oracle is not None:
+        sub.append("star: the oracle over all candidates; diamond: lowest loss of the N")
     xs = alt.Scale(zero=False, domain=list(x_domain)) if x_domain else alt.Scale(zero=False)
     ys = alt.Scale(zero=False, domain=list(y_domain)) if y_domain else alt.Scale(zero=False)
     roles = list(COLORS)[:3]  # oracle, anomaly, other: one legend with the star the chart draws
@@ -84,12 +99,16 @@ def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned
         size=22, filled=True, opacity=0.75, aria=False).encode(
         x=alt.X(f"{x}:Q", title=LABELS.get(x, x), scale=xs), y=alt.Y(f"{y}:Q", title=LABELS.get(y, y), scale=ys),
         color=color, shape=shape, tooltip=tooltip).add_params(zoom)
-    oracle = base.transform_filter(alt.datum.role == "oracle")
-    star = oracle.mark_point(size=260, filled=True, opacity=1).encode(
+    starred = base.transform_filter(alt.datum.role == "oracle")
+    star = starred.mark_point(size=260, filled=True, opacity=1).encode(
         x=f"{x}:Q", y=f"{y}:Q", color=color, shape=shape, tooltip=tooltip)
-    vrule = oracle.mark_rule(strokeDash=[5, 4], color=COLORS["oracle"], opacity=0.6).encode(x=f"{x}:Q")
-    hrule = oracle.mark_rule(strokeDash=[5, 4], color=COLORS["oracle"], opacity=0.6).encode(y=f"{y}:Q")
-    return alt.layer(points, vrule, hrule, star).properties(
+    vrule = starred.mark_rule(strokeDash=[5, 4], color=COLORS["oracle"], opacity=0.6).encode(x=f"{x}:Q")
+    hrule = starred.mark_rule(strokeDash=[5, 4], color=COLORS["oracle"], opacity=0.6).encode(y=f"{y}:Q")
+    layers = [points, vrule, hrule, star]
+    if len(within):
+        layers.append(alt.Chart(within).mark_point(shape="diamond", size=140, filled=False, strokeWidth=1.6,
+                                                   color=COLORS["oracle"]).encode(x=f"{x}:Q", y=f"{y}:Q"))
+    return alt.layer(*layers).properties(
         width=width, height=height, title=alt.TitleParams(title or "", subtitle=sub, anchor="start"))
 
 

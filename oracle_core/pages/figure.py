@@ -11,6 +11,7 @@ from IPython.display import HTML, Markdown, display
 
 from ..analysis import reference
 from ..analysis.agreement import verdict
+from ..analysis.oracle import paper_oracle, result_oracle
 from ..base.paths import REPO
 from ..compute.stats import analyze
 from ..data import DATASETS, dataset_present, default_root, raw_dir
@@ -32,12 +33,13 @@ def setting_table(cs: list[Cell]) -> pd.DataFrame:
         e, r = c.entry, c.result
         ref = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
         sm = r.summary if r else {}
+        po = paper_oracle(sm) if r else None  # the oracle over every candidate, as the paper defines it
         row = {"setting": c.title, "N ours": sm.get("n_masks"), "tau ours": _num(sm.get("kendall_tau")),
                "tau paper": _num(None if ref is None else ref["kendall_tau"]),
                "p ours": _num(sm.get("p_value")), "p paper": None if ref is None else ref["p_value"],
-               "anomaly % ours": 100 * _num(sm.get("anomaly_ratio")),
+               "anomaly % ours": 100 * _num(po and po.anomaly_ratio),
                "anomaly % paper": _num(None if ref is None else ref["anomaly_ratio_percent"]),
-               "oracle acc % ours": 100 * _num(sm.get("oracle_final_test_acc")),
+               "oracle acc % ours": 100 * _num(po and po.final_test_acc),
                "oracle acc % paper": _num(None if ref is None else ref["oracle_final_acc_percent"]),
                "median acc % ours": 100 * _num(sm.get("final_acc_median")),
                "median acc % paper": _num(None if ref is None else ref["final_acc_median_percent"]),
@@ -141,7 +143,15 @@ def our_panel(c: Cell, y: str = "final_test_acc", width: int = 200, height: int 
     if c.result is None:
         return _placeholder(title or c.title, "not run yet", width, height)
     return charts.oracle_scatter(c.result.per_mask, y=y, title=title or c.title, width=width, height=height,
-                                 x_domain=x_domain, y_domain=y_domain)
+                                 x_domain=x_domain, y_domain=y_domain, oracle=result_oracle(c.result))
+
+
+def _ours(c: Cell) -> pd.DataFrame | None:
+    """Our points of a setting with the paper's oracle among them (it is drawn, so the panel's range holds it)."""
+    if c.result is None:
+        return None
+    row = result_oracle(c.result)
+    return c.result.per_mask if row is None else pd.concat([c.result.per_mask, pd.DataFrame([row])])
 
 
 def paper_panel(c: Cell, width: int = 200, height: int = 160, x_domain=None, y_domain=None,
@@ -157,7 +167,7 @@ def compare_grid(cs: list[Cell], profile: str, width: int = 280, height: int = 1
     y range (accuracy), so that a reader compares like with like."""
     rows = []
     for c in cs:
-        ours = c.result.per_mask if c.result else None
+        ours = _ours(c)
         theirs = reference.paper_points(c.panel) if c.panel else None
         yd = _domain([ours, theirs], "final_test_acc")
         rows.append(alt.hconcat(our_panel(c, width=width, height=height, y_domain=yd,
@@ -181,7 +191,7 @@ def panel_grid(cs: list[Cell], source: str = "ours", y: str = "final_test_acc", 
                shared_y: bool = False, width: int = 180, height: int = 160) -> alt.VConcatChart:
     """The panels of one figure in a grid, as in the paper: ``source`` 'ours' or 'paper'. With ``shared_y``
     every panel uses one y range (the paper shares axes within a figure row where it does so)."""
-    frames = [(c.result.per_mask if c.result else None) if source == "ours" else
+    frames = [_ours(c) if source == "ours" else
               (reference.paper_points(c.panel) if c.panel else None) for c in cs]
     yd = _domain(frames, y) if shared_y else None
     make = (lambda c: our_panel(c, y, width, height, y_domain=yd)) if source == "ours" else (

@@ -11,6 +11,7 @@ from scipy.stats import kendalltau
 
 from ..analysis import collect, reference
 from ..analysis.agreement import UNDERTRAINED_PP
+from ..analysis.oracle import paper_oracle
 from ..experiment.grid import GridEntry
 from ..experiment.protocol import profile_table
 from ..experiment.results import stored_result
@@ -53,7 +54,8 @@ def profile_fidelity(results_root: Path | None = None,
         rows[p] = {"retraining epochs": s.retrain.epochs, "retraining images": s.retrain_subset or "all",
                    "pruned-loss images": s.loss_subset or "all",
                    "N": r.summary["n_masks"], "tau (pruned loss vs final acc)": round(r.summary["kendall_tau"], 3),
-                   "anomaly %": round(100 * r.summary["anomaly_ratio"], 2), "oracle's pick": r.summary["oracle_kept"],
+                   "anomaly %": round(100 * paper_oracle(r.summary).anomaly_ratio, 2),
+                   "oracle's pick": paper_oracle(r.summary).kept,
                    "median final acc %": round(100 * r.summary["final_acc_median"], 2),
                    f"tau of pruned losses vs {ref_name}": round(kendalltau(pm["pruned_train_loss"],
                                                                           base["pruned_train_loss"]).statistic, 3),

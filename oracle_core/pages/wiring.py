@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..analysis import reference
 from ..analysis.agreement import oracle_fails
+from ..analysis.oracle import paper_oracle
 from .setting import _fmt, _p
 
 
@@ -15,11 +16,12 @@ def wiring_table(runs: dict) -> pd.DataFrame:
     rows = []
     for (layer, wiring), res in runs.items():
         s, sm = res.spec, res.summary
+        po = paper_oracle(sm)  # the oracle over every candidate, as the paper defines it
         ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
         rows.append({"layers": layer, "wiring": wiring, "N": sm["n_masks"], "Kendall tau": _fmt(sm["kendall_tau"]),
-                     "p": _p(sm["p_value"]), "anomaly ratio %": _fmt(sm["anomaly_ratio"], True),
-                     "oracle's pick": sm["oracle_kept"], "oracle final acc %": _fmt(sm["oracle_final_test_acc"], True),
-                     "oracle rank (1 = best)": sm["oracle_acc_rank"],
+                     "p": _p(sm["p_value"]), "anomaly ratio %": _fmt(po.anomaly_ratio, True),
+                     "oracle's pick": po.kept, "oracle final acc %": _fmt(po.final_test_acc, True),
+                     "oracle rank (1 = best)": po.rank,
                      "paper tau": "n/a" if ref is None else f"{ref['kendall_tau']:+.2f}",
                      "paper anomaly %": "n/a" if ref is None else f"{ref['anomaly_ratio_percent']:.2f}"})
     return pd.DataFrame(rows).set_index(["layers", "wiring"])
@@ -32,7 +34,7 @@ def wiring_conclusion(runs: dict) -> str:
         c, r = runs[layer, "correct"].summary, runs[layer, "released_code"].summary
         s = runs[layer, "correct"].spec
         ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
-        verdict = {w: oracle_fails(x["kendall_tau"], x["p_value"], x["anomaly_ratio"])
+        verdict = {w: oracle_fails(x["kendall_tau"], x["p_value"], paper_oracle(x).anomaly_ratio)
                    for w, x in (("correct", c), ("released_code", r))}
         line = (f"**{layer}**: tau {_fmt(c['kendall_tau'])} with the correct sub-network, {_fmt(r['kendall_tau'])} "
                 f"with the released code's wiring")
@@ -40,8 +42,9 @@ def wiring_conclusion(runs: dict) -> str:
             nearer = "released-code" if abs(r["kendall_tau"] - ref["kendall_tau"]) < abs(
                 c["kendall_tau"] - ref["kendall_tau"]) else "correct"
             line += f" (paper {ref['kendall_tau']:+.2f}; the {nearer} wiring is nearer)"
-        line += ("; the oracle's pick is the same mask" if c["oracle_mask_id"] == r["oracle_mask_id"]
-                 else f"; the oracles pick different masks ({c['oracle_kept']} vs {r['oracle_kept']})")
+        oc, orr = paper_oracle(c), paper_oracle(r)
+        line += ("; the oracle's pick is the same mask" if oc.mask_id == orr.mask_id
+                 else f"; the oracles pick different masks ({oc.kept} vs {orr.kept})")
         line += (". By the paper's flags the oracle " + ("fails" if verdict["correct"] else "works") +
                  " with correct wiring and " + ("fails" if verdict["released_code"] else "works") +
                  " with the released wiring.")
@@ -57,11 +60,11 @@ def _wiring_meaning(runs: dict) -> str:
     if any(t is None for ts in taus.values() for t in ts):
         return "**What this means:** a tau is undefined in at least one setting, so no overall reading is given."
     diff = [r - c for c, r in zip(taus["correct"], taus["released_code"])]
-    flips = [layer for layer in layers if oracle_fails(
-        runs[layer, "correct"].summary["kendall_tau"], runs[layer, "correct"].summary["p_value"],
-        runs[layer, "correct"].summary["anomaly_ratio"]) != oracle_fails(
-        runs[layer, "released_code"].summary["kendall_tau"], runs[layer, "released_code"].summary["p_value"],
-        runs[layer, "released_code"].summary["anomaly_ratio"])]
+    def fails(sm: dict) -> bool:
+        return oracle_fails(sm["kendall_tau"], sm["p_value"], paper_oracle(sm).anomaly_ratio)
+
+    flips = [layer for layer in layers
+             if fails(runs[layer, "correct"].summary) != fails(runs[layer, "released_code"].summary)]
     direction = ("more negative (the mis-wired loss tracks the final accuracy *better*)" if all(d < 0 for d in diff)
                  else "less negative (the mis-wired loss tracks the final accuracy *worse*)" if all(d > 0 for d in diff)
                  else "sometimes more and sometimes less negative")
