@@ -3,11 +3,13 @@ the paper's conclusion depends on it."""
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 
 from ..analysis import reference
 from ..analysis.agreement import oracle_fails
 from ..analysis.oracle import paper_oracle
+from . import charts
 from .setting import _fmt, _p
 
 
@@ -76,3 +78,59 @@ def _wiring_meaning(runs: dict) -> str:
             f"wiring makes tau {direction}, by {min(diff):+.2f} to {max(diff):+.2f}. {verdict} "
             "The paper's LeNet numbers were measured with the released wiring, so where the two differ, the "
             "correct sub-network's tau is the one that answers the paper's question.")
+
+
+# ---- which protocol made the paper's points (analysis/which_protocol.py computes; this words and draws) ----
+
+SOURCE_NAMES = {"paper": "paper (recovered points)", "correct": "ours, correct wiring",
+                "released_code": "ours, released code's wiring"}
+
+
+def protocol_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table as the page shows it: one row per (setting, source, network), rounded once here."""
+    t = table.assign(source=table["source"].map(SOURCE_NAMES))
+    return t.set_index(["setting", "source", "seed"]).round({"loss q10": 2, "loss median": 2, "loss q90": 2,
+                                                               "KS to paper": 2, "KS p": 3, "acc median %": 2,
+                                                               "acc IQR pp": 2, "tau": 2, "anomaly %": 1})
+
+
+def protocol_chart(table: pd.DataFrame) -> alt.VConcatChart:
+    """Small multiples: each setting's pruned-loss distribution (log scale) for the paper's points and each twin."""
+    panels = []
+    for setting, g in table.groupby("setting", sort=False):
+        labels = [SOURCE_NAMES[s] + ("" if seed in (0, "one, unseeded") else f" (network {seed})")
+                  for s, seed in zip(g["source"], g["seed"])]
+        d = pd.DataFrame({"source": labels, "wiring": [SOURCE_NAMES[s] for s in g["source"]], "q10": g["loss q10"],
+                          "median": g["loss median"], "q90": g["loss q90"],
+                          "network": g["seed"].astype(str)})
+        y = alt.Y("source:N", title=None, sort=labels)
+        x = alt.X("q10:Q", title="pruned train loss (nats, log scale): 10th to 90th percentile, median",
+                  scale=alt.Scale(type="log"))
+        bars = alt.Chart(d).mark_rule(strokeWidth=2).encode(x=x, x2="q90:Q", y=y, color=alt.Color(
+            "wiring:N", legend=None, scale=alt.Scale(domain=list(SOURCE_NAMES.values()),
+                                                     range=[charts.COLORS["paper"], "#1f77b4", "#ff7f0e"])))
+        dots = alt.Chart(d).mark_point(filled=True, size=60, color="#1f1f1f").encode(
+            x="median:Q", y=y, tooltip=["source", "network", alt.Tooltip("median:Q", format=".2f")])
+        panels.append(alt.layer(bars, dots).properties(width=520, height=24 * len(d), title=setting))
+    return alt.vconcat(*panels)
+
+
+def protocol_sentences(verdicts: pd.DataFrame) -> str:
+    """Setting by setting, computed words: which wiring's pruned losses the paper's points resemble, by how much,
+    and whether that exceeds what the pretrained network alone moves."""
+    out = []
+    for _, v in verdicts.iterrows():
+        if v["nearer"] is None:
+            have = "correct" if v["KS correct"] == v["KS correct"] else "released-code"
+            out.append(f"- **{v['setting']}**: only the {have} twin is stored at this profile (KS distance "
+                       f"{v['KS correct' if have == 'correct' else 'KS released']:.2f}); the other is queued.")
+            continue
+        nearer = "the released code's" if v["nearer"] == "released_code" else "the correct"
+        spread = ("" if v["KS spread"] != v["KS spread"] else
+                  f"; across {v['n networks']} pretrained networks the distance moves by up to {v['KS spread']:.2f}")
+        how = ("which settles it" if v["settled"] else "which does not settle it") if spread else \
+            "from one pretrained network"
+        out.append(f"- **{v['setting']}**: the paper's pruned losses resemble those of {nearer} wiring (KS distance "
+                   f"{min(v['KS correct'], v['KS released']):.2f} against {max(v['KS correct'], v['KS released']):.2f}"
+                   f"{spread}, {how}).")
+    return "\n".join(out) or "No setting of this profile has a stored twin yet."

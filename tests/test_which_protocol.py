@@ -1,0 +1,39 @@
+"""Which protocol made the paper's points (analysis/which_protocol.py): the two-sample distance on fabricated samples
+and the verdict's rule (a wiring is named only when it is nearer by more than the networks move the distance)."""
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ks_2samp
+
+from oracle_core.analysis.which_protocol import COLUMNS, _row, protocol_verdicts
+
+
+def test_the_distance_is_the_ks_statistic_on_log_pruned_loss():
+    rng = np.random.default_rng(0)
+    paper = np.exp(rng.normal(1.7, 0.4, 252))
+    same, other = np.exp(rng.normal(1.7, 0.4, 45)), np.exp(rng.normal(0.8, 0.4, 45))
+    acc = np.full(45, 0.98)
+    near, far = _row("s", "released_code", 0, same, acc, paper, -0.5, 0.02), _row("s", "correct", 0, other, acc, paper,
+                                                                                  -0.3, 0.0)
+    assert near["KS to paper"] < 0.25 < 0.7 < far["KS to paper"]
+    assert np.isclose(far["KS to paper"], ks_2samp(np.log(other), np.log(paper)).statistic)
+    assert far["KS p"] < 1e-6 < near["KS p"]
+    assert list(near) == list(COLUMNS)  # the documented columns, in order
+    assert np.isclose(near["loss median"], np.median(same)) and near["acc IQR pp"] == 0.0
+
+
+def _table(ks: dict) -> pd.DataFrame:
+    rows = [{"setting": "s", "source": "paper", "seed": "one, unseeded", "KS to paper": np.nan}]
+    rows += [{"setting": "s", "source": w, "seed": seed, "KS to paper": d} for (w, seed), d in ks.items()]
+    return pd.DataFrame(rows)
+
+
+def test_a_wiring_is_named_only_when_nearer_by_more_than_the_networks_move_it():
+    one = protocol_verdicts(_table({("correct", 0): 0.6, ("released_code", 0): 0.3})).iloc[0]
+    assert one["nearer"] == "released_code" and one["settled"] and one["n networks"] == 1
+    # two networks under the correct wiring move the distance by 0.5: a gap of 0.3 does not settle it
+    spread = protocol_verdicts(_table({("correct", 0): 0.6, ("correct", 1): 0.1,
+                                       ("released_code", 0): 0.3})).iloc[0]
+    assert spread["nearer"] == "released_code" and not spread["settled"] and np.isclose(spread["KS spread"], 0.5)
+    missing = protocol_verdicts(_table({("correct", 0): 0.6})).iloc[0]
+    assert missing["nearer"] is None and not missing["settled"]
