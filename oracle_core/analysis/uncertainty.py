@@ -41,3 +41,33 @@ def heterogeneity(taus: list[float], ses: list[float]) -> dict[str, float]:
     q = float((w * (t - mean) ** 2).sum())
     return {"k": len(t), "Q": q, "p": float(chi2.sf(q, len(t) - 1)), "sd between": float(t.std(ddof=1)),
             "mean se": float(se.mean()), "weighted mean": mean}
+
+
+def between_network_variance(groups: list[tuple[list[float], list[float]]]) -> dict[str, float]:
+    """The variance of tau from one pretrained network to another (tau^2 of a random-effects model), estimated by
+    DerSimonian-Laird from every setting with two or more networks (each group: those networks' taus and bootstrap
+    standard errors over their masks), pooled over settings by summing Q, its expectation and the weight terms:
+    tau^2 = max(0, (Q - df) / (sum w - sum w^2 / sum w)). Returns tau2, the groups and networks it rests on."""
+    q = df = c = 0.0
+    used = nets = 0
+    for taus, ses in groups:
+        t, se = np.asarray(taus, float), np.asarray(ses, float)
+        if len(t) < 2 or not np.all(se > 0):
+            continue
+        w = 1 / se ** 2
+        mean = (w * t).sum() / w.sum()
+        q += float((w * (t - mean) ** 2).sum())
+        df += len(t) - 1
+        c += float(w.sum() - (w ** 2).sum() / w.sum())
+        used, nets = used + 1, nets + len(t)
+    tau2 = max(0.0, (q - df) / c) if c > 0 else float("nan")
+    return {"tau2": tau2, "sd": float(np.sqrt(tau2)) if tau2 == tau2 else float("nan"), "settings": used,
+            "networks": nets, "Q": q, "df": df}
+
+
+def agreement_halfwidth(se_ours: float, se_paper: float, tau2: float, z: float = 1.959964) -> float:
+    """Half-width of the 95% interval for (our tau - the paper's tau) when both ran the same protocol: each is one
+    pretrained network's draw (variance tau2 each) measured on its own masks (bootstrap variances), so
+    var = se_ours^2 + se_paper^2 + 2 tau2. A difference inside it is what another network and other masks would
+    give anyway: "agrees"; outside it: "differs"."""
+    return z * float(np.sqrt(se_ours ** 2 + se_paper ** 2 + 2 * (0.0 if tau2 != tau2 else tau2)))

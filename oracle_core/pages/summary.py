@@ -7,6 +7,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
+from ..analysis.like_for_like import Answer
 from ..analysis.trends import AXES
 from ..experiment.grid import GridEntry
 from . import charts
@@ -44,3 +45,35 @@ def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VCon
         panels.append(tau_vs(t, "setting", axis.name, order=list(t.index)).properties(width=250, height=180,
                                                                                        title=axis.name))
     return charts.grid(panels, columns=2)
+
+
+def answer_markdown(a: Answer, profile: str) -> str:
+    """The study's answer in two to four computed sentences (front page and summary)."""
+    if not a.n_compared:
+        return f"No published setting has a converged run of ours at the `{profile}` profile yet."
+    against = ("our correct-wiring run (no released-code twin, the protocol the paper's code ran, is stored yet "
+               "at this profile)" if not a.n_twin else
+               f"our run of the protocol its code ran (the released-code twin) in {a.n_twin} settings and our "
+               f"correct-wiring run in the other {a.n_compared - a.n_twin}, whose twin is not stored yet"
+               if a.n_twin < a.n_compared else "our run of the protocol its code ran (the released-code twin)")
+    nets = (f"a between-network standard deviation of {a.network_sd:.2f} estimated from {a.networks} pretrained "
+            f"networks on {a.network_settings} setting(s)" if a.network_settings else
+            "no between-network term yet (no setting has two pretrained networks stored)")
+    text = [f"**Compared like with like**, the paper's tau against {against}, ours lies inside the interval that "
+            f"the masks and the pretrained network give (on average ±{a.mean_halfwidth:.2f}: bootstrap over each "
+            f"side's masks plus {nets}) in **{a.n_agree} of {a.n_compared}** converged settings"
+            + (f" and outside it in {a.n_differ} ({', '.join(a.differing)})." if a.n_differ else ".")]
+    text.append(f"With the paper's own definition of the oracle (the lowest pruned loss over every candidate) and its "
+                f"own flags, **the oracle fails in {a.n_fail_ours} of our {a.n_compared} converged settings**; the "
+                f"paper's numbers flag {a.n_fail_paper_same} of the same settings.")
+    if a.network_settings:
+        text.append(f"The pretrained network alone moves tau by a standard deviation of about {a.network_sd:.2f}, so "
+                    "a single network's tau, the paper's or ours, is one draw: a fixed threshold on the difference "
+                    "cannot decide agreement.")
+    text.append(f"Which sub-networks the paper scored: of the {a.n_protocol_both} setting(s) with both twins stored, "
+                f"the paper's pruned losses resemble the released code's wiring in {a.n_protocol_released}"
+                f" ({a.n_protocol_settled} by more than the networks move the distance)."
+                if a.n_protocol_both else
+                "Which sub-networks the paper scored is not measured at this profile yet: no setting has both its "
+                "correct and its released-code twin stored (the grid runs them first).")
+    return " ".join(text)
