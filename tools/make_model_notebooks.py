@@ -104,9 +104,11 @@ IMAGENET_RUN = ("Needs `ILSVRC2012_img_train.tar`, `ILSVRC2012_img_val.tar` and 
 NOTEBOOKS = {
     "lenet_mnist": notebook(
         "lenet_mnist", "LeNet5-Mini on MNIST: does the oracle's pick survive retraining?",
-        "One panel of the paper's Figure 2: every mask of the named layer(s) is scored by its **pruned train loss** "
-        "(before any retraining), then retrained; the scatter shows whether a low pruned loss predicts a high final "
-        "accuracy. The oracle (lowest pruned loss) is the star; red points are masks that beat it after retraining. "
+        "One panel of the paper's Figure 2: every candidate mask of the named layer(s) is scored by its **pruned "
+        "train loss** (before any retraining), then retrained (every one, or a seeded sample of them: the profile "
+        "line below says which); the scatter shows whether a low pruned loss predicts a high final accuracy. The "
+        "oracle (lowest pruned loss over every candidate) is the star; red points are masks that beat it after "
+        "retraining. "
         "Run it with `papermill notebooks/lenet_mnist.ipynb out.ipynb -p layers conv2 -p ratio 0.3`: the default "
         "profile, `converged`, retrains 45 sampled masks per setting with the paper's 30 epochs on a laptop; "
         "`-p profile paper` retrains every mask.",

@@ -57,10 +57,15 @@ def data_links(spec, result: StudyResult | None) -> HTML:
 def protocol_sentence(res: StudyResult) -> str:
     s, env = res.spec, res.env
     prof = profile_of(s)
-    masks = "every mask" if s.n_masks == 0 else f"{s.n_masks} masks sampled without duplicates (seed {s.seed})"
+    n, cands = res.summary["n_masks"], int(res.summary.get("candidates", res.summary["n_masks"]))
+    scored = (f"every one of the {cands} candidate masks" if s.n_masks == 0 else
+              f"{cands} candidate masks sampled without duplicates (seed {s.seed})") + " scored by pruned train loss"
+    retrained = (f"all {n} retrained" if n == cands else
+                 f"a seeded uniform sample of N = {n} of them retrained, with the oracle's own pick and the L1 and "
+                 "Taylor picks retrained beside it (kept out of N)")
     return (f"**Profile `{s.profile}`** "
             f"({'the paper protocol' if s.profile == 'paper' else 'a reduced protocol, not the paper'}): "
-            f"{masks}, N = {res.summary['n_masks']}; retraining {s.retrain.describe()}; {s.repeats} repeat(s) per "
+            f"{scored}; {retrained}; retraining {s.retrain.describe()}; {s.repeats} repeat(s) per "
             f"mask; "
             f"training set {s.train_subset or 'all'} images, retraining on {s.retrain_subset or 'all'} of them; "
             f"wiring `{s.wiring}`"
