@@ -401,7 +401,7 @@ def test_a_damaged_pretrained_network_is_a_one_line_error_naming_it(tmp_path):
     shared = RunStore(spec, "lenet_mnist", tmp_path).shared_pretrained_pt
     shared.write_bytes(b"not a checkpoint")
     other = replace(spec, ratio=0.3)  # same pretraining key: it loads the shared dense network
-    with pytest.raises(OracleError, match=f"{shared}.*damaged.*delete it and rerun"):
+    with pytest.raises(OracleError, match=f"{shared} is not the network its pretrain.json recorded.*delete"):
         runner.run_study(other, "lenet_mnist", tmp_path, progress=False)
 
 
@@ -418,15 +418,18 @@ def finished_root(tmp_path_factory):
     ("summary.json", lambda t: t.replace('"n_masks"', '"n_mask"'), "summary.json is damaged (no 'n_masks')"),
     ("summary.json", lambda t: json.dumps({**json.loads(t), "anomaly_ratio": "0.5"}),
      "summary.json is damaged ('anomaly_ratio' is '0.5')"),
-    ("masks.csv", lambda t: "\n".join(t.splitlines()[:-1]) + "\n", "masks.csv is damaged (3 masks where summary"),
-    ("masks.csv", lambda t: t.replace("final_test_acc", "final_acc"), "masks.csv is damaged (it needs the columns"),
-    ("curves.csv", lambda t: t.replace(",", ";"), "curves.csv is damaged (missing columns"),
+    ("masks.csv", lambda t: "\n".join(t.splitlines()[:-1]) + "\n", "masks.csv is damaged (3 masks where"),
+    ("masks.csv", lambda t: t.replace("final_test_acc", "final_acc"), "masks.csv is damaged (a missing column"),
+    ("curves.csv", lambda t: t.replace(",", ";"), "curves.csv is damaged (it needs the columns"),
     ("env.json", lambda t: "[1, 2]", "env.json is damaged (not a JSON object)"),
 ])
 @pytest.mark.slow
-def test_a_damaged_final_file_is_one_line_naming_it_and_the_fix(finished_root, tmp_path, file, damage, needle):
-    """Every file of a finished folder is validated on read (experiment/records.py): a damaged one stops the run, the
-    page loader and the CLI with one line naming the file and what to do, and changes nothing."""
+@pytest.mark.parametrize("sealed", [True, False])
+def test_a_damaged_final_file_is_one_line_naming_it_and_the_fix(finished_root, tmp_path, file, damage, needle, sealed):
+    """Every file of a finished folder is validated on read: a sealed folder's damaged file fails its checksum
+    (experiment/integrity.py); an unsealed one (finished before sealing existed) fails its content check
+    (experiment/records.py) instead of being sealed. Either stops the run, the page loader and the CLI with one line
+    naming the file and what to do, and changes nothing."""
     import shutil
 
     from oracle_core.experiment import commands
@@ -436,14 +439,20 @@ def test_a_damaged_final_file_is_one_line_naming_it_and_the_fix(finished_root, t
     shutil.copytree(finished_root, tmp_path / "r")
     root = tmp_path / "r"
     folder = RunStore(spec, "lenet_mnist", root).dir
+    if not sealed:
+        (folder / "manifest.json").unlink()
     path = folder / file
     path.write_text(damage(path.read_text()))
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-    for load in (lambda: runner.run_study(spec, "lenet_mnist", root, progress=False), lambda: load_run_dir(folder)):
+    loads = [lambda: runner.run_study(spec, "lenet_mnist", root, progress=False)]
+    loads += [lambda: load_run_dir(folder)] if sealed else []  # a reader never seals: "no manifest", tested elsewhere
+    for load in loads:
         with pytest.raises(OracleError) as e:
             load()
         msg = str(e.value)
-        assert needle in msg and "\n" not in msg and "move its folder" in msg and str(path) in msg
+        want = ((f"{file} does not match its checksum", "move the folder away") if sealed
+                else (needle, "move its folder"))
+        assert want[0] in msg and "\n" not in msg and want[1] in msg and str(path) in msg, msg
     assert commands.main(["run", "--profile", "smoke", "--seed", "26", "--n-masks", "4", "--results", str(root)]) == 2
     assert before == {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 

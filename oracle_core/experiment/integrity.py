@@ -29,7 +29,7 @@ from ..compute.masks import count_masks
 from ..compute.stats import per_mask
 from ..compute.surgery import layer_sizes
 from ..models import build_model
-from .records import CURVE_COLUMNS, damaged, read_pruned, read_summary
+from .records import CURVE_COLUMNS, damaged, read_object, read_pruned, read_summary
 from .spec import StudySpec
 from .store import (
     CRITERIA_CSV,
@@ -148,7 +148,10 @@ def _check_curves(path: Path, curves: pd.DataFrame, rows: pd.DataFrame, spec: St
 def verify_contents(store: RunStore) -> None:
     """The range and shape checks of a finished folder (no checksums): what sealing a legacy folder requires."""
     spec, d = store.spec, store.dir
-    summary = read_summary(d / SUMMARY_JSON, spec.key)
+    summary = read_summary(regular_file(d / SUMMARY_JSON), spec.key)
+    for name in (ENV_JSON, SPEC_JSON):
+        if (d / name).exists():
+            read_object(regular_file(d / name))
     try:
         sizes = layer_sizes(build_model(spec.model, 1, 10), spec.layers) if spec.model.startswith("lenet") else None
     except Exception:  # noqa: BLE001 - a model this code cannot build: the count checks are skipped

@@ -164,9 +164,9 @@ def _finished(store: RunStore) -> StudyResult:
     manifest) is sealed now, under the folder's lock, if its contents pass every check."""
     store.check_spec()
     if not store.manifest_json.exists():
+        verify_contents(store)  # before anything is written: a folder that fails is refused untouched
         with store.lock():
             if not store.manifest_json.exists():
-                verify_contents(store)
                 seal(store, later=True)
     return load_result(store)
 
