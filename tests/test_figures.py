@@ -30,10 +30,17 @@ def test_cells_hold_stored_results_and_commands_for_the_rest(smoke_grid):
     assert [c.entry.ratio for c in cs] == sorted(c.entry.ratio for c in cs)  # figure order
 
 
-def _fake(tau, anomaly=0.1, median=0.98):
-    sm = {"n_masks": 10, "kendall_tau": tau, "p_value": 0.01, "anomaly_ratio": anomaly,
+def _fake(tau, anomaly=0.1, median=0.98, global_rank=None):
+    """A summary with the keys every stored one has (records.SUMMARY_SCHEMA); ``global_rank``: the paper's oracle
+    (over every candidate) was retrained beside a sample of 10 and ranks there."""
+    sm = {"n_masks": 10, "kendall_tau": tau, "p_value": 0.01, "anomaly_ratio": anomaly, "oracle_mask_id": "m",
+          "oracle_kept": "conv1:0", "oracle_pruned_train_loss": 0.5, "oracle_acc_rank": 2,
           "oracle_final_test_acc": 0.98, "final_acc_median": median, "kendall_tau_loss": -tau,
           "anomaly_ratio_loss": 0.0}
+    if global_rank is not None:
+        sm.update(candidates=252, global_oracle_mask_id="g", global_oracle_kept="conv1:9",
+                  global_oracle_pruned_train_loss=0.1, global_oracle_final_test_acc=0.99,
+                  global_oracle_acc_rank=global_rank)
     return SimpleNamespace(summary=sm)
 
 
@@ -43,8 +50,11 @@ def test_setting_table_states_agreement_and_disagreement_against_the_paper():
                                                                     _fake(+0.10), None, "cmd"),
           cells.Cell(GridEntry("lenet_mnist", "conv3", 0.5), None, None, "cmd"),
           # paper median 98.18% at conv2 @ 0.5: 1.1 pp below it is under-trained, whatever the tau
-          cells.Cell(GridEntry("lenet_mnist", "conv2", 0.6), _fake(-0.42, median=0.969), None, "cmd")]
+          cells.Cell(GridEntry("lenet_mnist", "conv2", 0.6), _fake(-0.42, median=0.969), None, "cmd"),
+          cells.Cell(GridEntry("lenet_mnist", "conv1", 0.8), _fake(-0.3, anomaly=0.6, global_rank=1), None, "cmd")]
     t = figure.setting_table(cs)
+    # the paper's oracle (over every candidate) decides the anomaly ratio and the oracle's accuracy, not the sample's
+    assert t.loc["conv1 @ 0.8", "anomaly % ours"] == 0.0 and t.loc["conv1 @ 0.8", "oracle acc % ours"] == 99.0
     assert t.loc["conv1 @ 0.5", "verdict"] == "agrees"
     assert t.loc["conv2 @ 0.5", "verdict"] == "differs by +0.61"
     assert t.loc["conv3 @ 0.5", "verdict"] == "not run yet"

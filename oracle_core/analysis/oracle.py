@@ -61,21 +61,21 @@ def anomaly_interval(acc: np.ndarray, threshold: float, resamples: int = BOOT_RE
 
 def paper_oracle(summary: dict, sample_acc: np.ndarray | None = None) -> PaperOracle:
     """The paper's oracle from a run's summary (and, for the interval, the sample's per-mask final accuracies)."""
-    n = int(summary["n_masks"])
-    glob = "global_oracle_final_test_acc" in summary and summary.get("global_oracle_mask_id") is not None
+    n = int(summary.get("n_masks") or 1)  # a stored summary has every key (records.SUMMARY_SCHEMA); a partial one
+    glob = summary.get("global_oracle_mask_id") is not None and "global_oracle_final_test_acc" in summary
     pre = "global_oracle_" if glob else "oracle_"
-    acc_o = float(summary[f"{pre}final_test_acc"])
-    rank = int(summary["global_oracle_acc_rank"] if glob else summary["oracle_acc_rank"])
+    nan = float("nan")
+    acc_o = float(summary.get(f"{pre}final_test_acc", nan))
+    rank = int(summary["global_oracle_acc_rank"] if glob else summary.get("oracle_acc_rank", 0))
     ratio = (rank - 1) / n if glob else float(summary["anomaly_ratio"])
     ci = anomaly_interval(sample_acc, acc_o) if sample_acc is not None else (ratio, ratio)
     return PaperOracle(
-        mask_id=str(summary[f"{pre}mask_id"]), kept=str(summary[f"{pre}kept"]),
-        pruned_train_loss=float(summary[f"{pre}pruned_train_loss"]), final_test_acc=acc_o, rank=rank,
+        mask_id=str(summary.get(f"{pre}mask_id", "")), kept=str(summary.get(f"{pre}kept", "")),
+        pruned_train_loss=float(summary.get(f"{pre}pruned_train_loss", nan)), final_test_acc=acc_o, rank=rank,
         anomaly_ratio=ratio, anomaly_ci=ci,
         scope="all candidates" if glob or int(summary.get("candidates", n)) == n else "the retrained masks",
-        candidates=int(summary.get("candidates", n)), n=n, within_mask_id=str(summary["oracle_mask_id"]),
-        within_rank=int(summary["oracle_acc_rank"]), within_anomaly_ratio=float(summary["anomaly_ratio"]))
-
+        candidates=int(summary.get("candidates", n)), n=n, within_mask_id=str(summary.get("oracle_mask_id", "")),
+        within_rank=int(summary.get("oracle_acc_rank", 0)), within_anomaly_ratio=float(summary["anomaly_ratio"]))
 
 OUTCOMES = ("pruned_train_loss", "final_test_acc", "final_test_loss", "final_train_loss")
 
