@@ -108,3 +108,24 @@ def test_the_variants_page_selects_each_axis_base_first():
         assert {(c.entry.dataset, c.entry.layers, c.entry.ratio) for c in got} == {("mnist", "conv1", 0.5)}
     with pytest.raises(ValueError, match="no complexity axis 'height'"):
         cells.on_axis("height")
+
+
+def test_a_direction_is_read_only_when_it_holds_under_resampling():
+    """Our direction counts (reproduced or not) only when it holds in at least 95% of resamples of each setting's tau
+    over masks and pretrained networks; three rising points with standard errors as large as their spread are 'not
+    settled', and the sentence says so with the share."""
+    rows = _table(_ratio_rows([-0.6, -0.5, -0.4, -0.3], [-0.7, -0.6, -0.5, -0.2]))
+    keys = [("lenet5_mini", "mnist", "conv1", r) for r in (0.2, 0.3, 0.4, 0.5)]
+    tight = trends.trends(rows, ({k: 0.01 for k in keys}, 0.0)).loc["pruning ratio (conv1)"]
+    assert tight["reproduced"] == "yes" and tight["direction holds"] > 0.99
+    loose = trends.trends(rows, ({k: 0.2 for k in keys}, 0.09)).loc["pruning ratio (conv1)"]
+    assert loose["reproduced"] == "not settled" and loose["direction holds"] < trends.SETTLED
+    text = trends.trend_sentences(trends.trends(rows, ({k: 0.2 for k in keys}, 0.09)), "converged")
+    assert "**not settled**" in text and "of resamples over masks and pretrained networks" in text
+
+
+def test_an_unread_axis_says_which_way_its_points_go_so_far():
+    rows = [("lenet5_mini", ds, "conv1", 0.5, tau, ours, None if ours is None else "converged", False)
+            for ds, tau, ours in (("mnist", -0.5, -0.27), ("fashion_mnist", -0.4, -0.53), ("kmnist", -0.3, None))]
+    text = trends.trend_sentences(trends.trends(_table(rows)), "converged")
+    assert "the 2 converged so far go from -0.27 to -0.53, against the paper's direction" in text

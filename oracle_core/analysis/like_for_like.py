@@ -133,3 +133,11 @@ def study_answer(profile: str, root: Path | None = None) -> Answer:
     table, var = like_for_like(profile, root)
     head = headline(runs_table(root), profile)
     return answer(table, var, head, protocol_verdicts(protocol_table(profile, root)))
+
+
+def tau_uncertainty(profile: str, root: Path | None = None) -> tuple[dict, float]:
+    """(setting key (model, dataset, layers, ratio) -> our correct-wiring tau's bootstrap standard error at seed 0,
+    the between-network variance): what analysis.trends resamples to say whether a trend's direction is settled."""
+    stored = _stored(profile, root)
+    ses = {k[:4]: se for k, (_tau, se, _acc) in stored.items() if k[4] == "correct" and k[5] == 0}
+    return ses, network_variance(stored)["tau2"]

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
 MIN_POINTS = 3  # converged settings an axis needs before our trend is read
+SETTLED = 0.95  # share of resamples (masks and pretrained networks) in which our direction must hold
+DRAWS, DRAW_SEED = 4000, 0
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,23 @@ def _direction(pos: list[float], tau: list[float]) -> int:
 _WORDS = {1: "rises (a weaker oracle)", -1: "falls (a stronger oracle)", 0: "shows no clear direction"}
 
 
-def trends(table: pd.DataFrame) -> pd.DataFrame:
+def direction_holds(pos: list[float], tau: list[float], se: list[float], tau2: float, direction: int,
+                    draws: int = DRAWS, seed: int = DRAW_SEED) -> float:
+    """The share of resampled axes on which our direction holds: each setting's tau drawn from a normal with its
+    bootstrap variance over masks plus the between-network variance (random-effects: another sample of masks and
+    another pretrained network), the direction recomputed on every draw."""
+    rng = np.random.default_rng(seed)
+    sd = np.sqrt(np.asarray(se, float) ** 2 + (0.0 if tau2 != tau2 else tau2))
+    sims = np.asarray(tau, float) + rng.standard_normal((draws, len(tau))) * sd
+    return float(np.mean([_direction(pos, list(row)) == direction for row in sims]))
+
+
+def trends(table: pd.DataFrame, uncertainty: tuple[dict, float] | None = None) -> pd.DataFrame:
     """One row per axis: the paper's direction and range, ours on the converged settings, and whether ours
-    reproduces it ('yes', 'no', or 'not yet' with how many converged settings exist)."""
+    reproduces it: 'yes' or 'no' when our direction holds in at least SETTLED of the resamples ('direction holds'),
+    'not settled' when it does not, 'not yet' until enough converged settings exist. ``uncertainty``: (setting key
+    (model, dataset, layers, ratio) -> tau's bootstrap standard error, between-network variance), from
+    like_for_like.tau_uncertainty; without it a direction is read as settled (the earlier rule)."""
     rows = []
     for axis in AXES:
         sel = table[table[axis.vary].isin(axis.order)]
@@ -77,6 +94,14 @@ def trends(table: pd.DataFrame) -> pd.DataFrame:
         p_dir = _direction(list(paper["_pos"]), list(paper["paper_tau"]))
         readable = len(ours) >= MIN_POINTS and ours["_pos"].nunique() >= 2  # at least two places along the axis
         o_dir = _direction(list(ours["_pos"]), list(ours["our_tau"])) if readable else None
+        holds = float("nan")
+        if o_dir is not None and uncertainty is not None:
+            ses, tau2 = uncertainty
+            se = [ses.get((m, d, la, r), float("nan")) for m, d, la, r in
+                  zip(ours["model"], ours["dataset"], ours["layers"], ours["ratio"])]
+            if all(x == x for x in se):
+                holds = direction_holds(list(ours["_pos"]), list(ours["our_tau"]), se, tau2, o_dir)
+        settled = o_dir is not None and (holds != holds or holds >= SETTLED)
         rows.append({
             "axis": axis.name, "harder": axis.harder, "settings": len(paper),
             "paper direction": p_dir, "paper first": paper["paper_tau"].iloc[0] if len(paper) else float("nan"),
@@ -84,7 +109,9 @@ def trends(table: pd.DataFrame) -> pd.DataFrame:
             "converged ours": len(ours), "our direction": o_dir,
             "our first": ours["our_tau"].iloc[0] if len(ours) else float("nan"),
             "our last": ours["our_tau"].iloc[-1] if len(ours) else float("nan"),
-            "reproduced": "not yet" if o_dir is None else ("yes" if o_dir == p_dir else "no"),
+            "direction holds": holds,
+            "reproduced": "not yet" if o_dir is None else "not settled" if not settled else (
+                "yes" if o_dir == p_dir else "no"),
             "not yet ours": tuple(v for v in paper[axis.vary] if v not in converged),
         })
     return pd.DataFrame(rows).set_index("axis")
@@ -105,11 +132,19 @@ def trend_sentences(tr: pd.DataFrame, profile: str, cannot_run: dict[str, str] |
         if r["reproduced"] == "not yet":
             ours = (f"ours at `{profile}`: not read yet, {r['converged ours']} converged setting(s) of "
                     f"{r['settings']} (at least {MIN_POINTS}, at two or more places along the axis, are needed); "
-                    f"still to converge: {_still_to_run(r['not yet ours'], cannot_run or {})}")
+                    + (f"the {r['converged ours']} converged so far go from {r['our first']:+.2f} to "
+                       f"{r['our last']:+.2f}, " + ("the paper's direction" if (r['our last'] - r['our first']) *
+                                                    r['paper direction'] > 0 else "against the paper's direction")
+                       + "; " if r["converged ours"] >= 2 and r["our last"] != r["our first"] else "")
+                    + f"still to converge: {_still_to_run(r['not yet ours'], cannot_run or {})}")
         else:
+            holds = r.get("direction holds", float("nan"))
+            share = "" if holds != holds else (f" (that direction holds in {100 * holds:.0f}% of resamples over masks "
+                                               "and pretrained networks)")
             ours = (f"ours at `{profile}` {_WORDS[r['our direction']]}, from {r['our first']:+.2f} to "
-                    f"{r['our last']:+.2f} over {r['converged ours']} converged settings: "
+                    f"{r['our last']:+.2f} over {r['converged ours']} converged settings{share}: "
                     + ("**the trend is reproduced**" if r["reproduced"] == "yes" else
-                       "**the trend is not reproduced**"))
+                       "**the trend is not reproduced**" if r["reproduced"] == "no" else
+                       f"**not settled** (a direction is read only when it holds in at least {100 * SETTLED:.0f}%)"))
         lines.append(f"- **{axis}**: {paper}; {ours}.")
     return "\n".join(lines)
