@@ -334,11 +334,14 @@ def test_the_pretrained_networks_conclusion_follows_cochrans_q(taus, ses, needle
 
 
 @pytest.mark.parametrize("taus,epochs,needles", [
-    ([0.37], "3 / 30", ["tau +0.37, below the paper's range (+0.56 to +0.71)", "Our short retraining is the paper's"]),
-    ([0.73, 0.79], "1 / 3", ["+0.73 to +0.79, above the paper's range", "first 1 of 3 epochs, a larger fraction"]),
-    ([0.60, 0.65], "3 / 30", ["within the paper's range"]),
+    ([0.37], "3 / 30", ["tau +0.37.", "lower than the paper's in every one (median difference -0.19)",
+                        "at a lower level", "Our short retraining is the paper's"]),
+    ([0.73, 0.79], "1 / 3", ["+0.73 to +0.79", "higher than the paper's in every one", "first 1 of 3 epochs"]),
+    ([0.50, 0.65], "3 / 30", ["lower than the paper's in 1 and higher in 1", "about its level"]),
 ])
-def test_the_lesson_conclusion_places_our_tau_against_the_papers_range(taus, epochs, needles):
+def test_the_lesson_conclusion_pairs_our_tau_with_the_papers_same_setting(taus, epochs, needles):
+    """Ours against the paper's panel of the same setting, pair by pair (a range beside a range hid that ours was
+    lower in every pair); the paper's 0.71 of a setting we have not run is not compared."""
     import pandas as pd
 
     n = len(taus)

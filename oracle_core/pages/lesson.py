@@ -108,10 +108,19 @@ def lesson_conclusion(lt: pd.DataFrame) -> str:
     if done.empty:
         return "No lesson setting has been run at this profile yet."
     lo, hi = done["tau short vs full, ours"].min(), done["tau short vs full, ours"].max()
-    pl, ph = lt["tau short vs full, paper"].min(), lt["tau short vs full, paper"].max()
-    where = ("below" if hi < pl else "above" if lo > ph else "within" if pl <= lo and hi <= ph else "overlapping")
     text = (f"Over {len(done)} setting(s), our short-retrain accuracy ranks the masks like the full retraining with "
-            f"tau {value_range(lo, hi, '+.2f')}, {where} the paper's range ({pl:+.2f} to {ph:+.2f}).")
+            f"tau {value_range(lo, hi, '+.2f')}.")
+    paired = done.dropna(subset=["tau short vs full, paper"])  # the same setting's panel in the paper
+    if len(paired):
+        d = paired["tau short vs full, ours"] - paired["tau short vs full, paper"]
+        lower, higher = int((d < 0).sum()), int((d > 0).sum())
+        side = ("lower than the paper's in every one" if lower == len(d) else
+                "higher than the paper's in every one" if higher == len(d) else
+                f"lower than the paper's in {lower} and higher in {higher}")
+        text += (f" Setting by setting against the paper's panel of the same setting ({len(d)} paired), ours is "
+                 f"{side} (median difference {d.median():+.2f}): the paper's lesson holds here at "
+                 + ("a lower level." if lower == len(d) else "a higher level." if higher == len(d) else
+                    "about its level."))
     s, f = (int(v) for v in str(done["short / full epochs, ours"].iloc[0]).split(" / "))
     if s / f > 3 / 30:
         text += (f" Our short retraining is the first {s} of {f} epochs, a larger fraction than the paper's 3 of 30, "

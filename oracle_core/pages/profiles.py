@@ -121,7 +121,7 @@ def short_vs_converged(results_root: Path | None = None, short: str = "cpu", ful
         color=alt.Color("profile:N", scale=alt.Scale(domain=domain, range=["#9ecae1", "#1f77b4", COLORS["paper"]]),
                         legend=alt.Legend(orient="bottom", title=None)),
         shape=alt.Shape("profile:N", scale=alt.Scale(domain=domain, range=["circle", "diamond", "square"])),
-    ).properties(width=360, height=22 * n, title=alt.TitleParams(f"tau under `{short}` and `{full}`", anchor="start"))
+    ).properties(width=360, height=22 * n, title=alt.TitleParams(f"tau under {short} and {full}", anchor="start"))
     cols = {f"tau {short}": f"tau: {short}", f"tau {full}": f"tau: {full}", "paper_tau": "tau: paper",
             f"median_acc_% {short}": f"median acc %: {short}", f"median_acc_% {full}": f"median acc %: {full}",
             "paper_median_acc_%": "median acc %: paper"}
