@@ -2,9 +2,11 @@
 short retraining, the front page's numbers."""
 
 import copy
+import json
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -350,3 +352,22 @@ def test_the_lesson_conclusion_pairs_our_tau_with_the_papers_same_setting(taus, 
                        "short / full epochs, ours": [epochs] * n + [None]})
     text = lesson.lesson_conclusion(lt)
     assert all(s in text for s in needles), text
+
+
+def test_a_figure_draws_stored_settings_and_lists_the_rest_in_one_line():
+    """No empty 'not run yet' panels (17 of them were 4,600 px of blank page): a row per stored setting, the rest named
+    in one line; a side whose accuracy range is many times the other's gets its own scale, and the title says so."""
+    rng = np.random.default_rng(0)
+    pm = pd.DataFrame({"mask_id": [f"m{i}" for i in range(20)], "kept": "conv1:0",
+                       "pruned_train_loss": rng.uniform(0.5, 5, 20), "final_test_acc": rng.uniform(0.975, 0.985, 20),
+                       "final_test_loss": rng.uniform(0.04, 0.06, 20)})
+    res = SimpleNamespace(per_mask=pm, summary=_fake(-0.3).summary, criteria_picks=pd.DataFrame())
+    stored = cells.Cell(GridEntry("lenet_mnist", "conv1+conv3", 0.5), res, "lenet5/conv1_0.5+conv3_0.5", "cmd")
+    missing = [cells.Cell(GridEntry("lenet_mnist", "conv2+conv3", 0.5), None, None, "cmd2")]
+    chart = figure.compare_grid([stored] + missing, "converged").to_dict()
+    assert len(chart["vconcat"]) == 1  # one row: the stored setting only
+    titles = json.dumps(chart)
+    assert "(own y scale)" in titles  # the paper's conv1+conv3 points span far more than ours
+    assert figure.not_run_line([stored] + missing) == ("Not run yet at this profile (1): conv2+conv3 @ 0.5; the "
+                                                       "commands are under *Settings not run yet* below.")
+    assert figure.not_run_line([stored]) == ""

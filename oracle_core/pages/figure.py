@@ -162,19 +162,36 @@ def paper_panel(c: Cell, width: int = 200, height: int = 160, x_domain=None, y_d
                                  height=height, x_domain=x_domain, y_domain=y_domain)
 
 
-def compare_grid(cs: list[Cell], profile: str, width: int = 280, height: int = 170) -> alt.VConcatChart:
-    """One row per setting: our panel on the left, the paper's on the right, each titled with whose it is, on one
-    y range (accuracy), so that a reader compares like with like."""
+def compare_grid(cs: list[Cell], profile: str, width: int = 280, height: int = 170) -> alt.Chart:
+    """One row per stored setting: our panel on the left, the paper's on the right, each titled with whose it is, on
+    one y range (accuracy) so that a reader compares like with like, unless one side's range is more than
+    OWN_SCALE times the other's (it would flatten the other): then each has its own, and the titles say so. Settings
+    not run yet get no empty panel: ``not_run_line`` names them in one line."""
     rows = []
-    for c in cs:
-        ours = _ours(c)
-        theirs = reference.paper_points(c.panel) if c.panel else None
+    for c in [c for c in cs if c.result is not None]:
+        ours, theirs = _ours(c), reference.paper_points(c.panel) if c.panel else None
+        yo, yp = _domain([ours], "final_test_acc"), _domain([theirs], "final_test_acc")
+        own = yo and yp and max(yo[1] - yo[0], yp[1] - yp[0]) > OWN_SCALE * min(yo[1] - yo[0], yp[1] - yp[0])
         yd = _domain([ours, theirs], "final_test_acc")
-        rows.append(alt.hconcat(our_panel(c, width=width, height=height, y_domain=yd,
-                                          title=f"ours ({profile}): {c.title}"),
-                                paper_panel(c, width, height, y_domain=yd, title=f"paper: {c.title}")))
+        note = " (own y scale)" if own else ""
+        rows.append(alt.hconcat(our_panel(c, width=width, height=height, y_domain=yo if own else yd,
+                                          title=f"ours ({profile}): {c.title}{note}"),
+                                paper_panel(c, width, height, y_domain=yp if own else yd,
+                                            title=f"paper: {c.title}{note}")))
+    if not rows:
+        return _placeholder("", "no setting of this group is stored at this profile yet", width, 40)
     return alt.vconcat(*rows).resolve_scale(color="shared", shape="shared").configure_title(
         fontSize=12, subtitleFontSize=10)
+
+
+OWN_SCALE = 4.0  # a y range this many times the other side's gets a panel scale of its own
+
+
+def not_run_line(cs: list[Cell]) -> str:
+    """The settings of a group with no stored run, in one line (their commands are in 'Settings not run yet')."""
+    todo = [c.title for c in cs if c.result is None]
+    return "" if not todo else (f"Not run yet at this profile ({len(todo)}): {', '.join(todo)}; the commands are "
+                                "under *Settings not run yet* below.")
 
 
 def _domain(frames: list[pd.DataFrame], col: str) -> tuple[float, float] | None:
@@ -183,14 +200,18 @@ def _domain(frames: list[pd.DataFrame], col: str) -> tuple[float, float] | None:
     if vals.empty:
         return None
     lo, hi = float(vals.min()), float(vals.max())
-    pad = 0.03 * (hi - lo or 1.0)
+    pad = 0.06 * (hi - lo or 1.0)  # the star (the largest marker) at an extreme stays inside the frame
     return lo - pad, hi + pad
 
 
 def panel_grid(cs: list[Cell], source: str = "ours", y: str = "final_test_acc", columns: int = 3,
-               shared_y: bool = False, width: int = 180, height: int = 160) -> alt.VConcatChart:
+               shared_y: bool = False, width: int = 180, height: int = 160) -> alt.Chart:
     """The panels of one figure in a grid, as in the paper: ``source`` 'ours' or 'paper'. With ``shared_y``
     every panel uses one y range (the paper shares axes within a figure row where it does so)."""
+    if source == "ours":  # settings not run yet are listed (not_run_line), not drawn as empty panels
+        cs = [c for c in cs if c.result is not None]
+        if not cs:
+            return _placeholder("", "no setting of this group is stored at this profile yet", width, 40)
     frames = [_ours(c) if source == "ours" else
               (reference.paper_points(c.panel) if c.panel else None) for c in cs]
     yd = _domain(frames, y) if shared_y else None
