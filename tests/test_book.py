@@ -137,3 +137,20 @@ def test_no_committed_result_was_computed_on_fabricated_data():
     for d in runs:
         env = json.loads((d / "env.json").read_text()) if (d / "env.json").exists() else {}
         assert env.get("dataset_md5", {}).get("fabricated") != "true", f"{d} was computed on fabricated data"
+
+
+def test_the_build_writes_a_source_archive_a_reader_can_build_the_book_from(tmp_path):
+    """The book links this companion's code at the built commit (front page and every re-run box): the archive holds
+    the package, the notebooks, the reference data, the results store and the Makefile that builds the book."""
+    import tarfile
+
+    from oracle_core.pages import build, rerun
+
+    out = build.write_source_archive(tmp_path / "_static")
+    assert out is not None and out.name == rerun.SOURCE_ARCHIVE
+    with tarfile.open(out) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    assert {"Makefile", "requirements.txt", "oracle_core/__init__.py", "notebooks/front.ipynb", "book/_toc.yml",
+            "reference/reference_results.csv"} <= names
+    assert any(n.startswith("results/lenet_mnist/") and n.endswith("/manifest.json") for n in names)
+    assert 'href="../_static/oracle-core-source.tar.gz"' in rerun.box(["<p>x</p>"], "lenet_grid")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..base.errors import OracleError
 from ..base.paths import default_results_root
+from ..experiment.envinfo import code_version
 from ..experiment.grid import mnist_grid
 from ..experiment.integrity import verify_folder, verify_store
 from ..experiment.records import read_object, read_pretrain, read_summary
@@ -196,3 +197,8 @@ def verification_table(root: Path | None = None) -> pd.DataFrame:
     progress, pretrained networks) with its state (ok / in progress / failed) and what was checked or why it fails."""
     checks = verify_store(Path(root or default_results_root()))
     return pd.DataFrame([{"folder": c.folder, "state": c.state, "detail": c.detail} for c in checks])
+
+
+def built_from() -> str:
+    """The commit the pages are executed from (a downloadable archive of it sits in the built book's static files)."""
+    return code_version()

@@ -25,6 +25,7 @@ from ..base.errors import OracleError
 from ..base.paths import REPO
 from .charts import BOOK_CHARTS_ENV
 from .downloads import DOWNLOADS_ENV
+from .rerun import SOURCE_ARCHIVE
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,24 @@ def build(profile: str = BOOK_PROFILE, dest: Path | None = None, results: Path |
     (book / "_toc.yml").write_text(toc_text())
     jb = Path(sys.executable).with_name("jupyter-book")
     _run([str(jb if jb.exists() else "jupyter-book"), "build", str(book)], "jupyter-book build")
-    return book.parent / "_build" / "html"
+    html = book.parent / "_build" / "html"
+    write_source_archive(html / "_static")
+    return html
+
+
+def write_source_archive(static: Path) -> Path | None:
+    """This companion at the built commit (package, notebooks, reference data, results store, book sources,
+    Makefile), as one archive in the book's static files, so a reader can download it and run ``make book``.
+    Without git (a build from such an archive) there is no commit to archive: it is skipped with a message."""
+    out = Path(static) / SOURCE_ARCHIVE
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    if commit.returncode != 0:
+        print("note: not a git checkout, so no source archive is written into the book", file=sys.stderr)
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _run(["git", "archive", "--format=tar.gz", f"--prefix=oracle-core-{commit.stdout.strip()}/", "-o", str(out),
+          "HEAD"], "git archive")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ..analysis.collect import built_from
 from ..experiment.grid import plan, progress, projected_hours
 from .cells import Cell
 
@@ -69,10 +70,20 @@ PAPER_URL = "https://arxiv.org/abs/2412.00143"
 CODE_URL = "https://github.com/fscdc/Oracle-Pruning-Sanity-Check"
 
 
+SOURCE_ARCHIVE = "oracle-core-source.tar.gz"  # written into the built book's _static/ by pages/build.py
+
+
+def source_link(prefix: str = "../") -> str:
+    """A link to this companion's code, notebooks, reference data and results store at the commit the book was
+    built from (``prefix``: from a page in experiments/ to the book's root)."""
+    return (f'<a href="{prefix}_static/{SOURCE_ARCHIVE}" download>this companion\'s code at commit '
+            f'<code>{html.escape(built_from()[:12])}</code></a> (unpack it and run <code>make book</code>)')
+
+
 def links(notebook: str | None = None) -> str:
-    """The paper, the authors' released code, and this page's notebook in this companion's repository."""
-    own = f" · this page's notebook: <code>notebooks/{html.escape(notebook)}.ipynb</code> in this companion's " \
-          "repository" if notebook else ""
+    """The paper, the authors' released code, and this page's notebook in this companion's code (downloadable)."""
+    own = f" · this page's notebook: <code>notebooks/{html.escape(notebook)}.ipynb</code> in {source_link()}" \
+        if notebook else ""
     return (f'<p class="oracle-links">The paper: <a href="{PAPER_URL}">arXiv 2412.00143</a> · the authors\' '
             f'released code: <a href="{CODE_URL}">fscdc/Oracle-Pruning-Sanity-Check</a>{own}.</p>')
 
