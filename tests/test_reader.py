@@ -26,9 +26,29 @@ def test_tables_show_every_row_and_format_each_column_by_kind():
     html = tables.to_html(df)
     cells_ = re.findall(r"<td>(.*?)</td>", html)
     assert html.count("<tr>") == 150 and "..." not in html  # every row, no cell cut
-    assert {"252", "1.5e-08", "-0.273", "1,200,000", tables.EMPTY} <= set(cells_)
+    assert {"252", "1.5e-08", "-0.27", "1,200,000", tables.EMPTY} <= set(cells_)
     assert "252.0" not in cells_ and "0.000" not in cells_
     assert tables.p_value(0.0498) == "0.050" and tables.p_value("<5e-6") == "<5e-6"
+
+
+def test_one_quantity_prints_one_way_on_every_page():
+    """The summary re-rounded what the figure pages printed (tau 0.030 vs 0.034, anomaly 55.60 vs 55.56, p 6.0e-04 vs
+    0.001): now every page's table goes through one formatter per quantity, chosen by the column's name."""
+    for column in ("tau ours", "tau paper", "Kendall tau", "tau (pruned loss vs final acc)"):
+        assert tables.formatter(column)(0.0344) == "+0.03" and tables.formatter(column)(-0.5555) == "-0.56"
+    for column in ("anomaly % ours", "anomaly % paper", "median acc % ours", "acc IQR pp"):
+        assert tables.formatter(column)(55.5556) == "55.56"
+    for column in ("p ours", "p paper", "KS p"):
+        assert tables.formatter(column)(0.000602) == "6.0e-04"
+    from oracle_core.pages import summary
+    wp = pd.DataFrame({"model": ["lenet5_mini"], "dataset": ["mnist"], "layers": ["conv3"], "ratio": [0.8],
+                       "paper_n": [45], "n_masks": [45], "paper_tau": [-0.09], "our_tau": [0.0344], "paper_p": ["0.4"],
+                       "our_p": [6.02e-4], "paper_anomaly_%": [20.0], "our_anomaly_%": [55.5556],
+                       "paper_median_acc_%": [82.56], "our_median_acc_%": [88.28], "verdict": ["agrees"]})
+    row = summary.readable(wp).iloc[0]  # the summary keeps the values; the formatter alone rounds them
+    assert row["tau ours"] == 0.0344 and row["anomaly % ours"] == 55.5556
+    html = tables.to_html(summary.readable(wp))
+    assert "+0.03" in html and "55.56" in html and "6.0e-04" in html
 
 
 def test_a_scatter_point_carries_its_mask_loss_accuracy_and_rank():

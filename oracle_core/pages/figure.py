@@ -60,10 +60,10 @@ ACC_VIEW = ["oracle acc % ours", "oracle acc % paper", "median acc % ours", "med
 def show_table(table: pd.DataFrame) -> None:
     """setting_table as two tables that fit the page: tau, p and anomaly ratio with the verdict; then accuracy."""
     display(Markdown("**Kendall tau, p and anomaly ratio, ours beside the paper's**"))
-    display(table[TAU_VIEW].round(3))
+    display(table[TAU_VIEW])  # tables.formatter prints each quantity one way on every page
     display(Markdown("**Accuracy (%) of the oracle's pick and of the median mask, and the analysis against final test "
                      "loss (ours)**"))
-    display(table[ACC_VIEW].round(3))
+    display(table[ACC_VIEW])
 
 
 def missing_commands(cs: list[Cell]) -> str:

@@ -22,9 +22,9 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
     name = (t["model"].str.replace("lenet5_mini", "LeNet5-Mini") + " / " + t["dataset"] + " / " + t["layers"]
             + " @ " + t["ratio"].map("{:g}".format))
     out = pd.DataFrame({"N paper": t["paper_n"], "N ours": t["n_masks"],
-                        "tau paper": t["paper_tau"], "tau ours": t["our_tau"].round(2),
+                        "tau paper": t["paper_tau"], "tau ours": t["our_tau"],
                         "p paper": t["paper_p"], "p ours": t["our_p"],
-                        "anomaly % paper": t["paper_anomaly_%"], "anomaly % ours": t["our_anomaly_%"].round(1),
+                        "anomaly % paper": t["paper_anomaly_%"], "anomaly % ours": t["our_anomaly_%"],
                         "median acc % paper": t["paper_median_acc_%"], "median acc % ours": t["our_median_acc_%"],
                         "verdict": t["verdict"]})
     out.index = pd.Index(name, name="setting")

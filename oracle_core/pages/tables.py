@@ -45,9 +45,31 @@ def value_range(lo: float, hi: float, fmt: str = ".2f") -> str:
     return a if a == b else f"{a} to {b}"
 
 
+def tau(v) -> str:
+    """A Kendall tau: signed, two decimals, everywhere in the book."""
+    return f"{v:+.2f}" if _is_num(v) and not math.isnan(v) else number(v)
+
+
+def percent(v) -> str:
+    """A percentage or percentage points: two decimals, everywhere in the book."""
+    return f"{v:.2f}" if _is_num(v) and not math.isnan(v) and not float(v).is_integer() else number(v)
+
+
+def formatter(column) -> callable:
+    """One formatter per quantity, chosen by the column's name: p-values, taus, percentages, other numbers. Pages
+    do not round before display, so one quantity prints one way on every page."""
+    name = " ".join(map(str, column)) if isinstance(column, tuple) else str(column)
+    if _P_VALUE.search(name):
+        return p_value
+    if re.search(r"\btau\b", name, re.IGNORECASE) and "s.e." not in name and "CI" not in name:
+        return tau
+    if "%" in name or re.search(r"\bpp\b", name):
+        return percent
+    return number
+
+
 def formatters(df: pd.DataFrame) -> dict:
-    return {c: p_value if _P_VALUE.search(" ".join(map(str, c)) if isinstance(c, tuple) else str(c)) else number
-            for c in df.columns}
+    return {c: formatter(c) for c in df.columns}
 
 
 def to_html(df: pd.DataFrame) -> str:
