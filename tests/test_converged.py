@@ -60,3 +60,23 @@ def test_a_sampled_run_scores_every_candidate_and_retrains_the_sample_and_the_or
         assert "oracle" in " & ".join(res.criteria_picks["criterion"])
     summary = json.loads((res.dir / "summary.json").read_text())
     assert summary["global_oracle_final_test_acc"] is not None
+
+
+def test_every_stored_twin_shares_its_networks_bytes_and_its_sampled_masks():
+    """A released-code twin (issue 28) differs from its correct-wiring run only in wiring: the same pretrained network
+    (byte for byte) and the same sampled masks retrained; read from the committed store."""
+    from oracle_core.analysis import collect
+    from oracle_core.base.paths import default_results_root
+
+    root = default_results_root()
+    runs = collect.runs_table(root)
+    twins = runs[(runs["wiring"] == "released_code") & (runs["profile"] == "converged")]
+    assert len(twins), "no released-code twin is stored at converged"
+    key = ["experiment", "model", "dataset", "layers", "ratio", "seed", "profile", "repeats"]
+    for _, t in twins.iterrows():
+        base = runs[(runs["wiring"] == "correct")].merge(t[key].to_frame().T, on=key)
+        assert len(base) == 1, t["folder"]
+        a, b = root / t["folder"], root / base["folder"].iloc[0]
+        assert (a / "pretrained.pt").read_bytes() == (b / "pretrained.pt").read_bytes()
+        ids = [set(pd.read_csv(d / "masks.csv", dtype={"mask_id": str})["mask_id"]) for d in (a, b)]
+        assert ids[0] == ids[1] and len(ids[0]) == 45
