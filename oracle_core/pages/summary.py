@@ -53,8 +53,9 @@ def answer_markdown(a: Answer, profile: str) -> str:
         return f"No published setting has a converged run of ours at the `{profile}` profile yet."
     against = ("our correct-wiring run (no released-code twin, the protocol the paper's code ran, is stored yet "
                "at this profile)" if not a.n_twin else
-               f"our run of the protocol its code ran (the released-code twin) in {a.n_twin} settings and our "
-               f"correct-wiring run in the other {a.n_compared - a.n_twin}, whose twin is not stored yet"
+               f"our run of the protocol its code ran (the released-code twin) in {a.n_twin} "
+               f"setting{'s' if a.n_twin > 1 else ''} and our correct-wiring run in the other "
+               f"{a.n_compared - a.n_twin}, whose twin is not stored yet"
                if a.n_twin < a.n_compared else "our run of the protocol its code ran (the released-code twin)")
     nets = (f"a between-network standard deviation of {a.network_sd:.2f} estimated from {a.networks} pretrained "
             f"networks on {a.network_settings} setting(s)" if a.network_settings else
