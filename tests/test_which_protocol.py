@@ -37,3 +37,16 @@ def test_a_wiring_is_named_only_when_nearer_by_more_than_the_networks_move_it():
     assert spread["nearer"] == "released_code" and not spread["settled"] and np.isclose(spread["KS spread"], 0.5)
     missing = protocol_verdicts(_table({("correct", 0): 0.6})).iloc[0]
     assert missing["nearer"] is None and not missing["settled"]
+
+
+
+def test_the_sentences_name_a_wiring_only_where_both_twins_are_stored():
+    """A table where one setting has both twins and another only its correct run: None becomes NaN in the verdicts'
+    column, and the second setting must still read 'only the correct twin is stored'."""
+    from oracle_core.pages.wiring import protocol_sentences
+
+    both = _table({("correct", 0): 0.6, ("released_code", 0): 0.3})
+    one = _table({("correct", 0): 0.8}).assign(setting="t")
+    text = protocol_sentences(protocol_verdicts(pd.concat([both, one], ignore_index=True)))
+    assert "**s**: the paper's pruned losses resemble those of the released code's wiring (KS distance 0.30" in text
+    assert "**t**: only the correct twin is stored at this profile (KS distance 0.80)" in text

@@ -120,7 +120,7 @@ def protocol_sentences(verdicts: pd.DataFrame) -> str:
     and whether that exceeds what the pretrained network alone moves."""
     out = []
     for _, v in verdicts.iterrows():
-        if v["nearer"] is None:
+        if pd.isna(v["nearer"]):  # None becomes NaN in a column that also holds names
             have = "correct" if v["KS correct"] == v["KS correct"] else "released-code"
             out.append(f"- **{v['setting']}**: only the {have} twin is stored at this profile (KS distance "
                        f"{v['KS correct' if have == 'correct' else 'KS released']:.2f}); the other is queued.")
