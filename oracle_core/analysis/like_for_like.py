@@ -14,13 +14,16 @@ more pretrained networks under one wiring (analysis/uncertainty.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..base.paths import default_results_root
 from ..experiment.grid import mnist_grid
 from ..experiment.results import stored_result
+from ..experiment.store import MANIFEST_JSON, find_runs
 from . import reference
 from .agreement import under_trained
 from .collect import headline, runs_table
@@ -40,17 +43,27 @@ def _tau_se(pm: pd.DataFrame) -> tuple[float, float]:
 
 def _stored(profile: str, root: Path | None) -> dict[tuple, tuple[float, float, float]]:
     """(model, dataset, layers, ratio, wiring, seed) -> (tau, its bootstrap se, median accuracy %) of every stored
-    figure or network run at ``profile`` (one retraining per mask: checks with several are left out)."""
+    figure or network run at ``profile`` (one retraining per mask: checks with several are left out). The bootstraps
+    take seconds per run and a page asks for these through several readings (the verdicts, the Answer, the trends'
+    uncertainty), so they are computed once per state of the store: keyed on every finished folder's manifest."""
+    base = Path(root or default_results_root())
+    stamp = tuple((str(d), (d / MANIFEST_JSON).stat().st_mtime_ns if (d / MANIFEST_JSON).exists() else None)
+                  for d in find_runs(base))
+    return dict(_stored_once(profile, str(base), stamp))
+
+
+@lru_cache(maxsize=8)
+def _stored_once(profile: str, root: str, _stamp: tuple) -> tuple:
     out = {}
     for e in mnist_grid():
         if e.repeats or e.short_retrain or not e.runs_at(profile) or e.experiment not in FIGURE_AND_NETWORKS:
             continue
-        res = stored_result(e.spec(profile), e.experiment, root)
+        res = stored_result(e.spec(profile), e.experiment, Path(root))
         if res is not None and res.summary["kendall_tau"] is not None:
             tau, se = _tau_se(res.per_mask)
             out[(e.model, e.dataset, e.layers, e.ratio, e.wiring, e.seed)] = (tau, se,
                                                                               100 * res.summary["final_acc_median"])
-    return out
+    return tuple(out.items())
 
 
 def network_variance(stored: dict) -> dict[str, float]:
