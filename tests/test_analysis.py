@@ -109,17 +109,23 @@ def test_heterogeneity_tells_estimates_that_differ_from_ones_within_their_errors
 
 
 def test_under_trained_is_a_median_more_than_one_point_below_the_papers():
-    from oracle_core.analysis.agreement import UNDERTRAINED_PP, under_trained, verdict
+    from oracle_core.analysis.agreement import UNDERTRAINED_PP, under_trained
 
     assert UNDERTRAINED_PP == 1.0
     assert under_trained(97.0, 98.47) and not under_trained(97.6, 98.47) and not under_trained(99.0, 98.47)
     assert not under_trained(None, 98.0) and not under_trained(float("nan"), 98.0)
-    # accuracy first: an under-trained run is never counted as agreeing, however close its tau
-    assert verdict(-0.51, -0.51, 95.0, 98.47).startswith("under-trained (median -3.5 pp")
-    assert verdict(-0.45, -0.51, 98.2, 98.47) == "agrees"
-    assert verdict(-0.20, -0.51, 98.2, 98.47) == "differs by +0.31"
-    assert verdict(None, -0.51, 98.2, 98.47) == "n/a (tau undefined)"
-    assert verdict(-0.2, None, 98.2, None) == "no paper number"
+
+
+def test_a_verdict_reads_one_way_on_every_page():
+    """The one verdict text (the summary's table, the figure pages' tables): agreement against the interval, never a
+    fixed threshold; the twin named when it is what was compared; under-trained by its median gap."""
+    from oracle_core.analysis.like_for_like import Verdict
+
+    twin = Verdict("agrees", -0.36, -0.51, 0.15, 0.85, twin=True)
+    assert twin.text == "agrees (+0.15 within ±0.85, released-code twin)"
+    assert Verdict("differs", -0.10, -0.51, 0.41, 0.30).text == "differs (+0.41 beyond ±0.30)"
+    assert Verdict("under-trained", median_gap_pp=-3.47).text == "under-trained (median -3.5 pp vs the paper's)"
+    assert Verdict("not run yet").text == "not run yet"
 
 
 def test_repeat_taus_measure_reproducibility_and_the_attenuation_of_one_retraining():

@@ -154,3 +154,26 @@ def test_the_build_writes_a_source_archive_a_reader_can_build_the_book_from(tmp_
             "reference/reference_results.csv"} <= names
     assert any(n.startswith("results/lenet_mnist/") and n.endswith("/manifest.json") for n in names)
     assert 'href="../_static/oracle-core-source.tar.gz"' in rerun.box(["<p>x</p>"], "lenet_grid")
+    # a book built from the unpacked archive (no git) links a working archive too: the same tree, set-up and data
+    # left out, under the commit the first one names
+    with tarfile.open(out) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    root = next((tmp_path / "unpacked").iterdir())
+    commit = (root / build.SOURCE_COMMIT).read_text().strip()
+    assert len(commit) == 40 and root.name == f"oracle-core-{commit[:12]}"
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "bin" / "python").write_text("not source")
+    (root / "data").mkdir()
+    (root / "data" / "x.gz").write_text("not source")
+    import pytest as _pytest
+    mp = _pytest.MonkeyPatch()
+    mp.setattr(build, "REPO", root)
+    try:
+        again = build.write_source_archive(tmp_path / "again")
+    finally:
+        mp.undo()
+    def files(archive):
+        with tarfile.open(archive) as tar:
+            return {m.name for m in tar.getmembers() if m.isfile()}
+
+    assert files(again) == files(out)  # the same files under the same folder, nothing of the set-up or the data

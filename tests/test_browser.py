@@ -66,11 +66,15 @@ PAGE_JS = r"""async () => {
   const out = {charts: 0, failed: [], overflow: [], small: [], dots: [], code: [], abspath: [],
                rerun: !!document.querySelector('.oracle-rerun pre') &&
                       !!document.querySelector('.oracle-rerun a[href*="arxiv.org"]'),
-               csv: document.querySelectorAll('.oracle-downloads a[href$=".csv"]').length};
+               csv: document.querySelectorAll('.oracle-downloads a[href$=".csv"]').length, boxes: 0, narrow: 0};
   // every chart drawn (the book's scripts draw them after load)
   const boxes = [...document.querySelectorAll('div.oracle-chart')];
   for (let i = 0; i < 200 && boxes.some(b => !['yes', 'failed'].includes(b.dataset.drawn)); i++)
     await new Promise(r => setTimeout(r, 50));
+  // what a click opens (the collapsed full tables) is measured open, as a reader who clicks sees it
+  for (const d of art.querySelectorAll('.cell_output details')) d.open = true;
+  out.boxes = boxes.length;
+  out.narrow = boxes.filter(b => b.dataset.narrow === 'yes').length;
   for (const b of boxes) {
     const svg = b.querySelector('svg.marks');
     if (b.dataset.drawn === 'yes' && svg && svg.querySelector('path, circle, rect')) out.charts++;
@@ -133,14 +137,16 @@ def _tooltip(page) -> str:
     return ""
 
 
-def check_book(browser, html: Path, screenshot: Path | None = None, hover: tuple[str, ...] = ()) -> dict[str, dict]:
-    """Open every page at 1400 px; return {page: what PAGE_JS read off it (charts drawn, re-run box, CSV links)}.
+def check_book(browser, html: Path, screenshot: Path | None = None, hover: tuple[str, ...] = (),
+               width: int = 1400) -> dict[str, dict]:
+    """Open every page ``width`` px wide (1400: a desktop; 390: a phone); return {page: what PAGE_JS read off it
+    (charts drawn, re-run box, CSV links)}.
     Fails on a console error, a page error, a request that leaves 127.0.0.1 or answers 4xx/5xx, or anything PAGE_JS
     finds; on the ``hover`` pages, a per-mask point must show its tooltip."""
     server, base = _serve(html)
     outside, console, charts, problems = [], [], {}, []
     try:
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        ctx = browser.new_context(viewport={"width": width, "height": 1000})
 
         def route(r):
             host = urlparse(r.request.url).hostname
@@ -169,7 +175,7 @@ def check_book(browser, html: Path, screenshot: Path | None = None, hover: tuple
                     problems.append(f"{rel}: hovering a point shows no tooltip ({tip!r})")
             if screenshot is not None:
                 screenshot.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(screenshot / (rel.replace("/", "_") + ".png")), full_page=True)
+                page.screenshot(path=str(screenshot / (rel.replace("/", "_") + ".png")), full_page=width > 600)
         ctx.close()
     finally:
         server.shutdown()
@@ -205,9 +211,10 @@ def test_smoke_book_every_page_renders_offline_with_charts(browser, smoke_book):
     assert (shots / "intro.html.png").stat().st_size > 10_000
 
 
-def test_committed_book_renders_offline_with_charts(browser, tmp_path):
+@pytest.fixture(scope="module")
+def committed_html(tmp_path_factory) -> Path:
     """The committed book/ (what users read), rendered with execution off, as `jupyter-book build book/` does."""
-    dest = tmp_path / "committed"
+    dest = tmp_path_factory.mktemp("committed")
     shutil.copytree(REPO / "book", dest / "book", ignore=shutil.ignore_patterns("_build"))
     shutil.copy(REPO / "_config.yml", dest / "_config.yml")
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -215,13 +222,28 @@ def test_committed_book_renders_offline_with_charts(browser, tmp_path):
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     log = p.stdout + p.stderr
     assert "nonexisting document" not in log and "isn't included in any toctree" not in log
-    charts = check_book(browser, dest / "_build" / "html", ARTIFACTS / "committed",
+    return dest / "book" / "_build" / "html"
+
+
+def test_committed_book_renders_offline_with_charts(browser, committed_html):
+    charts = check_book(browser, committed_html, ARTIFACTS / "committed",
                         hover=("experiments/lenet_grid.html", "experiments/lenet_mnist.html"))
-    for page in _figure_pages(charts, dest / "_build" / "html"):
+    for page in _figure_pages(charts, committed_html):
         assert charts[page]["charts"] >= 1, f"{page} shows no chart"
         if page.startswith("experiments/"):  # a figure page: how to re-run it, its links, the data behind it
             assert charts[page]["rerun"], f"{page} has no re-run box with its links"
             assert charts[page]["csv"] >= 1, f"{page} links no CSV of the data behind its charts"
+        assert charts[page]["narrow"] == 0, f"{page}: a chart was laid out for a phone on a desktop"
+
+
+def test_committed_book_reads_on_a_phone(browser, committed_html):
+    """At 390 px every chart is laid out for the column (panels one per row, text at least 9 px, nothing wider than
+    the column); a wide table scrolls inside its own box, never the page."""
+    charts = check_book(browser, committed_html, ARTIFACTS / "committed-390", width=390)
+    for page in _figure_pages(charts, committed_html):
+        assert charts[page]["charts"] >= 1, f"{page} shows no chart at 390 px"
+    for page, st in charts.items():
+        assert st["narrow"] == st["boxes"], f"{page}: {st['boxes'] - st['narrow']} chart(s) not laid out for a phone"
 
 
 def test_the_checker_refuses_a_cdn_script_and_a_broken_chart(browser, tmp_path):

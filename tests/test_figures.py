@@ -3,6 +3,7 @@ short retraining, the front page's numbers."""
 
 import copy
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -46,7 +47,17 @@ def _fake(tau, anomaly=0.1, median=0.98, global_rank=None):
     return SimpleNamespace(summary=sm)
 
 
-def test_setting_table_states_agreement_and_disagreement_against_the_paper():
+def test_setting_table_states_agreement_and_disagreement_against_the_paper(monkeypatch):
+    """The verdict is like_for_like's (the interval of the masks and the pretrained networks), here on a fabricated
+    store: (model, dataset, layers, ratio, wiring, seed) -> (tau, bootstrap se, median accuracy %)."""
+    from oracle_core.analysis import like_for_like
+
+    stored = {("lenet5_mini", "mnist", "conv1", 0.5, "correct", 0): (-0.45, 0.05, 98.5),
+              ("lenet5_mini", "mnist", "conv1", 0.5, "correct", 1): (-0.38, 0.05, 98.4),  # a second network
+              ("lenet5_mini", "mnist", "conv2", 0.5, "correct", 0): (0.10, 0.05, 98.3),
+              ("lenet5_mini", "mnist", "conv2", 0.6, "correct", 0): (-0.42, 0.05, 96.9),
+              ("lenet5_mini", "mnist", "conv1", 0.8, "correct", 0): (-0.30, 0.05, 98.0)}
+    monkeypatch.setattr(like_for_like, "_stored", lambda profile, root: stored)
     e = GridEntry("lenet_mnist", "conv1", 0.5)  # paper tau -0.51
     cs = [cells.Cell(e, _fake(-0.45), None, "cmd"), cells.Cell(GridEntry("lenet_mnist", "conv2", 0.5),
                                                                     _fake(+0.10), None, "cmd"),
@@ -57,8 +68,8 @@ def test_setting_table_states_agreement_and_disagreement_against_the_paper():
     t = figure.setting_table(cs)
     # the paper's oracle (over every candidate) decides the anomaly ratio and the oracle's accuracy, not the sample's
     assert t.loc["conv1 @ 0.8", "anomaly % ours"] == 0.0 and t.loc["conv1 @ 0.8", "oracle acc % ours"] == 99.0
-    assert t.loc["conv1 @ 0.5", "verdict"] == "agrees"
-    assert t.loc["conv2 @ 0.5", "verdict"] == "differs by +0.61"
+    assert re.fullmatch(r"agrees \(\+0\.06 within ±0\.\d\d\)", t.loc["conv1 @ 0.5", "verdict"])
+    assert re.fullmatch(r"differs \(\+0\.61 beyond ±0\.\d\d\)", t.loc["conv2 @ 0.5", "verdict"])
     assert t.loc["conv3 @ 0.5", "verdict"] == "not run yet"
     assert t.loc["conv2 @ 0.6", "verdict"] == "under-trained (median -1.2 pp vs the paper's)"  # paper 98.10%
     assert t.loc["conv1 @ 0.5", "tau paper"] == pytest.approx(-0.51)
@@ -371,3 +382,26 @@ def test_a_figure_draws_stored_settings_and_lists_the_rest_in_one_line():
     assert figure.not_run_line([stored] + missing) == ("Not run yet at this profile (1): conv2+conv3 @ 0.5; the "
                                                        "commands are under *Settings not run yet* below.")
     assert figure.not_run_line([stored]) == ""
+
+
+def test_every_page_prints_one_verdict_per_setting(monkeypatch):
+    """The summary's per-setting table (collect.with_paper), a figure page's table (Cell.verdict) and the front
+    page's counts (collect.headline) read the same like_for_like verdict: on a fabricated store where a fixed 0.15
+    threshold and the interval disagree (a difference of 0.30 inside an interval of about ±0.6), every one says
+    "agrees"."""
+    from oracle_core.analysis import like_for_like
+
+    stored = {("lenet5_mini", "mnist", "conv1", 0.5, "correct", 0): (-0.21, 0.12, 98.5),
+              ("lenet5_mini", "mnist", "conv1", 0.5, "correct", 1): (0.18, 0.12, 98.4)}
+    monkeypatch.setattr(like_for_like, "_stored", lambda profile, root: stored)
+    runs = pd.DataFrame([{"experiment": "lenet_mnist", "model": "lenet5_mini", "dataset": "mnist", "layers": "conv1",
+                          "ratio": 0.5, "profile": "converged", "wiring": "correct", "n_masks": 45,
+                          "kendall_tau": -0.21, "p_value": 0.04, "anomaly_ratio": 0.1, "oracle_final_test_acc": 0.987,
+                          "final_acc_median": 0.985, "canonical": True, "folder": "lenet_mnist/x", "device": "cpu",
+                          "wall_s": 1.0}])
+    row = collect.with_paper(runs, "converged").query("layers == 'conv1' and ratio == 0.5").iloc[0]
+    cell = cells.Cell(GridEntry("lenet_mnist", "conv1", 0.5), _fake(-0.21), None, "cmd", "converged")
+    assert row["verdict"] == cell.verdict.text and row["verdict"].startswith("agrees (+0.30 within ±")
+    assert row["our_tau_lo"] < -0.21 < row["our_tau_hi"]  # the front page's star carries this interval
+    facts = collect.headline(runs, "converged")
+    assert facts["n_agree"] == 1 and facts["n_disagree"] == 0

@@ -128,13 +128,15 @@ NOTEBOOKS = {
                "resnet56 (option-A shortcuts)")),
     "vgg_cifar100": notebook(
         "vgg_cifar100", "VGG19 on CIFAR-100",
-        "Figure 3's second panel: VGG19 (BN, global average pool, one linear) on CIFAR-100 with all 16 convs pruned at "
-        "the ratio (tau about +0.01 in the paper). The paper meant all 16 convs; its released layer list hits only 13 "
-        "(its script's indices 24, 34 and 37 point at BN modules, so conv8, conv11 and conv12 stay whole): "
-        "`-p layers released` reproduces that list, and `layers` takes any list of conv names (conv1 .. conv16). "
+        "Figure 3's second panel: VGG19 (BN, global average pool, one linear) on CIFAR-100, pruned at the ratio (tau "
+        "about +0.01 in the paper). The paper meant all 16 convs, but its released layer list hits only 13 (its "
+        "script's indices 24, 34 and 37 point at BN modules, so conv8, conv11 and conv12 stay whole), and its numbers "
+        "come from that list: this page runs those 13 by default (`layers = released`), so that ours compares with "
+        "the paper's; `-p layers all` runs the 16 it meant (the study it intended, not comparable with its numbers), "
+        "and `layers` takes any list of conv names (conv1 .. conv16). "
         + RUN.format(name="vgg_cifar100", ds="CIFAR-100", folder="cifar-100-python", dataset="cifar100"),
-        params("vgg19", "cifar100", "all", "vgg_cifar100",
-               "all 16 convs, released (the paper script's 13), or names joined by +",
+        params("vgg19", "cifar100", "released", "vgg_cifar100",
+               "the paper script's 13 convs (its numbers), all (16: what it meant), or names joined by +",
                "vgg19")),
     "resnet_imagenet": notebook(
         "resnet_imagenet", "ResNet18 on ImageNet",

@@ -21,12 +21,75 @@ from pathlib import Path
 CHARTS_JS = "oracle-charts.js"
 _DRAW = """
 window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;
+const NARROW = 600;   // below this column width (a phone), panels stack one per row at the column's width
+const CHAR_PX = 6.2;  // about one character of the 10-11 px chart text, for re-wrapping titles
+function wrap(text, chars) {
+  const out = [];
+  for (const line of [].concat(text)) {
+    let cur = '';
+    for (const word of String(line).split(' ')) {
+      if (cur && (cur + ' ' + word).length > chars) { out.push(cur); cur = word; } else cur = cur ? cur + ' ' + word : word;
+    }
+    out.push(cur);
+  }
+  return out;
+}
+// A chart spec laid out for a column ``avail`` px wide: rows of panels become one panel per row, each view's width
+// at most what is left beside its axis, and titles and subtitles wrapped to the column (text keeps its size).
+function narrowed(spec, avail, shrink) {
+  const chars = Math.max(20, Math.floor((avail - 12) / CHAR_PX));
+  const walk = node => {
+    if (!node || typeof node !== 'object') return;
+    if (node.hconcat) { node.vconcat = node.hconcat; delete node.hconcat; }
+    if (node.columns) node.columns = 1;
+    let split = false;
+    for (const k of ['vconcat', 'concat', 'layer']) for (const c of node[k] || []) split = walk(c) || split;
+    if (node.spec) split = walk(node.spec) || split;
+    // a category axis whose labels read "model / dataset / layers": one part per line, rows tall enough for three
+    for (const ch of ['x', 'y']) {
+      const enc = node.encoding && node.encoding[ch];
+      if (!enc || enc.type !== 'nominal' || !enc.axis || !(enc.axis.labelLimit > avail * 0.4)) continue;
+      enc.axis.labelExpr = "split(datum.label, ' / ')";
+      enc.axis.labelLimit = Math.floor(avail * 0.4);
+      split = true;
+    }
+    if (split && node.height && node.height.step) node.height.step = Math.max(node.height.step, 40);
+    if (typeof node.width === 'number') node.width = Math.max(120, Math.min(node.width, avail - 90) - shrink);
+    if (node.title) {
+      const t = typeof node.title === 'object' && !Array.isArray(node.title) ? node.title : {text: node.title};
+      if (t.text) t.text = wrap(t.text, Math.floor(chars * 0.8));  // the title's font is larger
+      if (t.subtitle) t.subtitle = wrap(t.subtitle, chars);
+      node.title = t;
+    }
+    return split;
+  };
+  const s = JSON.parse(JSON.stringify(spec));
+  walk(s);
+  return s;
+}
+async function draw(box) {
+  const view = box.querySelector('.oracle-chart-view');
+  const spec = JSON.parse(box.querySelector('script[type="application/json"]').textContent);
+  const avail = box.getBoundingClientRect().width;
+  if (!(avail > 0 && avail < NARROW)) return vegaEmbed(view, spec, {renderer: 'svg', actions: false});
+  // drawn, measured, and drawn again narrower while its axis labels or legend still push it past the column
+  let shrink = 0, out;
+  for (let i = 0; i < 4; i++) {
+    if (out) out.finalize();
+    out = await vegaEmbed(view, narrowed(spec, avail, shrink), {renderer: 'svg', actions: false});
+    const svg = view.querySelector('svg.marks');
+    const over = svg ? svg.width.baseVal.value - avail : 0;
+    if (over <= 0) break;
+    shrink += Math.ceil(over) + 2;
+  }
+  box.dataset.narrow = 'yes';
+  return out;
+}
 function oracleCharts() {
   for (const box of document.querySelectorAll('div.oracle-chart')) {
     if (box.dataset.drawn) continue;
     box.dataset.drawn = 'pending';
-    const spec = JSON.parse(box.querySelector('script[type="application/json"]').textContent);
-    vegaEmbed(box.querySelector('.oracle-chart-view'), spec, {renderer: 'svg', actions: false})
+    draw(box)
       .then(() => { box.dataset.drawn = 'yes'; })
       .catch(e => { box.dataset.drawn = 'failed'; console.error('chart failed: ' + e); });
   }

@@ -1,11 +1,11 @@
-"""How one of our settings compares with the paper's, and every threshold that decides it, defined once: a run
-is under-trained (not comparable), agrees, or disagrees; the paper's own failure flags for an oracle."""
+"""The thresholds that decide how a run is read, defined once: a run is under-trained (not comparable); the paper's
+own failure flags for an oracle. Whether a converged run agrees with the paper is not a fixed threshold on the
+difference of taus: like_for_like judges it against the variation of the masks and of the pretrained network."""
 
 from __future__ import annotations
 
 import math
 
-TAU_DISAGREEMENT = 0.15  # |our tau - paper tau| above this is a disagreement, stated on the page
 # the paper's own informal flags for an oracle that fails (oracle_fails)
 FAIL_TAU, FAIL_P, FAIL_ANOMALY = 0.2, 0.05, 0.5  # |tau| below, p above, anomaly ratio at or above
 UNDERTRAINED_PP = 1.0  # a median final accuracy this many percentage points below the paper's: not converged
@@ -19,20 +19,6 @@ def under_trained(median_acc_pct: float | None, paper_median_acc_pct: float | No
         return False
     a, b = float(median_acc_pct), float(paper_median_acc_pct)
     return not (math.isnan(a) or math.isnan(b)) and a < b - UNDERTRAINED_PP
-
-
-def verdict(tau: float | None, paper_tau: float | None, median_acc_pct: float | None,
-            paper_median_acc_pct: float | None) -> str:
-    """How one of our settings compares with the paper's, accuracy first: "under-trained (...)" (left out of every
-    agree/differ count), "no paper number", "n/a (tau undefined)", "differs by +x.xx" or "agrees"."""
-    if paper_tau is None or (isinstance(paper_tau, float) and math.isnan(paper_tau)):
-        return "no paper number"
-    if under_trained(median_acc_pct, paper_median_acc_pct):
-        return f"under-trained (median {float(median_acc_pct) - float(paper_median_acc_pct):+.1f} pp vs the paper's)"
-    if tau is None or math.isnan(float(tau)):
-        return "n/a (tau undefined)"
-    d = float(tau) - float(paper_tau)
-    return f"differs by {d:+.2f}" if abs(d) > TAU_DISAGREEMENT else "agrees"
 
 
 def oracle_fails(tau: float | None, p: float | None, anomaly_ratio: float) -> bool:

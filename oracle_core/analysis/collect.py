@@ -14,7 +14,8 @@ from ..experiment.integrity import verify_folder, verify_store
 from ..experiment.records import read_object, read_pretrain, read_summary
 from ..experiment.store import ENV_JSON, SPEC_JSON, SUMMARY_JSON, find_runs, pretrain_records
 from . import reference
-from .agreement import TAU_DISAGREEMENT, oracle_fails, under_trained, verdict
+from .agreement import oracle_fails, under_trained
+from .like_for_like import tau_intervals, verdict_of
 from .oracle import paper_oracle
 
 
@@ -44,7 +45,9 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
             "wall_s": sum(walls.values()) if walls else None, "folder": f"{rec['experiment']}/{rec['key']}",
             "canonical": rec["key"] in canonical,
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["root"] = root  # which store these rows came from (with_paper reads its verdicts from the same)
+    return out
 
 
 # runs that check a setting rather than answer it (several retrainings, the short recipe, another seed, a precision):
@@ -70,7 +73,9 @@ def canonical_keys() -> set[str]:
 
 def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
     """Every published setting (reference_results.csv) with our run beside it where one exists (correct wiring,
-    at ``profile`` when given, else the most thorough profile that has one: one row per published setting)."""
+    at ``profile`` when given, else the most thorough profile that has one: one row per published setting), with
+    the 95% interval of our tau over the masks and the pretrained networks (our_tau_lo, our_tau_hi; MNIST family)
+    and the verdict (like_for_like.Verdict.text)."""
     if profile is not None and not runs.empty:
         runs = runs[runs["profile"] == profile]
     ref = reference.results_table().copy()
@@ -98,8 +103,13 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
     ran = t["profile"].notna()
     t["under_trained"] = [bool(r) and under_trained(m, pm) for r, m, pm in
                           zip(ran, t["our_median_acc_%"], t["paper_median_acc_%"])]
-    t["verdict"] = [verdict(a, b, m, pm) if r else "not run yet" for r, a, b, m, pm in
-                    zip(ran, t["our_tau"], t["paper_tau"], t["our_median_acc_%"], t["paper_median_acc_%"])]
+    root = runs.attrs.get("root")  # the store runs_table read: the verdicts come from the same one
+    intervals = {pr: tau_intervals(pr, root) for pr in t["profile"].dropna().unique()}
+    ci = [intervals[pr].get((m, d, la, float(r)), (None, None)) if isinstance(pr, str) else (None, None)
+          for pr, m, d, la, r in zip(t["profile"], t["model"], t["dataset"], t["layers"], t["ratio"])]
+    t["our_tau_lo"], t["our_tau_hi"] = [c[0] for c in ci], [c[1] for c in ci]
+    t["verdict"] = [verdict_of(pr, root, m, d, la, r).text if isinstance(pr, str) else "not run yet"
+                    for pr, m, d, la, r in zip(t["profile"], t["model"], t["dataset"], t["layers"], t["ratio"])]
     return t
 
 
@@ -110,7 +120,6 @@ def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
     t = with_paper(runs, profile)
     done = t[t["profile"].notna()]
     converged = done[~done["under_trained"].astype(bool)]
-    diff = (converged["our_tau"] - converged["paper_tau"]).abs()
     paper_p = pd.to_numeric(t["paper_p"].astype(str).str.replace("<", "", regex=False), errors="coerce")
     fails_paper = [oracle_fails(a, b, c / 100) for a, b, c in zip(t["paper_tau"], paper_p, t["paper_anomaly_%"])]
     fails_paper_same = [f for f, i in zip(fails_paper, t.index) if i in converged.index]
@@ -122,7 +131,8 @@ def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
     return {
         "profile_name": f"`{profile}`", "n_published": len(t), "n_done": len(done),
         "n_under": len(done) - len(converged), "n_converged": len(converged),
-        "n_agree": int((diff <= TAU_DISAGREEMENT).sum()), "n_disagree": int((diff > TAU_DISAGREEMENT).sum()),
+        "n_agree": int(converged["verdict"].str.startswith("agrees").sum()),
+        "n_disagree": int(converged["verdict"].str.startswith("differs").sum()),
         "n_fail_ours": int(sum(fails_ours)), "n_fail_paper": int(sum(fails_paper)),
         "n_fail_paper_same": int(sum(fails_paper_same)),
         "tau_headline_ours": float(head["our_tau"].iloc[0]) if len(head) else float("nan"),

@@ -186,13 +186,14 @@ def _row(s: Setting, c: Criterion, acc: np.ndarray, outside: pd.Series) -> dict 
 def compare(res: StudyResult, taylor_x: torch.Tensor | None = None,
             taylor_y: torch.Tensor | None = None) -> pd.DataFrame:
     """One row per registered criterion for one stored setting: its pick, the pick's final accuracy, rank (1 = best
-    of N), regret to the best mask (percentage points), and selection cost (model-images). A criterion whose mask
+    of N), regret to the best mask (percentage points), selection cost (model-images) and the criterion's registry key
+    (its short name). A criterion whose mask
     is not among the retrained candidates (L1/Taylor in a sampled setting) has no final accuracy: it says so."""
     s = Setting(res, taylor_x, taylor_y)
     acc = s.pm["final_test_acc"].to_numpy()
     stored = res.criteria_picks  # picks outside a sample, retrained beside it by the runner
     outside = stored.groupby("kept")["final_test_acc"].mean() if len(stored) else pd.Series(dtype=float)
-    rows = [r for c in CRITERIA.values() if (r := _row(s, c, acc, outside)) is not None]
+    rows = [{**r, "key": k} for k, c in CRITERIA.items() if (r := _row(s, c, acc, outside)) is not None]
     out = pd.DataFrame(rows).set_index("criterion")
     out.attrs["n_masks"] = s.n
     return out

@@ -26,14 +26,13 @@ from ..experiment.results import stored_result
 from ..experiment.store import MANIFEST_JSON, find_runs
 from . import reference
 from .agreement import under_trained
-from .collect import headline, runs_table
 from .panel import scatter_stats
 from .uncertainty import agreement_halfwidth, between_network_variance
-from .which_protocol import protocol_table, protocol_verdicts
 
 FIGURE_AND_NETWORKS = ("lenet_mnist", "lenet_variants", "mnist_variants", "pretrain_seed")
 COLUMNS = ("setting", "model", "dataset", "layers", "ratio", "paper tau", "paper se", "ours correct", "se correct",
-           "ours released", "se released", "compared", "difference", "interval ±", "verdict", "under-trained")
+           "ours released", "se released", "compared", "difference", "interval ±", "verdict", "under-trained",
+           "median gap pp")
 
 
 def _tau_se(pm: pd.DataFrame) -> tuple[float, float]:
@@ -66,6 +65,12 @@ def _stored_once(profile: str, root: str, _stamp: tuple) -> tuple:
     return tuple(out.items())
 
 
+@lru_cache(maxsize=None)
+def _paper_se(panel: str) -> float:
+    """The bootstrap standard error of the paper's tau over its recovered points (fixed data: computed once)."""
+    return _tau_se(reference.paper_points(panel))[1]
+
+
 def network_variance(stored: dict) -> dict[str, float]:
     """Between-network variance of tau from the settings stored with two or more networks (per wiring)."""
     groups: dict[tuple, list] = {}
@@ -88,7 +93,7 @@ def like_for_like(profile: str, root: Path | None = None) -> tuple[pd.DataFrame,
             continue
         panel = reference.panel_name(key[0], key[1], tuple(key[2].split("+")), key[3])
         ours = r if r is not None else c
-        paper_se = _tau_se(reference.paper_points(panel))[1] if panel else ours[1]
+        paper_se = _paper_se(panel) if panel else ours[1]
         d = ours[0] - float(p["kendall_tau"])
         half = agreement_halfwidth(ours[1], paper_se, var["tau2"])
         under = under_trained(ours[2], float(p["final_acc_median_percent"]))
@@ -101,51 +106,71 @@ def like_for_like(profile: str, root: Path | None = None) -> tuple[pd.DataFrame,
                      "compared": "released-code twin" if r is not None else "correct wiring (twin not stored)",
                      "difference": d, "interval ±": half,
                      "verdict": "under-trained" if under else ("agrees" if abs(d) <= half else "differs"),
-                     "under-trained": under})
+                     "under-trained": under, "median gap pp": ours[2] - float(p["final_acc_median_percent"])})
     return pd.DataFrame(rows, columns=list(COLUMNS)), var
 
 
 @dataclass(frozen=True)
-class Answer:
-    """The study's answer at one profile, as numbers the front page and the summary word (pages/summary.py)."""
+class Verdict:
+    """How one published setting compares with the paper's, the one reading every page prints (the summary's table,
+    the figure pages' tables, a setting's sentence, the disagreements): ``state`` is "agrees" or "differs" (the
+    difference inside or outside the masks-and-networks interval), "under-trained" (not compared), "no paper number"
+    or "not run yet"."""
 
-    n_compared: int  # published settings with a converged run of ours
-    n_twin: int  # of those, compared with our released-code twin (the protocol the paper's code ran)
-    n_agree: int  # inside the masks-and-networks interval
-    n_differ: int
-    mean_halfwidth: float
-    network_sd: float  # between-network sd of tau (DerSimonian-Laird)
-    network_settings: int
-    networks: int
-    n_fail_ours: int  # the paper's failure flags with the paper's oracle, on our converged settings
-    n_fail_paper_same: int  # the paper's flags on the same settings, from its own numbers
-    n_protocol_settled: int  # settings whose pruned losses settle which wiring the paper's points resemble
-    n_protocol_released: int  # of the settings with both twins, those nearer the released code's wiring
-    n_protocol_both: int  # settings with both twins stored
-    differing: tuple[str, ...]  # the settings outside the interval
+    state: str
+    ours: float = float("nan")  # the compared run's tau: the released-code twin where stored, else correct wiring
+    paper: float = float("nan")
+    difference: float = float("nan")  # ours - paper
+    halfwidth: float = float("nan")  # the interval's half-width
+    twin: bool = False  # compared with the released-code twin (the protocol the paper's code ran)
+    median_gap_pp: float = float("nan")  # our median final accuracy minus the paper's (percentage points)
 
-
-def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame) -> Answer:
-    """``table``, ``var``: like_for_like(...); ``head``: collect.headline(...); ``verdicts``:
-    which_protocol.protocol_verdicts(...)."""
-    ok = table[~table["under-trained"]]
-    both = verdicts[verdicts["nearer"].notna()] if len(verdicts) else verdicts
-    return Answer(
-        n_compared=len(ok), n_twin=int((ok["compared"] == "released-code twin").sum()),
-        n_agree=int((ok["verdict"] == "agrees").sum()), n_differ=int((ok["verdict"] == "differs").sum()),
-        mean_halfwidth=float(ok["interval ±"].mean()) if len(ok) else float("nan"), network_sd=var["sd"],
-        network_settings=var["settings"], networks=var["networks"], n_fail_ours=int(head["n_fail_ours"]),
-        n_fail_paper_same=int(head["n_fail_paper_same"]), n_protocol_settled=int(both["settled"].sum()) if len(both)
-        else 0, n_protocol_released=int((both["nearer"] == "released_code").sum()) if len(both) else 0,
-        n_protocol_both=len(both), differing=tuple(ok[ok["verdict"] == "differs"]["setting"]))
+    @property
+    def text(self) -> str:
+        """The verdict as a table cell: "agrees (+0.10 within ±0.85)", "differs (+0.40 beyond ±0.30, twin)"."""
+        if self.state == "under-trained":
+            return f"under-trained (median {self.median_gap_pp:+.1f} pp vs the paper's)"
+        if self.state not in ("agrees", "differs"):
+            return self.state
+        where = "within" if self.state == "agrees" else "beyond"
+        return (f"{self.state} ({self.difference:+.2f} {where} ±{self.halfwidth:.2f}"
+                + (", released-code twin)" if self.twin else ")"))
 
 
-def study_answer(profile: str, root: Path | None = None) -> Answer:
-    """The Answer at ``profile`` from the store: the like-for-like verdicts, the paper's flags with the paper's oracle
-    (collect.headline) and which wiring the paper's points resemble (which_protocol)."""
-    table, var = like_for_like(profile, root)
-    head = headline(runs_table(root), profile)
-    return answer(table, var, head, protocol_verdicts(protocol_table(profile, root)))
+def verdicts(profile: str, root: Path | None = None) -> dict[tuple, Verdict]:
+    """(model, dataset, layers, ratio) -> Verdict for every published MNIST-family setting with a run at
+    ``profile``; a setting missing here is "not run yet" (or has "no paper number": verdict_of says which)."""
+    table, _ = like_for_like(profile, root)
+    return {(r["model"], r["dataset"], r["layers"], float(r["ratio"])): Verdict(
+        state="under-trained" if r["under-trained"] else r["verdict"],
+        ours=float(r["ours released"] if r["compared"] == "released-code twin" else r["ours correct"]),
+        paper=float(r["paper tau"]), difference=float(r["difference"]), halfwidth=float(r["interval ±"]),
+        twin=r["compared"] == "released-code twin", median_gap_pp=float(r["median gap pp"]))
+        for _, r in table.iterrows()}
+
+
+def tau_intervals(profile: str, root: Path | None = None, z: float = 1.959964) -> dict[tuple, tuple[float, float]]:
+    """(model, dataset, layers, ratio) -> 95% interval of our correct-wiring tau (seed 0) that carries both sources
+    of variation the verdicts use: the bootstrap over its masks and the between-network variance, tau +- z *
+    sqrt(se^2 + tau2). What the front page draws around each of our stars."""
+    stored = _stored(profile, root)
+    tau2 = network_variance(stored)["tau2"]
+    tau2 = 0.0 if tau2 != tau2 else tau2
+    out = {}
+    for (m, d, la, r, w, seed), (tau, se, _acc) in stored.items():
+        if w == "correct" and seed == 0:
+            half = z * float(np.sqrt(se ** 2 + tau2))
+            out[(m, d, la, float(r))] = (tau - half, tau + half)
+    return out
+
+
+def verdict_of(profile: str, root: Path | None, model: str, dataset: str, layers: str, ratio: float) -> Verdict:
+    """The Verdict of one setting (layers as "conv1+conv3")."""
+    v = verdicts(profile, root).get((model, dataset, layers, float(ratio)))
+    if v is not None:
+        return v
+    has_paper = reference.paper_row(model, dataset, tuple(layers.split("+")), float(ratio)) is not None
+    return Verdict("not run yet" if has_paper else "no paper number")
 
 
 def tau_uncertainty(profile: str, root: Path | None = None) -> tuple[dict, float]:

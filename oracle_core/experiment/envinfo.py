@@ -17,7 +17,8 @@ from ..compute import native
 
 
 def code_version() -> str:
-    """git commit of the package (+ '-dirty' if oracle_core/ has uncommitted changes), or 'unknown'.
+    """git commit of the package (+ '-dirty' if oracle_core/ has uncommitted changes); without git, the commit an
+    unpacked source archive names (+ '-archive'), else the package version or 'unknown'.
     A long-lived parent (the grid) pins it in ORACLE_CODE_VERSION for its workers: they run the code they
     imported at start, whatever is committed while they run."""
     if os.environ.get("ORACLE_CODE_VERSION"):
@@ -29,6 +30,9 @@ def code_version() -> str:
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
+        archived = REPO / "SOURCE_COMMIT"  # unpacked from the book's source archive: the commit it was made from
+        if archived.is_file() and archived.read_text().strip():
+            return archived.read_text().strip()[:40] + "-archive"
         try:
             return f"oracle_core {version('oracle-core')} (no git)"
         except PackageNotFoundError:

@@ -27,7 +27,7 @@ from .cells import Cell, cells
 
 def _label(c: Cell) -> str:
     e = c.entry
-    base = f"{e.model.replace('lenet5_mini', 'LeNet5-Mini')}/{e.dataset} {e.layers} @ {e.ratio:g}"
+    base = f"{e.model.replace('lenet5_mini', 'LeNet5-Mini')} / {e.dataset} / {e.layers} @ {e.ratio:g}"
     return base
 
 
@@ -50,14 +50,14 @@ def criteria_table(cs: list[Cell], data_root: Path | None = None) -> pd.DataFram
 
 
 def criteria_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per criterion, across settings: mean and worst regret, how often it picked the best mask, median cost."""
+    """Per criterion, across settings, leading with what a reader compares: mean and worst regret, median cost, then
+    how many settings and how often it picked the best mask."""
     if table.empty:
         return table
     g = table.dropna(subset=["regret (pp)"]).groupby("criterion", sort=False)
-    return pd.DataFrame({"settings": g.size(), "mean regret (pp)": g["regret (pp)"].mean(),
-                         "worst regret (pp)": g["regret (pp)"].max(),
-                         "picked the best mask": g["rank (1 = best)"].apply(lambda r: int((r == 1).sum())),
-                         "median cost (model-images)": g["cost (model-images)"].median()})
+    return pd.DataFrame({"mean regret (pp)": g["regret (pp)"].mean(), "worst regret (pp)": g["regret (pp)"].max(),
+                         "median cost (model-images)": g["cost (model-images)"].median(), "settings": g.size(),
+                         "picked the best mask": g["rank (1 = best)"].apply(lambda r: int((r == 1).sum()))})
 
 
 def regret_chart(table: pd.DataFrame) -> alt.Chart:
@@ -79,10 +79,18 @@ def regret_chart(table: pd.DataFrame) -> alt.Chart:
     ).properties(width=420, height=alt.Step(22))
 
 
+FULL_COLUMNS = ("criterion", "regret (pp)", "cost (model-images)", "setting", "rank (1 = best)", "final acc %", "N",
+                "pick")
+
+
 def full_table_html(table: pd.DataFrame) -> str:
-    """Every row of the criteria table, collapsed under one click (it has a row per setting and criterion)."""
-    return (f"<details><summary>All {len(table)} rows: every setting and criterion</summary>"
-            f"{tables.to_html(table)}</details>")
+    """Every row of the criteria table, collapsed under one click (it has a row per setting and criterion), leading
+    with criterion (its short name), regret and cost; how each cost is counted is said once above, not on every
+    row, and a pick's filters are spaced so that a long one wraps."""
+    t = table.assign(criterion=table["key"], pick=table["pick"].astype(str).str.replace(",", ", "))
+    t = t[[c for c in FULL_COLUMNS if c in t]].set_index("criterion")
+    return (f"<details><summary>All {len(t)} rows: every setting and criterion</summary>"
+            f"{tables.to_html(t)}</details>")
 
 
 def uncertainty_table(cs: list[Cell]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,25 +143,50 @@ def build(profile: str = BOOK_PROFILE, dest: Path | None = None, results: Path |
             _run(cmd, f"notebook {src} -> {page}", env)
             _tag_cells(book / page)
     (book / "_toc.yml").write_text(toc_text())
+    html = book.parent / "_build" / "html"
+    # Sphinx keeps a static file already in the output (measured: an edited book/_static/oracle.css stayed stale,
+    # and removing only _static breaks an incremental build), so the previous HTML goes first (about 20 s to redo)
+    shutil.rmtree(html, ignore_errors=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     _run([str(jb if jb.exists() else "jupyter-book"), "build", str(book)], "jupyter-book build")
-    html = book.parent / "_build" / "html"
     write_source_archive(html / "_static")
     return html
 
 
-def write_source_archive(static: Path) -> Path | None:
+SOURCE_COMMIT = "SOURCE_COMMIT"  # in the archive: the commit it was made from (a build from it archives that)
+# what a build from an unpacked archive leaves out of the archive it writes: set-up, data and build outputs
+_NOT_SOURCE_TOP = {".venv", "data", "_build", ".git", ".whl", ".gl", "tmp", ".pytest_cache", ".ruff_cache"}
+_NOT_SOURCE_ANY = {"__pycache__", "oracle_core.egg-info", "oracle_core_egg-info"}
+
+
+def write_source_archive(static: Path) -> Path:
     """This companion at the built commit (package, notebooks, reference data, results store, book sources,
     Makefile), as one archive in the book's static files, so a reader can download it and run ``make book``.
-    Without git (a build from such an archive) there is no commit to archive: it is skipped with a message."""
+    From git: ``git archive`` of HEAD with a SOURCE_COMMIT file naming the commit. Without git (a build from such
+    an archive): the unpacked tree again, set-up, data and build outputs left out, under the commit it names, so the
+    book it builds links a working archive too."""
     out = Path(static) / SOURCE_ARCHIVE
-    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    if commit.returncode != 0:
-        print("note: not a git checkout, so no source archive is written into the book", file=sys.stderr)
-        return None
     out.parent.mkdir(parents=True, exist_ok=True)
-    _run(["git", "archive", "--format=tar.gz", f"--prefix=oracle-core-{commit.stdout.strip()}/", "-o", str(out),
-          "HEAD"], "git archive")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    if commit.returncode == 0:
+        full = commit.stdout.strip()
+        _run(["git", "archive", "--format=tar.gz", f"--prefix=oracle-core-{full[:12]}/",
+              f"--add-virtual-file=oracle-core-{full[:12]}/{SOURCE_COMMIT}:{full}", "-o", str(out), "HEAD"],
+             "git archive")
+        return out
+    named = REPO / SOURCE_COMMIT
+    full = named.read_text().strip() if named.is_file() else "unknown"
+    prefix = f"oracle-core-{full[:12]}"
+    tmp = out.with_name(out.name + ".tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for path in sorted(REPO.rglob("*")):
+            rel = path.relative_to(REPO)
+            if (rel.parts[0] in _NOT_SOURCE_TOP or set(rel.parts) & _NOT_SOURCE_ANY
+                    or rel.parts[:2] == ("book", "_build") or path.is_dir() or path.is_symlink() or path.suffix in (".pyc", ".tmp", ".lock", ".claim")
+                    or path.name == ".lock" or path.name.startswith("_tmp")):
+                continue
+            tar.add(path, arcname=f"{prefix}/{rel}", recursive=False)
+    os.replace(tmp, out)
     return out
 
 

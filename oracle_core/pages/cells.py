@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..analysis import reference
+from ..analysis.like_for_like import Verdict, verdict_of
 from ..analysis.trends import AXES
 from ..data import dataset_present
 from ..experiment.commands import run_command
@@ -23,6 +24,16 @@ class Cell:
     result: StudyResult | None
     panel: str | None  # the paper's scatter panel name in paper_points.csv, if it published one
     command: str  # the exact command that produces (or resumed) our result
+    profile: str = ""  # the profile it was asked for
+    root: Path | None = None  # the results root it was read from (None: the default)
+
+    @property
+    def verdict(self) -> Verdict:
+        """How this setting compares with the paper's: the one reading every page prints (like_for_like)."""
+        e = self.entry
+        if self.result is None:
+            return Verdict("not run yet")
+        return verdict_of(self.profile, self.root, e.model, e.dataset, e.layers, e.ratio)
 
     @property
     def title(self) -> str:
@@ -47,7 +58,8 @@ def cells(profile: str, experiment: str | None = None, results_root: Path | None
         spec = e.spec(profile)
         res = stored_result(spec, e.experiment, results_root)
         cmd = run_command(spec, e.experiment)
-        out.append(Cell(e, res, reference.panel_name(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio), cmd))
+        out.append(Cell(e, res, reference.panel_name(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio), cmd,
+                        profile, results_root))
     order = {e: i for i, e in enumerate(_paper_order())}
     return sorted(out, key=lambda c: order.get(c.entry, 999))
 

@@ -152,9 +152,19 @@ def tau_overview(table: pd.DataFrame) -> alt.Chart:
     paper = base.transform_filter(alt.datum.source == "paper").mark_point(size=60, filled=True)
     ours = base.transform_filter((alt.datum.source != "paper") & alt.datum.compared).mark_point(size=260, filled=True)
     hollow = base.transform_filter(~alt.datum.compared).mark_point(size=200, filled=False, strokeWidth=1.5)
+    # each of our compared stars with its 95% interval over the masks and the pretrained networks (the one the
+    # verdicts use): a bar behind the star, where the store has it
+    have = ran[~under] if "our_tau_lo" in ran else ran.iloc[:0]
+    have = have.dropna(subset=["our_tau_lo", "our_tau_hi"]) if len(have) else have
+    bars = alt.Chart(have.assign(lo=have.get("our_tau_lo"), hi=have.get("our_tau_hi"))).mark_rule(
+        strokeWidth=2, opacity=0.55, color="#1f77b4", clip=True).encode(
+        y=alt.Y("setting:N", sort=order), x="lo:Q", x2="hi:Q",
+        tooltip=["setting", alt.Tooltip("lo:Q", title="95% interval from", format="+.2f"),
+                 alt.Tooltip("hi:Q", title="to", format="+.2f")])
     zero = alt.Chart(pd.DataFrame({"tau": [0.0, -FAIL_TAU, FAIL_TAU]})).mark_rule(
         strokeDash=[3, 3], color="#999").encode(x="tau:Q")
-    return alt.layer(zero, paper, hollow, ours).properties(
+    return alt.layer(zero, bars, paper, hollow, ours).properties(
         width=420, height=alt.Step(14), title=alt.TitleParams(
             "Does the oracle's pick survive retraining?",
-            subtitle=f"tau near -1: yes; |tau| < {FAIL_TAU:g} (dashed): no", anchor="start"))
+            subtitle=[f"tau near -1: yes; |tau| < {FAIL_TAU:g} (dashed): no",
+                      "bar: our tau's 95% interval over the masks and the pretrained networks"], anchor="start"))

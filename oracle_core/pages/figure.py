@@ -10,7 +10,6 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from ..analysis import reference
-from ..analysis.agreement import verdict
 from ..analysis.oracle import paper_oracle, result_oracle
 from ..base.paths import REPO
 from ..compute.stats import analyze
@@ -26,8 +25,8 @@ def _num(v) -> float:
 
 def setting_table(cs: list[Cell]) -> pd.DataFrame:
     """One row per setting: our tau, p, anomaly ratio, oracle and median accuracy next to the paper's, and the
-    verdict (analysis/agreement.py): under-trained when our median accuracy is more than UNDERTRAINED_PP below the
-    paper's, else whether our tau disagrees with the paper's by more than TAU_DISAGREEMENT."""
+    verdict (analysis/like_for_like.py: under-trained, or whether the paper's tau lies inside the interval the masks
+    and the pretrained networks give around ours, our released-code twin where it is stored)."""
     rows = []
     for c in cs:
         e, r = c.entry, c.result
@@ -45,9 +44,7 @@ def setting_table(cs: list[Cell]) -> pd.DataFrame:
                "median acc % paper": _num(None if ref is None else ref["final_acc_median_percent"]),
                "tau vs test loss ours": _num(sm.get("kendall_tau_loss")),
                "anomaly % vs test loss ours": 100 * _num(sm.get("anomaly_ratio_loss"))}
-        row["verdict"] = ("not run yet" if r is None else
-                          verdict(row["tau ours"], None if ref is None else row["tau paper"],
-                                           row["median acc % ours"], row["median acc % paper"]))
+        row["verdict"] = c.verdict.text
         rows.append(row)
     return pd.DataFrame(rows).set_index("setting")
 

@@ -59,7 +59,7 @@ def large_model_status(profile: str = "cpu", results_root: Path | None = None,
     """What exists of our own runs of Figure 3, in words, from the store and the data folder."""
     lines = []
     for page, model, ds, layers in (("resnet_cifar", "resnet56", "cifar10", "layer*.conv1"),
-                                    ("vgg_cifar100", "vgg19", "cifar100", "all"),
+                                    ("vgg_cifar100", "vgg19", "cifar100", "released"),
                                     ("resnet_imagenet", "resnet18", "imagenet", "layer*.conv1"),
                                     ("vit_imagenet", "vit_b_16", "imagenet", "all")):
         spec = None

@@ -11,7 +11,8 @@ import pandas as pd
 from IPython.display import HTML
 
 from ..analysis import reference
-from ..analysis.agreement import TAU_DISAGREEMENT, UNDERTRAINED_PP, under_trained
+from ..analysis.agreement import UNDERTRAINED_PP, under_trained
+from ..analysis.like_for_like import verdict_of
 from ..analysis.oracle import paper_oracle
 from ..base.errors import OracleError
 from ..compute.stats import analyze, per_mask, summarize
@@ -124,13 +125,21 @@ def disagreement(res: StudyResult) -> str:
                 f"paper {theirs:+.2f}) cannot answer the paper's question and is left out of every count.")
     if ours is None:
         return "Our Kendall tau is undefined here (all final accuracies tie), so it cannot be compared."
-    diff = ours - theirs
-    if abs(diff) <= TAU_DISAGREEMENT:
-        return (f"Our Kendall tau ({ours:+.2f}) agrees with the paper's ({theirs:+.2f}) within {TAU_DISAGREEMENT} "
-                f"(difference {diff:+.2f}), with our median accuracy {med:.2f}% (paper {paper_med:.2f}%).")
-    return (f"**Disagreement:** our Kendall tau ({ours:+.2f}) differs from the paper's ({theirs:+.2f}) by {diff:+.2f}, "
-            f"more than {TAU_DISAGREEMENT}, with our median accuracy {med:.2f}% within {UNDERTRAINED_PP:g} pp "
-            f"of the paper's ({paper_med:.2f}%).")
+    v = verdict_of(s.profile, res.dir.parent.parent, s.model, s.dataset, "+".join(s.layers), s.ratio)
+    if v.state not in ("agrees", "differs"):
+        return (f"Our Kendall tau is {ours:+.2f}, the paper's {theirs:+.2f} (difference {ours - theirs:+.2f}), with "
+                f"our median accuracy {med:.2f}% (paper {paper_med:.2f}%). Not judged: the interval that carries the "
+                "variation of the masks and of the pretrained network is computed for the MNIST family, where other "
+                "pretrained networks are re-run.")
+    whose = (f"our released-code twin's ({v.ours:+.2f}; the protocol the paper's code ran; correctly wired ours is "
+             f"{ours:+.2f})" if v.twin else f"ours ({v.ours:+.2f})")
+    if v.state == "agrees":
+        return (f"The paper's Kendall tau ({theirs:+.2f}) agrees with {whose}: the difference {v.difference:+.2f} lies "
+                f"inside ±{v.halfwidth:.2f}, the interval the masks and the pretrained network give, with our median "
+                f"accuracy {med:.2f}% (paper {paper_med:.2f}%).")
+    return (f"**Disagreement:** the paper's Kendall tau ({theirs:+.2f}) differs from {whose} by {v.difference:+.2f}, "
+            f"beyond ±{v.halfwidth:.2f}, the interval the masks and the pretrained network give, with our median "
+            f"accuracy {med:.2f}% within {UNDERTRAINED_PP:g} pp of the paper's ({paper_med:.2f}%).")
 
 
 def paper_check(panel: str) -> pd.DataFrame:

@@ -50,6 +50,11 @@ def tau(v) -> str:
     return f"{v:+.2f}" if _is_num(v) and not math.isnan(v) else number(v)
 
 
+def halfwidth(v) -> str:
+    """The half-width of an interval: two decimals, unsigned."""
+    return f"{v:.2f}" if _is_num(v) and not math.isnan(v) else number(v)
+
+
 def percent(v) -> str:
     """A percentage or percentage points: two decimals, everywhere in the book."""
     return f"{v:.2f}" if _is_num(v) and not math.isnan(v) and not float(v).is_integer() else number(v)
@@ -61,6 +66,8 @@ def formatter(column) -> callable:
     name = " ".join(map(str, column)) if isinstance(column, tuple) else str(column)
     if _P_VALUE.search(name):
         return p_value
+    if "±" in name:  # a half-width: unsigned, as the interval's numbers print in prose
+        return halfwidth
     if re.search(r"\btau\b", name, re.IGNORECASE) and "s.e." not in name and "CI" not in name:
         return tau
     if "%" in name or re.search(r"\bpp\b", name):

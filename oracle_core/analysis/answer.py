@@ -1,0 +1,59 @@
+"""The study's answer at one profile, as numbers the front page and the summary word (pages/summary.py): the
+like-for-like verdicts (like_for_like), the paper's failure flags with the paper's oracle (collect.headline) and
+which wiring the paper's points resemble (which_protocol)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .collect import headline, runs_table
+from .like_for_like import like_for_like
+from .which_protocol import protocol_table, protocol_verdicts
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The study's answer at one profile, as numbers the front page and the summary word (pages/summary.py)."""
+
+    n_compared: int  # published settings with a converged run of ours
+    n_twin: int  # of those, compared with our released-code twin (the protocol the paper's code ran)
+    n_agree: int  # inside the masks-and-networks interval
+    n_differ: int
+    mean_halfwidth: float
+    network_sd: float  # between-network sd of tau (DerSimonian-Laird)
+    network_settings: int
+    networks: int
+    n_fail_ours: int  # the paper's failure flags with the paper's oracle, on our converged settings
+    n_fail_paper_same: int  # the paper's flags on the same settings, from its own numbers
+    n_protocol_settled: int  # settings whose pruned losses settle which wiring the paper's points resemble
+    n_protocol_released: int  # of the settings with both twins, those nearer the released code's wiring
+    n_protocol_both: int  # settings with both twins stored
+    differing: tuple[str, ...]  # the settings outside the interval
+
+
+def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame) -> Answer:
+    """``table``, ``var``: like_for_like(...); ``head``: collect.headline(...); ``verdicts``:
+    which_protocol.protocol_verdicts(...)."""
+    ok = table[~table["under-trained"]]
+    both = verdicts[verdicts["nearer"].notna()] if len(verdicts) else verdicts
+    return Answer(
+        n_compared=len(ok), n_twin=int((ok["compared"] == "released-code twin").sum()),
+        n_agree=int((ok["verdict"] == "agrees").sum()), n_differ=int((ok["verdict"] == "differs").sum()),
+        mean_halfwidth=float(ok["interval ±"].mean()) if len(ok) else float("nan"), network_sd=var["sd"],
+        network_settings=var["settings"], networks=var["networks"], n_fail_ours=int(head["n_fail_ours"]),
+        n_fail_paper_same=int(head["n_fail_paper_same"]), n_protocol_settled=int(both["settled"].sum()) if len(both)
+        else 0, n_protocol_released=int((both["nearer"] == "released_code").sum()) if len(both) else 0,
+        n_protocol_both=len(both), differing=tuple(ok[ok["verdict"] == "differs"]["setting"]))
+
+
+def study_answer(profile: str, root: Path | None = None) -> Answer:
+    """The Answer at ``profile`` from the store: the like-for-like verdicts, the paper's flags with the paper's oracle
+    (collect.headline) and which wiring the paper's points resemble (which_protocol)."""
+    table, var = like_for_like(profile, root)
+    head = headline(runs_table(root), profile)
+    return answer(table, var, head, protocol_verdicts(protocol_table(profile, root)))
+
+
