@@ -182,8 +182,9 @@ def write_source_archive(static: Path) -> Path:
         for path in sorted(REPO.rglob("*")):
             rel = path.relative_to(REPO)
             if (rel.parts[0] in _NOT_SOURCE_TOP or set(rel.parts) & _NOT_SOURCE_ANY
-                    or rel.parts[:2] == ("book", "_build") or path.is_dir() or path.is_symlink() or path.suffix in (".pyc", ".tmp", ".lock", ".claim")
-                    or path.name == ".lock" or path.name.startswith("_tmp")):
+                    or rel.parts[:2] == ("book", "_build") or path.is_dir() or path.is_symlink()
+                    or path.suffix in (".pyc", ".tmp", ".lock", ".claim") or path.name == ".lock"
+                    or path.name.startswith("_tmp")):
                 continue
             tar.add(path, arcname=f"{prefix}/{rel}", recursive=False)
     os.replace(tmp, out)
