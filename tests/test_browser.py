@@ -143,6 +143,7 @@ def check_book(browser, html: Path, screenshot: Path | None = None, hover: tuple
     (charts drawn, re-run box, CSV links)}.
     Fails on a console error, a page error, a request that leaves 127.0.0.1 or answers 4xx/5xx, or anything PAGE_JS
     finds; on the ``hover`` pages, a per-mask point must show its tooltip."""
+    assert _pages(html), f"no page to check in {html}"  # a checker that opened nothing would pass anything
     server, base = _serve(html)
     outside, console, charts, problems = [], [], {}, []
     try:
@@ -222,7 +223,9 @@ def committed_html(tmp_path_factory) -> Path:
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     log = p.stdout + p.stderr
     assert "nonexisting document" not in log and "isn't included in any toctree" not in log
-    return dest / "book" / "_build" / "html"
+    html = dest / "_build" / "html"
+    assert len(_pages(html)) >= 10, f"the build wrote no pages into {html}"
+    return html
 
 
 def test_committed_book_renders_offline_with_charts(browser, committed_html):
