@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from oracle_core.analysis import criteria
+from oracle_core.analysis import criteria, stored
 from oracle_core.compute import scoring
 from oracle_core.models import build_model
-from oracle_core.pages import cells
 
 
 def _model():
@@ -40,7 +39,8 @@ def test_taylor_scores_a_dead_filter_zero_and_never_keeps_it():
 
 
 def test_compare_reads_every_criterion_off_a_stored_setting(smoke_grid):
-    [c] = cells.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1" and e.ratio == 0.5)
+    [c] = stored.stored_settings("smoke", "lenet_mnist", smoke_grid,
+                                 where=lambda e: e.layers == "conv1" and e.ratio == 0.5)
     x, y = torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,))
     t = criteria.compare(c.result, x, y)
     acc = c.result.per_mask["final_test_acc"].to_numpy()
@@ -56,7 +56,7 @@ def test_compare_reads_every_criterion_off_a_stored_setting(smoke_grid):
 def test_a_sampled_setting_retrains_the_criteria_picks_beside_its_sample(smoke_grid):
     """conv1+conv2 @ 0.5 is sampled (6 of 63,504 masks at smoke): the L1 and Taylor picks are not in the sample,
     so the runner retrains them too, keeps them out of masks.csv (the paper's analysis), and compare ranks them."""
-    [c] = cells.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1+conv2")
+    [c] = stored.stored_settings("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1+conv2")
     res = c.result
     assert res.spec.criteria_picks and res.spec.n_masks == len(res.per_mask) == 6
     picks = res.criteria_picks

@@ -11,18 +11,20 @@ import pandas as pd
 import pytest
 import torch
 
-from oracle_core.analysis import collect
+from oracle_core.analysis import collect, stored
 from oracle_core.analysis import lesson as lessons
 from oracle_core.compute import engine
 from oracle_core.experiment import spec as spec_rules
 from oracle_core.experiment.grid import GridEntry
 from oracle_core.experiment.protocol import CPU_SHORT_RETRAIN, LENET_SHORT_RETRAIN, SMOKE_RETRAIN, SMOKE_SHORT_RETRAIN
 from oracle_core.models import build_model
-from oracle_core.pages import cells, disagreements, figure, lesson, profiles
+from oracle_core.pages import disagreements, figure, lesson, profiles
+
+Stored = stored.StoredSetting
 
 
 def test_cells_hold_stored_results_and_commands_for_the_rest(smoke_grid):
-    cs = cells.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1")
+    cs = stored.stored_settings("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1")
     assert len(cs) == 7  # conv1 at 0.2 ... 0.8
     done = {c.entry.ratio for c in cs if c.result is not None}
     assert done == {0.2, 0.5}
@@ -59,12 +61,12 @@ def test_setting_table_states_agreement_and_disagreement_against_the_paper(monke
               ("lenet5_mini", "mnist", "conv1", 0.8, "correct", 0): (-0.30, 0.05, 98.0)}
     monkeypatch.setattr(like_for_like, "_stored", lambda profile, root: stored)
     e = GridEntry("lenet_mnist", "conv1", 0.5)  # paper tau -0.51
-    cs = [cells.Cell(e, _fake(-0.45), None, "cmd"), cells.Cell(GridEntry("lenet_mnist", "conv2", 0.5),
+    cs = [Stored(e, _fake(-0.45), None, "cmd"), Stored(GridEntry("lenet_mnist", "conv2", 0.5),
                                                                     _fake(+0.10), None, "cmd"),
-          cells.Cell(GridEntry("lenet_mnist", "conv3", 0.5), None, None, "cmd"),
+          Stored(GridEntry("lenet_mnist", "conv3", 0.5), None, None, "cmd"),
           # paper median 98.18% at conv2 @ 0.5: 1.1 pp below it is under-trained, whatever the tau
-          cells.Cell(GridEntry("lenet_mnist", "conv2", 0.6), _fake(-0.42, median=0.969), None, "cmd"),
-          cells.Cell(GridEntry("lenet_mnist", "conv1", 0.8), _fake(-0.3, anomaly=0.6, global_rank=1), None, "cmd")]
+          Stored(GridEntry("lenet_mnist", "conv2", 0.6), _fake(-0.42, median=0.969), None, "cmd"),
+          Stored(GridEntry("lenet_mnist", "conv1", 0.8), _fake(-0.3, anomaly=0.6, global_rank=1), None, "cmd")]
     t = figure.setting_table(cs)
     # the paper's oracle (over every candidate) decides the anomaly ratio and the oracle's accuracy, not the sample's
     assert t.loc["conv1 @ 0.8", "anomaly % ours"] == 0.0 and t.loc["conv1 @ 0.8", "oracle acc % ours"] == 99.0
@@ -90,12 +92,13 @@ def test_short_retraining_is_the_prefix_of_the_full_one():
 
 
 def test_lesson_reads_the_curve_or_waits_for_a_separate_short_run(smoke_grid, tmp_path):
-    [c] = cells.cells("smoke", "lenet_mnist", smoke_grid, where=lambda e: e.layers == "conv1" and e.ratio == 0.5)
+    [c] = stored.stored_settings("smoke", "lenet_mnist", smoke_grid,
+                                 where=lambda e: e.layers == "conv1" and e.ratio == 0.5)
     acc = lessons.short_retrain_acc(c.result)
     curves = c.result.curves
     first = curves[curves["epoch"] == 1].set_index("mask_id")["test_acc"]
     assert np.allclose(acc.loc[first.index].to_numpy(), first.to_numpy())
-    t = lesson.lesson_table([c])
+    t = lessons.lesson_table([c])
     assert -1 <= t.iloc[0]["tau short vs full, ours"] <= 1 and t.iloc[0]["tau short vs full, paper"] == 0.70
     paper_like = SimpleNamespace(spec=c.result.spec.__class__(**{**c.result.spec.__dict__, "profile": "paper"}),
                                  curves=curves)
@@ -104,7 +107,7 @@ def test_lesson_reads_the_curve_or_waits_for_a_separate_short_run(smoke_grid, tm
 
 
 def test_paper_points_reproduce_printed_tau_on_every_figure_2_panel():
-    cs = cells.cells("cpu", "lenet_mnist")
+    cs = stored.stored_settings("cpu", "lenet_mnist")
     t = figure.paper_check_table(cs)
     assert len(t) == 25
     assert (t["tau, our code on its points"] - t["tau printed"]).abs().max() < 0.005 + 1e-9
@@ -113,7 +116,7 @@ def test_paper_points_reproduce_printed_tau_on_every_figure_2_panel():
 
 def test_missing_dataset_note_says_which_files_go_where(tmp_path):
     e = GridEntry("mnist_variants", "conv1", dataset="kmnist")
-    note = figure.data_notes([cells.Cell(e, None, "km-mnist/kmnist_conv1_0.5", "python -m oracle_core run ...")],
+    note = figure.data_notes([Stored(e, None, "km-mnist/kmnist_conv1_0.5", "python -m oracle_core run ...")],
                               tmp_path)
     assert "train-images-idx3-ubyte.gz" in note and str(tmp_path) in note and "fetch kmnist" in note
     assert "-0.32" in note  # the paper's tau for KMNIST
@@ -151,7 +154,7 @@ def test_a_non_prefix_short_recipe_uses_its_own_stored_run(tmp_path, monkeypatch
     e = GridEntry("lenet_mnist", "conv1", 0.5)
     full = run_study(e.spec("smoke"), "lenet_mnist", tmp_path, progress=False)
     assert not spec_rules.short_is_prefix(full.spec)
-    cell = cells.Cell(e, full, None, "cmd")
+    cell = Stored(e, full, None, "cmd")
     assert lessons.short_retrain_acc(full, tmp_path) is None
     assert "--short-retrain" in lesson.lesson_missing([cell], "smoke", tmp_path)
     from oracle_core.analysis import criteria
@@ -186,7 +189,7 @@ def test_disagreements_quote_the_long_profile_and_released_wiring_runs_of_the_sa
     monkeypatch.setitem(protocol.PROFILES, disagreements.CHECK_PROFILE, longer)
     e = GridEntry("lenet_mnist", "conv1", 0.8)
     short = run_study(e.spec("smoke"), e.experiment, tmp_path, progress=False)
-    cell = cells.Cell(e, short, None, "cmd")
+    cell = Stored(e, short, None, "cmd")
     assert disagreements.longer_retraining_check(cell, tmp_path) == ""  # nothing stored yet: nothing claimed
     assert profiles.profile_fidelity(tmp_path, ("smoke", disagreements.CHECK_PROFILE), e)["frame"] is None
     long = run_study(e.spec(disagreements.CHECK_PROFILE), e.experiment, tmp_path, progress=False)
@@ -226,7 +229,7 @@ def test_the_missing_data_note_names_the_checkout_folder_not_this_machines_path(
     from oracle_core.base.paths import REPO
 
     e = GridEntry("mnist_variants", "conv1", dataset="kmnist")
-    note = figure.data_notes([cells.Cell(e, None, "km-mnist/kmnist_conv1_0.5", "python -m oracle_core run ...")],
+    note = figure.data_notes([Stored(e, None, "km-mnist/kmnist_conv1_0.5", "python -m oracle_core run ...")],
                               REPO / "data")
     assert "`data/KMNIST/raw/`" in note and str(REPO) not in note
 
@@ -277,7 +280,7 @@ def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap
     monkeypatch.setattr(disagreements, "mnist_grid", lambda: [e, noise, seed])  # every profile, smoke included
     monkeypatch.setattr(disagreements, "disagreement", lambda res: "**Disagreement:** differs.")
     res = run_study(e.spec("smoke"), e.experiment, tmp_path, progress=False)
-    cell = cells.Cell(e, res, None, "cmd")
+    cell = Stored(e, res, None, "cmd")
     before = disagreements.disagreements([cell], tmp_path)
     assert disagreements.noise_ceiling_check(cell, tmp_path) == disagreements.pretrain_seed_check(cell, tmp_path) == ""
     assert "bootstrap interval is [" in before and all(r in before for r in disagreements.UNTESTED_REASONS)
@@ -300,9 +303,9 @@ def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap
     assert text in after and seeded in after and not any(r in after for r in disagreements.UNTESTED_REASONS)
     assert disagreements.pretrain_seed_check(replace(cell, entry=seed), tmp_path) == ""  # a check checks no other
 
-    from oracle_core.pages import beyond
-    monkeypatch.setattr(cells, "mnist_grid", lambda: [e, noise, seed])
-    nets = beyond.pretrained_networks("smoke", tmp_path)  # the Beyond page's table: one row per network
+    from oracle_core.analysis import networks
+    monkeypatch.setattr(stored, "mnist_grid", lambda: [e, noise, seed])
+    nets = networks.pretrained_networks("smoke", tmp_path)  # the Beyond page's table: one row per network
     assert list(nets["seed"]) == [0, 1] and list(nets["tau"]) == pytest.approx(taus)
     assert (nets["tau s.e."] > 0).all() and (nets["paper tau"] == -0.51).all()
 
@@ -313,18 +316,24 @@ def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap
     (-0.50, -0.30, "makes tau stronger than the mean"),
 ])
 def test_the_noise_ceiling_conclusion_follows_the_measured_attenuation(single, mean, needle):
-    """The Beyond page's reading of the noise ceiling is computed from the attenuation, in whichever direction."""
+    """analysis.noise reads the attenuation, in whichever direction; the Beyond page words that reading."""
     import pandas as pd
 
+    from oracle_core.analysis import noise as noises
     from oracle_core.pages import beyond
 
     noise = pd.DataFrame([{"N": 45, "repeats": 3, "tau between repeats": 0.85, "tau pruned loss vs one retraining":
                            single, "tau pruned loss vs mean of repeats": mean,
-                           "attenuation by one retraining": 1 - abs(single) / abs(mean), "reading": "x"}],
+                           "attenuation by one retraining": 1 - abs(single) / abs(mean), "median acc %": 98.5,
+                           "paper median acc %": 98.47, "state": noises.AT_CEILING, "command": ""}],
                          index=["conv1 @ 0.5"])
-    text = beyond.conclusions(pd.DataFrame(), pd.DataFrame(), noise)
+    under, reading = noises.ceiling_reading(noise)
+    assert under == () and reading.ceiling_lo == reading.ceiling_hi == 0.85 and reading.repeats == 3
+    assert reading.attenuation == {-0.28: "small", -0.20: "toward 0", -0.50: "stronger"}[single]
+    text = beyond.conclusions(None, pd.DataFrame(), (under, reading))
     assert needle in text and "reproduces their ranking with tau 0.85:" in text
     assert f"{100 * (1 - abs(single) / abs(mean)):+.0f}%" in text
+    assert "reading" in beyond.noise_view(noise).columns and "state" not in beyond.noise_view(noise).columns
 
 
 @pytest.mark.parametrize("taus,ses,needle", [
@@ -332,18 +341,25 @@ def test_the_noise_ceiling_conclusion_follows_the_measured_attenuation(single, m
     ([-0.27, -0.22, -0.30], [0.12, 0.12, 0.12], "the networks differ by no more than the masks drawn explain"),
 ])
 def test_the_pretrained_networks_conclusion_follows_cochrans_q(taus, ses, needle):
-    """The Beyond page reads several pretrained networks' taus against their standard errors over masks."""
+    """analysis.networks reads several pretrained networks' taus against their standard errors over masks; the
+    Beyond page words the reading, with the between-network sd the verdicts use beside the taus' own."""
     import pandas as pd
 
+    from oracle_core.analysis import networks
+    from oracle_core.analysis.uncertainty import between_network_variance
     from oracle_core.pages import beyond
 
     nets = pd.DataFrame({"seed": range(len(taus)), "N": 45, "tau": taus, "tau s.e.": ses, "paper tau": -0.51},
                         index=["conv1 @ 0.5"] * len(taus))
-    text = beyond.networks_conclusion(nets)
+    [r] = networks.network_readings(nets)
+    assert r.differ == needle.startswith("**") and r.paper_within is False and r.k == len(taus)
+    assert r.sd_between == pytest.approx(between_network_variance([(taus, ses)])["sd"])
+    text = beyond.networks_conclusion([r])
     assert needle in text and f"seeds {', '.join(str(i) for i in range(len(taus)))}" in text
     assert f"tau from {min(taus):+.2f} to {max(taus):+.2f}" in text and "lies outside the range of ours" in text
-    assert text in beyond.conclusions(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), nets)
-    assert beyond.networks_conclusion(nets.iloc[:1]) == ""  # one network: nothing to compare
+    assert f"{r.sd_between:.2f} once the masks' own noise is taken out" in text
+    assert text in beyond.conclusions(None, pd.DataFrame(), ((), None), [r])
+    assert networks.network_readings(nets.iloc[:1]) == []  # one network: nothing to compare
 
 
 @pytest.mark.parametrize("taus,epochs,needles", [
@@ -373,8 +389,8 @@ def test_a_figure_draws_stored_settings_and_lists_the_rest_in_one_line():
                        "pruned_train_loss": rng.uniform(0.5, 5, 20), "final_test_acc": rng.uniform(0.975, 0.985, 20),
                        "final_test_loss": rng.uniform(0.04, 0.06, 20)})
     res = SimpleNamespace(per_mask=pm, summary=_fake(-0.3).summary, criteria_picks=pd.DataFrame())
-    stored = cells.Cell(GridEntry("lenet_mnist", "conv1+conv3", 0.5), res, "lenet5/conv1_0.5+conv3_0.5", "cmd")
-    missing = [cells.Cell(GridEntry("lenet_mnist", "conv2+conv3", 0.5), None, None, "cmd2")]
+    stored = Stored(GridEntry("lenet_mnist", "conv1+conv3", 0.5), res, "lenet5/conv1_0.5+conv3_0.5", "cmd")
+    missing = [Stored(GridEntry("lenet_mnist", "conv2+conv3", 0.5), None, None, "cmd2")]
     chart = figure.compare_grid([stored] + missing, "converged").to_dict()
     assert len(chart["vconcat"]) == 1  # one row: the stored setting only
     titles = json.dumps(chart)
@@ -385,7 +401,7 @@ def test_a_figure_draws_stored_settings_and_lists_the_rest_in_one_line():
 
 
 def test_every_page_prints_one_verdict_per_setting(monkeypatch):
-    """The summary's per-setting table (collect.with_paper), a figure page's table (Cell.verdict) and the front
+    """The summary's per-setting table (collect.with_paper), a figure page's table (StoredSetting.verdict) and the front
     page's counts (collect.headline) read the same like_for_like verdict: on a fabricated store where a fixed 0.15
     threshold and the interval disagree (a difference of 0.30 inside an interval of about ±0.6), every one says
     "agrees"."""
@@ -400,7 +416,7 @@ def test_every_page_prints_one_verdict_per_setting(monkeypatch):
                           "final_acc_median": 0.985, "canonical": True, "folder": "lenet_mnist/x", "device": "cpu",
                           "wall_s": 1.0}])
     row = collect.with_paper(runs, "converged").query("layers == 'conv1' and ratio == 0.5").iloc[0]
-    cell = cells.Cell(GridEntry("lenet_mnist", "conv1", 0.5), _fake(-0.21), None, "cmd", "converged")
+    cell = Stored(GridEntry("lenet_mnist", "conv1", 0.5), _fake(-0.21), None, "cmd", "converged")
     assert row["verdict"] == cell.verdict.text and row["verdict"].startswith("agrees (+0.30 within ±")
     assert row["our_tau_lo"] < -0.21 < row["our_tau_hi"]  # the front page's star carries this interval
     facts = collect.headline(runs, "converged")

@@ -105,6 +105,31 @@ def test_no_import_cycle():
 
 
 
+# pages present, analysis concludes: a page module imports analysis, base and its own layer only. These still reach
+# below analysis and are being moved (the list may only shrink; a module leaving it is checked from then on).
+PAGES_NOT_YET_MOVED = {"oracle_core.pages.disagreements", "oracle_core.pages.figure", "oracle_core.pages.large_models",
+                       "oracle_core.pages.setting"}
+
+
+def test_pages_import_only_analysis_base_and_pages():
+    allowed = {"base", "analysis", "pages"}
+    bad, reaching = [], set()
+    for m, edges in imports().items():
+        if not m.startswith("oracle_core.pages"):
+            continue
+        for t, line, _ in edges:
+            if len(t.split(".")) > 1 and t.split(".")[1] not in allowed:
+                reaching.add(m)
+                if m not in PAGES_NOT_YET_MOVED:
+                    bad.append(f"{m}:{line} imports {t}")
+        for path in [PKG.parent / Path(*m.split(".")).with_suffix(".py")]:
+            if path.exists() and "scipy" in path.read_text() and m not in PAGES_NOT_YET_MOVED:
+                bad.append(f"{m} uses scipy (a reading belongs in analysis/)")
+    assert not bad, "pages reaching below analysis:\n" + "\n".join(bad)
+    assert reaching <= PAGES_NOT_YET_MOVED and PAGES_NOT_YET_MOVED <= reaching, \
+        f"moved since the list was written (take them off it): {sorted(PAGES_NOT_YET_MOVED - reaching)}"
+
+
 def test_the_checks_catch_what_they_forbid():
     """The cycle finder and the layer rule fail on a made-up violation (so the tests above can fail)."""
     assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]

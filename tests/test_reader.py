@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from oracle_core.analysis import reference
+from oracle_core.analysis import reference, stored
 from oracle_core.analysis.panel import scatter_stats
 from oracle_core.experiment.commands import layers_arg
 from oracle_core.experiment.grid import plan, progress
 from oracle_core.experiment.spec import make_spec
-from oracle_core.pages import cells, charts, downloads, lesson, rerun, setting, tables
+from oracle_core.pages import charts, downloads, lesson, rerun, setting, tables
 
 
 def test_tables_show_every_row_and_format_each_column_by_kind():
@@ -83,7 +83,7 @@ def test_the_book_build_draws_charts_with_its_own_scripts_and_elsewhere_as_svg(m
 
 
 def _stored_cpu_cells():
-    cs = [c for c in cells.cells("cpu", "lenet_mnist", None) if c.result is not None]
+    cs = [c for c in stored.stored_settings("cpu", "lenet_mnist", None) if c.result is not None]
     assert cs, "no committed cpu results"
     return cs
 

@@ -43,15 +43,15 @@ def test_an_unread_axis_names_its_missing_settings_and_why_they_cannot_run():
 
 
 def test_cannot_run_names_the_axis_datasets_whose_files_are_absent(tmp_path):
+    from oracle_core.analysis import stored
     from oracle_core.data import get_dataset_info, raw_dir
-    from oracle_core.pages import cells
-    assert set(cells.cannot_run(tmp_path)) == {"mnist", "fashion_mnist", "kmnist"}
+    assert set(stored.cannot_run(tmp_path)) == {"mnist", "fashion_mnist", "kmnist"}
     info = get_dataset_info("kmnist")
     folder = raw_dir(info, tmp_path)
     folder.mkdir(parents=True)
     for f in info.files:
         (folder / f).write_bytes(b"")
-    reasons = cells.cannot_run(tmp_path)
+    reasons = stored.cannot_run(tmp_path)
     assert set(reasons) == {"mnist", "fashion_mnist"}
     assert "python -m oracle_core.data fetch mnist" in reasons["mnist"]
 
@@ -99,15 +99,15 @@ def test_the_summary_chart_draws_the_axes_the_sentences_read(tmp_path):
 
 def test_the_variants_page_selects_each_axis_base_first():
     """notebooks/lenet_variants.ipynb takes its depth and width rows from the same AXES the trend sentences read."""
-    from oracle_core.pages import cells
+    from oracle_core.analysis import stored
 
     for name, models in (("depth", ["lenet5_mini", "lenet5_mini_d6", "lenet5_mini_d7", "lenet5_mini_d8"]),
                          ("width", ["lenet5_mini", "lenet5_mini_w20", "lenet5_mini_w30", "lenet5_mini_w40"])):
-        got = cells.cells("converged", None, None, where=cells.on_axis(name))
+        got = stored.stored_settings("converged", None, None, where=stored.on_axis(name))
         assert [c.entry.model for c in got] == models
         assert {(c.entry.dataset, c.entry.layers, c.entry.ratio) for c in got} == {("mnist", "conv1", 0.5)}
     with pytest.raises(ValueError, match="no complexity axis 'height'"):
-        cells.on_axis("height")
+        stored.on_axis("height")
 
 
 def test_a_direction_is_read_only_when_it_holds_under_resampling():

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..compute.recipe import Recipe
 from ..compute.scoring import TAYLOR_IMAGES, l1_mask, taylor_mask, taylor_scores
-from ..data import get_dataset_info
+from ..data import dataset_present, get_dataset_info, load_split, to_float
 from ..experiment.results import StudyResult
 from ..experiment.spec import profile_of
 from ..experiment.store import PRETRAINED_PT
@@ -197,3 +197,51 @@ def compare(res: StudyResult, taylor_x: torch.Tensor | None = None,
     out = pd.DataFrame(rows).set_index("criterion")
     out.attrs["n_masks"] = s.n
     return out
+
+
+def criteria_table(settings: list, data_root: Path | None = None) -> pd.DataFrame:
+    """Every stored setting x every criterion (``settings``: stored.StoredSetting, those without a result skipped):
+    setting label, N, and compare()'s columns. Taylor scores the setting's first TAYLOR_IMAGES training images
+    where the dataset is on this machine."""
+    frames = []
+    for c in settings:
+        if c.result is None:
+            continue
+        tx = ty = None
+        if dataset_present(c.entry.dataset, data_root):
+            split = load_split(c.entry.dataset, True, data_root).head(TAYLOR_IMAGES)
+            tx, ty = to_float(split.images, get_dataset_info(c.entry.dataset)), split.labels
+        t = compare(c.result, tx, ty).reset_index()
+        t.insert(0, "setting", c.label)
+        t.insert(1, "N", c.result.summary["n_masks"])
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def criteria_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per criterion, across settings, leading with what a reader compares: mean and worst regret, median cost, then
+    how many settings and how often it picked the best mask."""
+    if table.empty:
+        return table
+    g = table.dropna(subset=["regret (pp)"]).groupby("criterion", sort=False)
+    return pd.DataFrame({"mean regret (pp)": g["regret (pp)"].mean(), "worst regret (pp)": g["regret (pp)"].max(),
+                         "median cost (model-images)": g["cost (model-images)"].median(), "settings": g.size(),
+                         "picked the best mask": g["rank (1 = best)"].apply(lambda r: int((r == 1).sum()))})
+
+
+@dataclass(frozen=True)
+class RegretReading:
+    """The lowest mean regret across settings and which criteria reach it (ties within 1e-9 pp)."""
+
+    lowest: float
+    best: tuple[str, ...]
+    by_criterion: tuple[tuple[str, float, int], ...]  # (criterion, mean regret pp, settings), lowest first
+
+
+def regret_reading(summary: pd.DataFrame) -> RegretReading | None:
+    if summary.empty:
+        return None
+    s = summary.sort_values("mean regret (pp)")
+    low = float(s["mean regret (pp)"].iloc[0])
+    return RegretReading(low, tuple(k for k, v in s["mean regret (pp)"].items() if v <= low + 1e-9),
+                         tuple((k, float(v), int(s.loc[k, "settings"])) for k, v in s["mean regret (pp)"].items()))

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from ..experiment.commands import run_command
 from ..experiment.results import StudyResult, stored_result
 from ..experiment.spec import profile_of, short_is_prefix, short_run_spec
+from . import reference
 
 LESSON_EXPERIMENT = "retrain_lesson"  # results/<this>/ holds the separate short runs
 
@@ -43,3 +46,30 @@ def short_vs_full_tau(f: pd.DataFrame) -> tuple[float, float]:
     """Kendall tau (and p) between short-retrain and full-retrain accuracy over the masks of ``lesson_frame``."""
     r = kendalltau(f["short_retrain_test_acc"], f["final_test_acc"])
     return float(r.statistic), float(r.pvalue)
+
+
+def short_run_command(c, profile: str) -> str:
+    """How to produce a setting's separate short run (only needed when the short recipe is not a prefix)."""
+    return run_command(short_run_spec(c.entry.spec(profile)), LESSON_EXPERIMENT)
+
+
+def lesson_table(cs: list, results_root: Path | None = None) -> pd.DataFrame:
+    """Kendall tau between short-retrain and full-retrain accuracy per setting, ours beside the paper's."""
+    ref = reference.short_vs_full_table()
+    rows = []
+    for c in cs:
+        e = c.entry
+        hit = ref[(ref["model"] == e.model) & (ref["dataset"] == e.dataset) & (ref["layers"] == e.layers)
+                  & ((ref["ratio"] - e.ratio).abs() < 1e-9)]
+        tau = p = float("nan")
+        f = None if c.result is None else lesson_frame(c.result, results_root)
+        if f is not None:
+            tau, p = short_vs_full_tau(f)
+        rows.append({"setting": c.title, "N": None if c.result is None else len(c.result.per_mask),
+                     "tau short vs full, ours": tau, "p ours": p,
+                     "tau short vs full, paper":
+                         float(hit["kendall_tau_short_vs_full"].iloc[0]) if len(hit) else np.nan,
+                     "short / full epochs, ours": None if c.result is None else
+                     f"{profile_of(c.result.spec).short_retrain.epochs} / {c.result.spec.retrain.epochs}",
+                     "short / full epochs, paper": "3 / 30"})
+    return pd.DataFrame(rows).set_index("setting")

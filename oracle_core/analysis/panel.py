@@ -5,9 +5,10 @@ chart only draws numbers it is given."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..compute.stats import analyze, bootstrap
-from .oracle import anomaly_interval, share_above
+from .oracle import anomaly_interval, result_oracle, share_above
 
 
 def scatter_stats(x: np.ndarray, y: np.ndarray, higher_is_better: bool = True, oracle_y: float | None = None) -> dict:
@@ -40,3 +41,21 @@ def scatter_stats(x: np.ndarray, y: np.ndarray, higher_is_better: bool = True, o
             "p_value": stats["p_value"], "anomaly_ratio": ratio, "tau_ci": (t_lo, t_hi),
             "anomaly_ci": a_ci, "tau_se": ci["kendall_tau_se"], "n": len(x),
             "oracle_rank": int((signed > (ref if higher_is_better else -ref)).sum()) + 1}
+
+
+def interval_table(settings: list) -> pd.DataFrame:
+    """Kendall tau and anomaly ratio (the paper's oracle) of every stored setting (stored.StoredSetting) with 95%
+    bootstrap intervals over its masks, and whether tau's interval excludes 0. Index: the setting's label."""
+    rows = []
+    for c in settings:
+        if c.result is None:
+            continue
+        pm, po = c.result.per_mask, result_oracle(c.result)
+        st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy(),
+                           oracle_y=None if po is None else po["final_test_acc"])
+        (t_lo, t_hi), (a_lo, a_hi) = st["tau_ci"], st["anomaly_ci"]
+        rows.append({"setting": c.label, "N": len(pm), "tau": st["kendall_tau"],
+                     "tau 95% CI": f"[{t_lo:+.2f}, {t_hi:+.2f}]", "anomaly %": 100 * st["anomaly_ratio"],
+                     "anomaly % 95% CI": f"[{100 * a_lo:.1f}, {100 * a_hi:.1f}]",
+                     "tau CI excludes 0": bool(t_hi < 0 or t_lo > 0)})
+    return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()

@@ -9,17 +9,17 @@ from pathlib import Path
 
 from ..analysis import reference
 from ..analysis.agreement import UNDERTRAINED_PP
+from ..analysis.stored import StoredSetting
 from ..analysis.uncertainty import repeat_taus
 from ..compute.stats import bootstrap
 from ..experiment.grid import mnist_grid
 from ..experiment.results import stored_result
-from .cells import Cell
 from .setting import disagreement
 
 CHECK_PROFILE = "cpu_long"  # the reduction with the paper's 30 retraining epochs, run where `cpu` disagrees
 
 
-def longer_retraining_check(c: Cell, results_root: Path | None = None) -> str:
+def longer_retraining_check(c: StoredSetting, results_root: Path | None = None) -> str:
     """A sentence with our tau for the same setting retrained with the paper's full recipe (CHECK_PROFILE), when
     that run is stored: it measures, rather than guesses, how much of a disagreement the short retraining causes."""
     if c.result is None or c.result.spec.profile == CHECK_PROFILE:
@@ -40,7 +40,7 @@ def longer_retraining_check(c: Cell, results_root: Path | None = None) -> str:
             f"{r.summary['kendall_tau']:+.2f}{paper}, against our {c.result.summary['kendall_tau']:+.2f}.")
 
 
-def sample_interval_check(c: Cell) -> str:
+def sample_interval_check(c: StoredSetting) -> str:
     """A sentence with our tau's 95% bootstrap interval over the retrained masks, against the paper's tau: whether the
     difference is within what the choice of masks alone (a sample of M where the paper retrains more) can move."""
     if c.result is None or c.result.summary["kendall_tau"] is None:
@@ -57,7 +57,7 @@ def sample_interval_check(c: Cell) -> str:
                if inside else "excludes the paper's: the masks drawn alone do not account for the difference."))
 
 
-def _checks(c: Cell, experiment: str):
+def _checks(c: StoredSetting, experiment: str):
     """The grid entries of ``experiment`` that check this cell's setting at its profile."""
     e = c.entry
     for g in mnist_grid():
@@ -66,7 +66,7 @@ def _checks(c: Cell, experiment: str):
             yield g
 
 
-def pretrain_seed_check(c: Cell, results_root: Path | None = None) -> str:
+def pretrain_seed_check(c: StoredSetting, results_root: Path | None = None) -> str:
     """A sentence with the same setting from another pretrained network (another seed, so its own sample of
     masks), when stored: the paper's code seeds nothing, so its network is one draw among many."""
     if c.result is None or c.entry.seed:
@@ -94,7 +94,7 @@ def pretrain_seed_check(c: Cell, results_root: Path | None = None) -> str:
                       "account for the difference."))
 
 
-def noise_ceiling_check(c: Cell, results_root: Path | None = None) -> str:
+def noise_ceiling_check(c: StoredSetting, results_root: Path | None = None) -> str:
     """A sentence with the setting's noise ceiling at the same profile, when stored: tau against the mean of several
     retrainings (the paper averages 3) beside one retraining, and how alike two retrainings rank the masks. It
     measures, rather than guesses, what one retraining per mask does to tau."""
@@ -112,7 +112,7 @@ def noise_ceiling_check(c: Cell, results_root: Path | None = None) -> str:
     return ""
 
 
-def released_wiring_check(c: Cell, results_root: Path | None = None) -> str:
+def released_wiring_check(c: StoredSetting, results_root: Path | None = None) -> str:
     """A sentence with our tau for the same setting and profile when the pruned loss is measured the paper's
     released-code way (mis-wired next layer), when that run is stored: the wiring reason, measured."""
     if c.result is None or c.entry.wiring == "released_code":
@@ -130,7 +130,7 @@ UNTESTED_REASONS = ("a different pretrained network (the paper's code seeds noth
                     "one retraining per mask here where the paper averages 3 (the noise-ceiling page measures it)")
 
 
-def disagreements(cs: list[Cell], results_root: Path | None = None) -> str:
+def disagreements(cs: list[StoredSetting], results_root: Path | None = None) -> str:
     """Markdown: the settings whose networks are under-trained (left out of the comparison), then every setting
     whose tau differs from the paper's beyond the like-for-like interval, with the measurements stored for it (longer
     retraining, the released code's wiring); where none is stored, the candidate reasons are named as untested.

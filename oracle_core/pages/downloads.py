@@ -16,10 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis import reference
+from ..analysis.stored import StoredSetting, StudyResult
 from ..base.io import atomic_write_csv
 from ..base.paths import REPO
-from ..experiment.results import StudyResult
-from .cells import Cell
 
 DOWNLOADS_ENV = "ORACLE_BOOK_DOWNLOADS"
 STATIC_PREFIX = "oracle-static:"  # rewritten to the page's relative path to _static/ by the book's extension
@@ -60,7 +59,7 @@ def paper(panel: str, label: str) -> str:
     return _link(_safe(f"paper_{panel}") + ".csv", pts, f"reference/paper_points.csv, panel {panel}", label)
 
 
-def downloads(cs: list[Cell], profile: str) -> str:
+def downloads(cs: list[StoredSetting], profile: str) -> str:
     """HTML: the per-mask CSV of every stored setting of ``cs`` and the paper's points of every published panel."""
     our = [ours(c.result, c.title) for c in cs if c.result is not None]
     theirs = [paper(c.panel, c.title) for c in cs if c.panel is not None]

@@ -11,19 +11,19 @@ from IPython.display import HTML, Markdown, display
 
 from ..analysis import reference
 from ..analysis.oracle import paper_oracle, result_oracle
+from ..analysis.stored import StoredSetting
 from ..base.paths import REPO
 from ..compute.stats import analyze
 from ..data import DATASETS, dataset_present, default_root, raw_dir
 from ..experiment.protocol import get_profile
 from . import charts, downloads, rerun
-from .cells import Cell
 
 
 def _num(v) -> float:
     return float("nan") if v is None else float(v)
 
 
-def setting_table(cs: list[Cell]) -> pd.DataFrame:
+def setting_table(cs: list[StoredSetting]) -> pd.DataFrame:
     """One row per setting: our tau, p, anomaly ratio, oracle and median accuracy next to the paper's, and the
     verdict (analysis/like_for_like.py: under-trained, or whether the paper's tau lies inside the interval the masks
     and the pretrained networks give around ours, our released-code twin where it is stored)."""
@@ -63,7 +63,7 @@ def show_table(table: pd.DataFrame) -> None:
     display(table[ACC_VIEW])
 
 
-def missing_commands(cs: list[Cell]) -> str:
+def missing_commands(cs: list[StoredSetting]) -> str:
     todo = [c for c in cs if c.result is None]
     if not todo:
         return "Every setting of this figure is in the results store."
@@ -72,7 +72,7 @@ def missing_commands(cs: list[Cell]) -> str:
             + "\n".join(c.command for c in todo) + "\n```")
 
 
-def paper_check_table(cs: list[Cell]) -> pd.DataFrame:
+def paper_check_table(cs: list[StoredSetting]) -> pd.DataFrame:
     """Our analysis code on the paper's recovered points of every panel of the figure, beside the printed values."""
     rows = []
     for c in cs:
@@ -88,7 +88,7 @@ def paper_check_table(cs: list[Cell]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
 
 
-def profile_note(profile: str, cs: list[Cell]) -> str:
+def profile_note(profile: str, cs: list[StoredSetting]) -> str:
     """The page's statement of what was run: the profile's reductions, next to the numbers they qualify."""
     p = get_profile(profile)
     done = sum(c.result is not None for c in cs)
@@ -97,18 +97,18 @@ def profile_note(profile: str, cs: list[Cell]) -> str:
     return head + f"\n\n{done} of {len(cs)} settings of this figure are in the results store at this profile."
 
 
-def show_header(notebook: str, profile: str, cs: list[Cell], results_root: Path | None = None) -> None:
+def show_header(notebook: str, profile: str, cs: list[StoredSetting], results_root: Path | None = None) -> None:
     """The top of a figure page: the re-run box (commands and measured hours), then what the profile is."""
     display(HTML(rerun.figure_box(notebook, profile, cs, results_root)))
     display(Markdown(profile_note(profile, cs)))
 
 
-def show_downloads(cs: list[Cell], profile: str) -> None:
+def show_downloads(cs: list[StoredSetting], profile: str) -> None:
     """The CSV files behind the page's charts: our per-mask tables and the paper's recovered points."""
     display(HTML(downloads.downloads(cs, profile)))
 
 
-def data_notes(cs: list[Cell], data_root: Path | None = None) -> str:
+def data_notes(cs: list[StoredSetting], data_root: Path | None = None) -> str:
     """For each dataset of the figure that is not on disk: which files go where, and the paper's numbers."""
     notes = []
     for c in cs:
@@ -135,7 +135,7 @@ def _placeholder(title: str, text: str, width: int, height: int) -> alt.Chart:
         text="t:N").properties(width=width, height=height, title=alt.TitleParams(title, anchor="start"))
 
 
-def our_panel(c: Cell, y: str = "final_test_acc", width: int = 200, height: int = 160,
+def our_panel(c: StoredSetting, y: str = "final_test_acc", width: int = 200, height: int = 160,
               x_domain=None, y_domain=None, title: str | None = None) -> alt.Chart:
     if c.result is None:
         return _placeholder(title or c.title, "not run yet", width, height)
@@ -143,7 +143,7 @@ def our_panel(c: Cell, y: str = "final_test_acc", width: int = 200, height: int 
                                  x_domain=x_domain, y_domain=y_domain, oracle=result_oracle(c.result))
 
 
-def _ours(c: Cell) -> pd.DataFrame | None:
+def _ours(c: StoredSetting) -> pd.DataFrame | None:
     """Our points of a setting with the paper's oracle among them (it is drawn, so the panel's range holds it)."""
     if c.result is None:
         return None
@@ -151,7 +151,7 @@ def _ours(c: Cell) -> pd.DataFrame | None:
     return c.result.per_mask if row is None else pd.concat([c.result.per_mask, pd.DataFrame([row])])
 
 
-def paper_panel(c: Cell, width: int = 200, height: int = 160, x_domain=None, y_domain=None,
+def paper_panel(c: StoredSetting, width: int = 200, height: int = 160, x_domain=None, y_domain=None,
                 title: str | None = None) -> alt.Chart:
     if c.panel is None:
         return _placeholder(title or c.title, "no published panel", width, height)
@@ -159,7 +159,7 @@ def paper_panel(c: Cell, width: int = 200, height: int = 160, x_domain=None, y_d
                                  height=height, x_domain=x_domain, y_domain=y_domain)
 
 
-def compare_grid(cs: list[Cell], profile: str, width: int = 280, height: int = 170) -> alt.Chart:
+def compare_grid(cs: list[StoredSetting], profile: str, width: int = 280, height: int = 170) -> alt.Chart:
     """One row per stored setting: our panel on the left, the paper's on the right, each titled with whose it is, on
     one y range (accuracy) so that a reader compares like with like, unless one side's range is more than
     OWN_SCALE times the other's (it would flatten the other): then each has its own, and the titles say so. Settings
@@ -184,7 +184,7 @@ def compare_grid(cs: list[Cell], profile: str, width: int = 280, height: int = 1
 OWN_SCALE = 4.0  # a y range this many times the other side's gets a panel scale of its own
 
 
-def not_run_line(cs: list[Cell]) -> str:
+def not_run_line(cs: list[StoredSetting]) -> str:
     """The settings of a group with no stored run, in one line (their commands are in 'Settings not run yet')."""
     todo = [c.title for c in cs if c.result is None]
     return "" if not todo else (f"Not run yet at this profile ({len(todo)}): {', '.join(todo)}; the commands are "
@@ -201,7 +201,7 @@ def _domain(frames: list[pd.DataFrame], col: str) -> tuple[float, float] | None:
     return lo - pad, hi + pad
 
 
-def panel_grid(cs: list[Cell], source: str = "ours", y: str = "final_test_acc", columns: int = 3,
+def panel_grid(cs: list[StoredSetting], source: str = "ours", y: str = "final_test_acc", columns: int = 3,
                shared_y: bool = False, width: int = 180, height: int = 160) -> alt.Chart:
     """The panels of one figure in a grid, as in the paper: ``source`` 'ours' or 'paper'. With ``shared_y``
     every panel uses one y range (the paper shares axes within a figure row where it does so)."""

@@ -6,47 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import altair as alt
-import numpy as np
 import pandas as pd
 
 from ..analysis import reference
-from ..analysis.lesson import LESSON_EXPERIMENT, lesson_frame, short_retrain_acc, short_vs_full_tau
-from ..experiment.commands import run_command
-from ..experiment.spec import profile_of, short_run_spec
+from ..analysis.lesson import lesson_frame, short_retrain_acc, short_run_command, short_vs_full_tau
+from ..analysis.stored import StoredSetting
 from . import charts
-from .cells import Cell
 from .figure import _placeholder
 from .tables import value_range
 
 
-def short_run_command(c: Cell, profile: str) -> str:
-    """How to produce a setting's separate short run (only needed when the short recipe is not a prefix)."""
-    return run_command(short_run_spec(c.entry.spec(profile)), LESSON_EXPERIMENT)
-
-
-def lesson_table(cs: list[Cell], results_root: Path | None = None) -> pd.DataFrame:
-    """Kendall tau between short-retrain and full-retrain accuracy per setting, ours beside the paper's."""
-    ref = reference.short_vs_full_table()
-    rows = []
-    for c in cs:
-        e = c.entry
-        hit = ref[(ref["model"] == e.model) & (ref["dataset"] == e.dataset) & (ref["layers"] == e.layers)
-                  & ((ref["ratio"] - e.ratio).abs() < 1e-9)]
-        tau = p = float("nan")
-        f = None if c.result is None else lesson_frame(c.result, results_root)
-        if f is not None:
-            tau, p = short_vs_full_tau(f)
-        rows.append({"setting": c.title, "N": None if c.result is None else len(c.result.per_mask),
-                     "tau short vs full, ours": tau, "p ours": p,
-                     "tau short vs full, paper":
-                         float(hit["kendall_tau_short_vs_full"].iloc[0]) if len(hit) else np.nan,
-                     "short / full epochs, ours": None if c.result is None else
-                     f"{profile_of(c.result.spec).short_retrain.epochs} / {c.result.spec.retrain.epochs}",
-                     "short / full epochs, paper": "3 / 30"})
-    return pd.DataFrame(rows).set_index("setting")
-
-
-def lesson_panel(c: Cell, width: int = 180, height: int = 160, results_root: Path | None = None) -> alt.Chart:
+def lesson_panel(c: StoredSetting, width: int = 180, height: int = 160, results_root: Path | None = None) -> alt.Chart:
     if c.result is None:
         return _placeholder(c.title, "not run yet", width, height)
     f = lesson_frame(c.result, results_root)
@@ -131,7 +101,7 @@ def lesson_conclusion(lt: pd.DataFrame) -> str:
     return text
 
 
-def lesson_missing(cs: list[Cell], profile: str, results_root: Path | None = None) -> str:
+def lesson_missing(cs: list[StoredSetting], profile: str, results_root: Path | None = None) -> str:
     """Commands for the settings whose lesson is not computable yet (no full run, or no separate short run)."""
     todo = [c.command for c in cs if c.result is None]
     todo += [short_run_command(c, profile) for c in cs

@@ -1,5 +1,6 @@
 """The profiles page: the same masks under several reductions, compared with the most thorough one, so what each
-reduction changes is measured rather than assumed."""
+reduction changes is measured rather than assumed. The measurements are analysis.fidelity's; this module words and
+charts them."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ from pathlib import Path
 
 import altair as alt
 import pandas as pd
-from scipy.stats import kendalltau
 
-from ..analysis import collect, reference
 from ..analysis.agreement import UNDERTRAINED_PP
-from ..analysis.oracle import paper_oracle
-from ..experiment.grid import GridEntry
-from ..experiment.protocol import profile_table
-from ..experiment.results import stored_result
+from ..analysis.fidelity import profile_fidelity as measure_fidelity
+from ..analysis.fidelity import profiles_table, short_vs_full
+from ..analysis.stored import GridEntry
 from .charts import COLORS
 from .disagreements import CHECK_PROFILE
 
@@ -22,7 +20,7 @@ from .disagreements import CHECK_PROFILE
 def profile_overview() -> tuple[pd.DataFrame, str]:
     """Every profile side by side (one column each, so the table fits the page) and, below it, each one's full
     reasons as a list."""
-    rows = profile_table()
+    rows = profiles_table()
     table = pd.DataFrame(rows).set_index("profile").drop(columns="why").T
     why = "\n".join(f"- **`{r['profile']}`**: {r['why']}" for r in rows)
     return table, why
@@ -31,59 +29,26 @@ def profile_overview() -> tuple[pd.DataFrame, str]:
 def profile_fidelity(results_root: Path | None = None,
                      profiles: tuple[str, ...] = ("cpu", "cpu_15k", "cpu_single"),
                      entry: GridEntry = GridEntry("lenet_mnist", "conv1", 0.5)) -> dict:
-    """The same masks of one LeNet5-Mini/MNIST setting (default conv1 at 0.5; correct wiring, same pretrained
-    network) under several reductions, each compared with the most thorough one (the last): how alike their pruned
-    losses and final accuracies rank the masks, and every profile's tau next to the paper's."""
-    e = entry
-    res = {}
-    for p in profiles:
-        r = stored_result(e.spec(p), e.experiment, results_root)
-        if r is not None:
-            res[p] = r
-    ref_name = profiles[-1]
-    if len(res) < 2 or ref_name not in res:
-        missing = ", ".join(f"`{p}`" for p in profiles if p not in res)
+    """analysis.fidelity.profile_fidelity worded and charted: {text, frame, table, chart} (frame None until two
+    profiles ran)."""
+    f = measure_fidelity(results_root, profiles, entry)
+    e = f.entry
+    if f.table is None:
+        missing = ", ".join(f"`{p}`" for p in f.missing)
         return {"text": f"Not measured yet: {e.layers} at {e.ratio:g} has no finished run at profile {missing}.",
                 "frame": None}
-    base = res[ref_name].per_mask.set_index("mask_id")
-    paper = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
-    rows, frames = {}, []
-    for p, r in res.items():
-        pm = r.per_mask.set_index("mask_id").loc[base.index]
-        s = r.spec
-        rows[p] = {"retraining epochs": s.retrain.epochs, "retraining images": s.retrain_subset or "all",
-                   "pruned-loss images": s.loss_subset or "all",
-                   "N": r.summary["n_masks"], "tau (pruned loss vs final acc)": round(r.summary["kendall_tau"], 3),
-                   "anomaly %": round(100 * paper_oracle(r.summary).anomaly_ratio, 2),
-                   "oracle's pick": paper_oracle(r.summary).kept,
-                   "median final acc %": round(100 * r.summary["final_acc_median"], 2),
-                   f"tau of pruned losses vs {ref_name}": round(kendalltau(pm["pruned_train_loss"],
-                                                                          base["pruned_train_loss"]).statistic, 3),
-                   f"tau of final accs vs {ref_name}": round(kendalltau(pm["final_test_acc"],
-                                                                       base["final_test_acc"]).statistic, 3),
-                   "retraining wall time (s)":
-                       round(r.env.get("wall_s_this_invocation", {}).get("retrain_s", float("nan")))}
-        if p != ref_name:
-            frames.append(pd.DataFrame({"profile": p, "reference": base["final_test_acc"],
-                                        "this": pm["final_test_acc"]}))
-    rows["paper"] = {"retraining epochs": int(paper["retrain_epochs"]), "retraining images": "all",
-                     "pruned-loss images": "all", "N": int(paper["n_masks"]),
-                     "tau (pruned loss vs final acc)": float(paper["kendall_tau"]),
-                     "anomaly %": float(paper["anomaly_ratio_percent"]), "oracle's pick": "n/a",
-                     "median final acc %": float(paper["final_acc_median_percent"])}
-    table = pd.DataFrame(rows).T
-    m = pd.concat(frames)
-    chart = alt.Chart(m).mark_circle(size=18, opacity=0.6, aria=False).encode(
-        x=alt.X("reference:Q", title=f"final test accuracy, {ref_name} (fraction)", scale=alt.Scale(zero=False)),
+    chart = alt.Chart(f.frame).mark_circle(size=18, opacity=0.6, aria=False).encode(
+        x=alt.X("reference:Q", title=f"final test accuracy, {f.reference} (fraction)", scale=alt.Scale(zero=False)),
         y=alt.Y("this:Q", title="final test accuracy, reduced profile (fraction)", scale=alt.Scale(zero=False)),
         color=alt.Color("profile:N", legend=alt.Legend(orient="bottom", title=None)),
-    ).properties(width=300, height=240, title=alt.TitleParams(f"the same {len(base)} masks under each profile",
+    ).properties(width=300, height=240, title=alt.TitleParams(f"the same {f.n_masks} masks under each profile",
                                                               anchor="start"))
-    taus = ", ".join(f"{table.loc[p, 'tau (pruned loss vs final acc)']:+.2f} under `{p}`" for p in res)
-    text = (f"Measured on the {len(base)} masks every profile ran: the headline tau is {taus} (paper "
-            f"{float(paper['kendall_tau']):+.2f}). The table gives, for each reduction, how closely its pruned losses "
-            f"and its final accuracies rank the masks like `{ref_name}`'s.")
-    return {"text": text, "frame": m, "table": table, "chart": chart}
+    ran = [p for p in f.table.index if p != "paper"]
+    taus = ", ".join(f"{f.table.loc[p, 'tau (pruned loss vs final acc)']:+.2f} under `{p}`" for p in ran)
+    text = (f"Measured on the {f.n_masks} masks every profile ran: the headline tau is {taus} (paper "
+            f"{f.paper_tau:+.2f}). The table gives, for each reduction, how closely its pruned losses "
+            f"and its final accuracies rank the masks like `{f.reference}`'s.")
+    return {"text": text, "frame": f.frame, "table": f.table, "chart": chart}
 
 
 def retraining_length_fidelity(results_root: Path | None = None) -> dict:
@@ -93,24 +58,20 @@ def retraining_length_fidelity(results_root: Path | None = None) -> dict:
 
 
 def short_vs_converged(results_root: Path | None = None, short: str = "cpu", full: str = "converged") -> dict:
-    """The lesson the `cpu` runs teach, measured: on every setting both profiles ran, how much lower their final
-    accuracy is and which way their tau and anomaly ratio move when the retraining is cut to about 90 SGD steps."""
-    t = collect.profile_pairs(collect.runs_table(results_root), short, full)
-    if t.empty:
+    """The lesson the `cpu` runs teach (analysis.fidelity.short_vs_full), worded and charted."""
+    r = short_vs_full(results_root, short, full)
+    if r is None:
         return {"text": f"Not measured yet: no setting has finished runs at both `{short}` and `{full}`.",
                 "frame": None}
-    n = len(t)
-    gap = t[f"median_acc_% {full}"] - t[f"median_acc_% {short}"]
-    lower_tau = int((t[f"tau {short}"] < t[f"tau {full}"]).sum())
-    dtau = (t[f"tau {short}"] - t[f"tau {full}"]).median()
-    fewer = int((t[f"anomaly_% {short}"] < t[f"anomaly_% {full}"]).sum())
+    t, n = r.pairs, r.n
     text = (f"On the {n} settings both `{short}` and `{full}` have finished, `{short}`'s median final accuracy is "
-            f"{gap.min():.1f} to {gap.max():.1f} pp below `{full}`'s ({int(t[f'under-trained {short}'].sum())} of "
+            f"{r.gap_lo:.1f} to {r.gap_hi:.1f} pp below `{full}`'s ({r.n_under} of "
             f"{n} are under-trained: more than {UNDERTRAINED_PP:g} pp below the paper's). Its tau is more negative in "
-            f"{lower_tau} of {n} settings (median change {dtau:+.2f}) and its anomaly ratio is lower in {fewer} of "
-            f"{n}" + (": with too little retraining the pruned loss looks like a better predictor of the final "
-                      "accuracy than it is, and the oracle looks valid." if 2 * lower_tau > n else
-                      ": on these settings the short retraining does not make the oracle look better.")
+            f"{r.lower_tau} of {n} settings (median change {r.dtau:+.2f}) and its anomaly ratio is lower in "
+            f"{r.fewer_anomalies} of {n}" + (
+                ": with too little retraining the pruned loss looks like a better predictor of the final "
+                "accuracy than it is, and the oracle looks valid." if r.flatters_the_oracle else
+                ": on these settings the short retraining does not make the oracle look better.")
             + f" `{short}` is not this book's answer and is left out of every count.")
     long = pd.concat([pd.DataFrame({"setting": t.index, "tau": t[c], "profile": p})
                       for c, p in ((f"tau {short}", short), (f"tau {full}", full), ("paper_tau", "paper"))])
@@ -125,5 +86,5 @@ def short_vs_converged(results_root: Path | None = None, short: str = "cpu", ful
     cols = {f"tau {short}": f"tau: {short}", f"tau {full}": f"tau: {full}", "paper_tau": "tau: paper",
             f"median_acc_% {short}": f"median acc %: {short}", f"median_acc_% {full}": f"median acc %: {full}",
             "paper_median_acc_%": "median acc %: paper"}
-    table = t[list(cols)].rename(columns=cols).round(2)  # the page's width: anomaly ratios are in the sentence
+    table = t[list(cols)].rename(columns=cols)  # the page's width: anomaly ratios are in the sentence
     return {"text": text, "frame": long, "table": table, "chart": chart}

@@ -8,8 +8,8 @@ import html
 from pathlib import Path
 
 from ..analysis.collect import built_from
-from ..experiment.grid import plan, progress, projected_hours
-from .cells import Cell
+from ..analysis.hours import setting_hours
+from ..analysis.stored import StoredSetting
 
 WORKERS = 2  # the grid's default: two 1-thread workers on a 2-core CPU
 
@@ -18,29 +18,21 @@ def _code(text: str) -> str:
     return f"<pre>{html.escape(text)}</pre>"
 
 
-def _hours(profile: str, cs: list[Cell], results_root: Path | None) -> str:
-    """Measured and projected hours for the settings of ``cs`` at ``profile``, from the grid's own bookkeeping."""
-    everything = progress(plan(profile), results_root)
-    _, typical = projected_hours(everything, WORKERS)
-    labels = {c.entry.label for c in cs}
-    mine = [p for p in everything if p["entry"].label in labels]
-    if not mine:
+def _hours(profile: str, cs: list[StoredSetting], results_root: Path | None) -> str:
+    """Measured and projected hours for the settings of ``cs`` at ``profile`` (analysis.hours), in words."""
+    h = setting_hours(profile, cs, results_root, WORKERS)
+    if not h.total:
         return f"the grid has none of these settings at `{profile}`"
-    done = [p for p in mine if p["complete"]]
-    spent = sum(p["masks"] * (p["s_per_mask"] or typical or 0) for p in done) / 3600 / WORKERS
-    left, _ = projected_hours([p for p in mine if not p["complete"]], WORKERS)
-    if left is None and typical is not None:
-        left = sum(p["left"] * typical for p in mine if p["data"]) / 3600 / WORKERS
-    text = f"{len(done)} of {len(mine)} settings stored"
-    if done and spent:
-        text += f" (about {spent:.1f} h with {WORKERS} 1-thread workers, measured)"
-    if len(done) < len(mine):
-        text += (f"; about {left:.1f} h left at the measured seconds per mask" if left is not None else
+    text = f"{h.done} of {h.total} settings stored"
+    if h.done and h.spent:
+        text += f" (about {h.spent:.1f} h with {WORKERS} 1-thread workers, measured)"
+    if h.done < h.total:
+        text += (f"; about {h.left:.1f} h left at the measured seconds per mask" if h.left is not None else
                  "; time not measured yet at this profile")
     return text
 
 
-def figure_box(notebook: str, profile: str, cs: list[Cell], results_root: Path | None = None,
+def figure_box(notebook: str, profile: str, cs: list[StoredSetting], results_root: Path | None = None,
                profiles: tuple[str, ...] = ("converged", "cpu")) -> str:
     """HTML for a figure page built from grid settings: redraw (seconds), recompute per profile (hours)."""
     items = [f"<p>Redraw this page from the stored results (seconds; nothing is trained):</p>"

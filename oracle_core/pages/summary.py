@@ -8,10 +8,9 @@ import altair as alt
 import pandas as pd
 
 from ..analysis.answer import Answer
+from ..analysis.stored import GridEntry, stored_settings
 from ..analysis.trends import AXES
-from ..experiment.grid import GridEntry
 from . import charts
-from .cells import cells
 from .figure import setting_table, tau_vs
 
 
@@ -49,10 +48,10 @@ def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VCon
     panel per axis, ours and the paper's."""
     panels = []
     for axis in AXES:
-        def where(e: GridEntry, axis=axis) -> bool:  # cells() already keeps the correct wiring, no auxiliary runs
+        def where(e: GridEntry, axis=axis) -> bool:  # stored_settings keeps the correct wiring, no checks
             return axis.holds(model=e.model, dataset=e.dataset, layers=e.layers, ratio=e.ratio)
 
-        cs = sorted(cells(profile, None, results_root, where=where),
+        cs = sorted(stored_settings(profile, None, results_root, where=where),
                     key=lambda c: (axis.position(getattr(c.entry, axis.vary)), c.entry.layers))
         t = setting_table(cs)
         panels.append(tau_vs(t, "setting", axis.name, order=list(t.index)).properties(width=250, height=180,
