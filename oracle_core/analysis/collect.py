@@ -15,7 +15,7 @@ from ..experiment.records import read_object, read_pretrain, read_summary
 from ..experiment.store import ENV_JSON, SPEC_JSON, SUMMARY_JSON, find_runs, pretrain_records
 from . import reference
 from .agreement import oracle_fails, under_trained
-from .like_for_like import tau_intervals, verdict_of
+from .like_for_like import tau_intervals, verdict_in, verdicts
 from .oracle import paper_oracle
 
 
@@ -108,7 +108,8 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
     ci = [intervals[pr].get((m, d, la, float(r)), (None, None)) if isinstance(pr, str) else (None, None)
           for pr, m, d, la, r in zip(t["profile"], t["model"], t["dataset"], t["layers"], t["ratio"])]
     t["our_tau_lo"], t["our_tau_hi"] = [c[0] for c in ci], [c[1] for c in ci]
-    t["verdict"] = [verdict_of(pr, root, m, d, la, r).text if isinstance(pr, str) else "not run yet"
+    judged = {pr: verdicts(pr, root) for pr in intervals}  # once per profile, not once per row
+    t["verdict"] = [verdict_in(judged[pr], m, d, la, r).text if isinstance(pr, str) else "not run yet"
                     for pr, m, d, la, r in zip(t["profile"], t["model"], t["dataset"], t["layers"], t["ratio"])]
     return t
 

@@ -166,7 +166,12 @@ def tau_intervals(profile: str, root: Path | None = None, z: float = 1.959964) -
 
 def verdict_of(profile: str, root: Path | None, model: str, dataset: str, layers: str, ratio: float) -> Verdict:
     """The Verdict of one setting (layers as "conv1+conv3")."""
-    v = verdicts(profile, root).get((model, dataset, layers, float(ratio)))
+    return verdict_in(verdicts(profile, root), model, dataset, layers, ratio)
+
+
+def verdict_in(table: dict[tuple, Verdict], model: str, dataset: str, layers: str, ratio: float) -> Verdict:
+    """One setting's Verdict from a verdicts(...) table (read once for many settings)."""
+    v = table.get((model, dataset, layers, float(ratio)))
     if v is not None:
         return v
     has_paper = reference.paper_row(model, dataset, tuple(layers.split("+")), float(ratio)) is not None

@@ -154,13 +154,12 @@ def tau_overview(table: pd.DataFrame) -> alt.Chart:
     hollow = base.transform_filter(~alt.datum.compared).mark_point(size=200, filled=False, strokeWidth=1.5)
     # each of our compared stars with its 95% interval over the masks and the pretrained networks (the one the
     # verdicts use): a bar behind the star, where the store has it
-    have = ran[~under] if "our_tau_lo" in ran else ran.iloc[:0]
-    have = have.dropna(subset=["our_tau_lo", "our_tau_hi"]) if len(have) else have
-    bars = alt.Chart(have.assign(lo=have.get("our_tau_lo"), hi=have.get("our_tau_hi"))).mark_rule(
-        strokeWidth=2, opacity=0.55, color="#1f77b4", clip=True).encode(
-        y=alt.Y("setting:N", sort=order), x="lo:Q", x2="hi:Q",
-        tooltip=["setting", alt.Tooltip("lo:Q", title="95% interval from", format="+.2f"),
-                 alt.Tooltip("hi:Q", title="to", format="+.2f")])
+    cols = ["setting", "our_tau_lo", "our_tau_hi"]
+    have = ran[~under][cols].dropna() if "our_tau_lo" in ran else pd.DataFrame(columns=cols)
+    bars = alt.Chart(have).mark_rule(strokeWidth=2, opacity=0.55, color="#1f77b4", clip=True).encode(
+        y=alt.Y("setting:N", sort=order), x="our_tau_lo:Q", x2="our_tau_hi:Q",
+        tooltip=["setting", alt.Tooltip("our_tau_lo:Q", title="95% interval from", format="+.2f"),
+                 alt.Tooltip("our_tau_hi:Q", title="to", format="+.2f")])
     zero = alt.Chart(pd.DataFrame({"tau": [0.0, -FAIL_TAU, FAIL_TAU]})).mark_rule(
         strokeDash=[3, 3], color="#999").encode(x="tau:Q")
     return alt.layer(zero, bars, paper, hollow, ours).properties(
