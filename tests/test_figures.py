@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from oracle_core.analysis import collect, stored
+from oracle_core.analysis import collect, reasons, stored
 from oracle_core.analysis import lesson as lessons
 from oracle_core.compute import engine
 from oracle_core.experiment import spec as spec_rules
@@ -277,7 +277,7 @@ def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap
 
     e = GridEntry("lenet_mnist", "conv1", 0.5)
     noise, seed = GridEntry("noise_ceiling", "conv1", 0.5, repeats=3), GridEntry("pretrain_seed", "conv1", 0.5, seed=1)
-    monkeypatch.setattr(disagreements, "mnist_grid", lambda: [e, noise, seed])  # every profile, smoke included
+    monkeypatch.setattr(reasons, "mnist_grid", lambda: [e, noise, seed])  # every profile, smoke included
     monkeypatch.setattr(disagreements, "disagreement", lambda res: "**Disagreement:** differs.")
     res = run_study(e.spec("smoke"), e.experiment, tmp_path, progress=False)
     cell = Stored(e, res, None, "cmd")

@@ -11,7 +11,7 @@ from oracle_core.data import fabricate, imagenet
 from oracle_core.experiment import runner
 from oracle_core.experiment.spec import make_spec
 from oracle_core.models import build_model, prunable_layers
-from oracle_core.models.resnet_imagenet import pretrained_state
+from oracle_core.models.pretrained import pretrained_state
 
 
 @pytest.fixture(scope="module")

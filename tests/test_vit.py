@@ -21,7 +21,7 @@ from oracle_core.experiment.commands import main as cli_main
 from oracle_core.experiment.protocol import get_profile
 from oracle_core.experiment.spec import make_spec
 from oracle_core.models import build_model, prunable_layers
-from oracle_core.models.resnet_imagenet import pretrained_state
+from oracle_core.models.pretrained import pretrained_state
 from oracle_core.models.vit import WIDTH, convert
 
 

@@ -49,7 +49,7 @@ def profile_fidelity(results_root: Path | None = None, profiles: tuple[str, ...]
     if len(res) < 2 or ref_name not in res:
         return Fidelity(e, ref_name, missing)
     base = res[ref_name].per_mask.set_index("mask_id")
-    paper = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
+    paper = reference.paper_row(e.model, e.dataset, e.layers, e.ratio)
     rows, frames = {}, []
     for p, r in res.items():
         pm = r.per_mask.set_index("mask_id").loc[base.index]

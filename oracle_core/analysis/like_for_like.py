@@ -91,7 +91,7 @@ def like_for_like(profile: str, root: Path | None = None) -> tuple[pd.DataFrame,
         c, r = stored.get((*key, "correct", 0)), stored.get((*key, "released_code", 0))
         if c is None and r is None:
             continue
-        panel = reference.panel_name(key[0], key[1], tuple(key[2].split("+")), key[3])
+        panel = reference.panel_name(key[0], key[1], key[2], key[3])
         ours = r if r is not None else c
         paper_se = _paper_se(panel) if panel else ours[1]
         d = ours[0] - float(p["kendall_tau"])
@@ -174,7 +174,7 @@ def verdict_in(table: dict[tuple, Verdict], model: str, dataset: str, layers: st
     v = table.get((model, dataset, layers, float(ratio)))
     if v is not None:
         return v
-    has_paper = reference.paper_row(model, dataset, tuple(layers.split("+")), float(ratio)) is not None
+    has_paper = reference.paper_row(model, dataset, layers, float(ratio)) is not None
     return Verdict("not run yet" if has_paper else "no paper number")
 
 

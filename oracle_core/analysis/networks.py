@@ -34,7 +34,7 @@ def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.Da
     for k in dict.fromkeys(key(c.entry) for c in others):
         base = stored_settings(profile, "lenet_mnist", results_root, where=lambda e, k=k: key(e) == k)
         nets = [c for c in base if c.result is not None] + [c for c in others if key(c.entry) == k]
-        ref = reference.paper_row(k[0], k[1], tuple(k[2].split("+")), k[3])
+        ref = reference.paper_row(k[0], k[1], k[2], k[3])
         for c in nets:
             pm, po = c.result.per_mask, result_oracle(c.result)
             st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy(),

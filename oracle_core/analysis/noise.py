@@ -37,7 +37,7 @@ def noise_ceiling(profile: str, results_root: Path | None = None) -> pd.DataFram
             continue
         t = repeat_taus(c.result.masks)
         e = c.entry
-        ref = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
+        ref = reference.paper_row(e.model, e.dataset, e.layers, e.ratio)
         paper_med = np.nan if ref is None else float(ref["final_acc_median_percent"])
         ci = bootstrap(c.result.per_mask["pruned_train_loss"].to_numpy(),
                        c.result.per_mask["final_test_acc"].to_numpy())["kendall_tau"]

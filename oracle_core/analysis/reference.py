@@ -7,9 +7,9 @@ from functools import lru_cache
 import pandas as pd
 
 from ..base.paths import REFERENCE_DIR
+from ..models import MODELS, PaperRecord
 
-_VARIANT_PANEL = {"lenet5_mini_d6": "diff/d6", "lenet5_mini_d7": "diff/d7", "lenet5_mini_d8": "diff/d8",
-                  "lenet5_mini_w20": "diff/w20", "lenet5_mini_w30": "diff/w30", "lenet5_mini_w40": "diff/w40"}
+# LeNet5-Mini's own panels (Fig. 2 and the dataset axis, Fig. 4); every other model's are in its record
 _DATASET_PANEL = {"fashion_mnist": "km-mnist/fmnist", "kmnist": "km-mnist/kmnist"}
 
 
@@ -33,20 +33,25 @@ def _ratio_text(r: float) -> str:
     return f"{r:g}"
 
 
-# the larger models' settings: (model, dataset, number of pruned layers) -> (panel, layers text in reference_results)
-_LARGE = {("resnet56", "cifar10", 27): ("resnet56/layer*.conv1_0.5", "layer*.conv1 (27 block convs)"),
-          ("vgg19", "cifar100", 13): ("vgg19/all16conv_0.5", "13 of 16 convs"),  # the released list (13 convs)
-          ("resnet18", "imagenet", 8): ("resnet18/layer*.conv1_0.5", "layer*.conv1 (8 block convs)")}
+def layer_names(layers: str | tuple[str, ...]) -> tuple[str, ...]:
+    """The pruned layers as a tuple, from a grid entry's "conv1+conv3" or a spec's tuple."""
+    return tuple(layers.split("+")) if isinstance(layers, str) else tuple(layers)
 
 
-def panel_name(model: str, dataset: str, layers: tuple[str, ...], ratio: float) -> str | None:
+def paper_record(model: str, dataset: str, layers: str | tuple[str, ...], ratio: float) -> PaperRecord | None:
+    """The paper's numbers a model's record says it reproduces, when this setting is one of them."""
+    layers = layer_names(layers)
+    rec = MODELS.get(model)
+    paper = rec.paper if rec is not None else None
+    return paper if paper is not None and paper.matches(dataset, tuple(layers), ratio) else None
+
+
+def panel_name(model: str, dataset: str, layers: str | tuple[str, ...], ratio: float) -> str | None:
     """The paper's scatter panel for a setting, or None if it published none."""
-    r = _ratio_text(ratio)
-    large = _LARGE.get((model, dataset, len(layers)))
-    if large is not None:
-        return large[0] if abs(ratio - 0.5) < 1e-9 else None
-    if model in _VARIANT_PANEL and dataset == "mnist" and layers == ("conv1",):
-        name = f"{_VARIANT_PANEL[model]}_conv1_{r}"
+    r, layers = _ratio_text(ratio), layer_names(layers)
+    rec = paper_record(model, dataset, layers, ratio)
+    if rec is not None:
+        name = rec.panel_for(ratio)
     elif model == "lenet5_mini" and dataset in _DATASET_PANEL and layers == ("conv1",):
         name = f"{_DATASET_PANEL[dataset]}_conv1_{r}"
     elif model == "lenet5_mini" and dataset == "mnist":
@@ -56,13 +61,19 @@ def panel_name(model: str, dataset: str, layers: tuple[str, ...], ratio: float) 
     return name if name in set(panels()["panel"]) else None
 
 
-def paper_row(model: str, dataset: str, layers: tuple[str, ...], ratio: float) -> pd.Series | None:
-    t = results_table()
-    large = _LARGE.get((model, dataset, len(layers)))
-    text = large[1] if large is not None else "+".join(layers)
-    hit = t[(t["model"] == model) & (t["dataset"] == dataset) & (t["layers"] == text)
+def paper_row(model: str, dataset: str, layers: str | tuple[str, ...], ratio: float) -> pd.Series | None:
+    """The paper's published row for a setting (reference_results.csv), or None."""
+    t, layers = results_table(), layer_names(layers)
+    rec = paper_record(model, dataset, layers, ratio)
+    name, text = (rec.model, rec.layers_text or "+".join(layers)) if rec is not None else (model, "+".join(layers))
+    hit = t[(t["model"] == name) & (t["dataset"] == dataset) & (t["layers"] == text)
             & ((t["ratio"] - ratio).abs() < 1e-9)]
     return None if hit.empty else hit.iloc[0]
+
+
+def figure_records(figure: int) -> list[tuple[str, PaperRecord]]:
+    """(model, its PaperRecord) of every registered model the paper shows in ``figure`` (3: the large models)."""
+    return [(name, r.paper) for name, r in MODELS.items() if r.paper is not None and r.paper.figure == figure]
 
 
 def paper_points(panel: str) -> pd.DataFrame:

@@ -64,7 +64,7 @@ def stored_settings(profile: str, experiment: str | None = None, results_root: P
         spec = e.spec(profile)
         res = stored_result(spec, e.experiment, results_root)
         cmd = run_command(spec, e.experiment)
-        panel = reference.panel_name(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
+        panel = reference.panel_name(e.model, e.dataset, e.layers, e.ratio)
         out.append(StoredSetting(e, res, panel, cmd, profile, results_root))
     order = {e: i for i, e in enumerate(_paper_order())}
     return sorted(out, key=lambda c: order.get(c.entry, 999))

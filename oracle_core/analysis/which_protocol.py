@@ -48,7 +48,7 @@ def twin_settings(profile: str) -> list[tuple[str, str, str, float]]:
     for e in mnist_grid():
         key = (e.model, e.dataset, e.layers, e.ratio)
         if e.wiring == "released_code" and not e.seed and e.runs_at(profile) and key not in out and \
-                reference.panel_name(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio):
+                reference.panel_name(e.model, e.dataset, e.layers, e.ratio):
             out.append(key)
     return out
 
@@ -61,10 +61,10 @@ def protocol_table(profile: str, results_root: Path | None = None) -> pd.DataFra
     for model, dataset, layers, ratio in twin_settings(profile):
         name = f"{layers} @ {ratio:g}" if (model, dataset) == ("lenet5_mini", "mnist") else \
             f"{model}/{dataset} {layers} @ {ratio:g}"
-        panel = reference.panel_name(model, dataset, tuple(layers.split("+")), ratio)
+        panel = reference.panel_name(model, dataset, layers, ratio)
         pts = reference.paper_points(panel)
         ploss, pacc = pts["pruned_train_loss"].to_numpy(float), pts["final_test_acc"].to_numpy(float)
-        ref = reference.paper_row(model, dataset, tuple(layers.split("+")), ratio)
+        ref = reference.paper_row(model, dataset, layers, ratio)
         rows.append(_row(name, "paper", "one, unseeded", ploss, pacc, None,
                          float(ref["kendall_tau"]), float(ref["anomaly_ratio_percent"]) / 100))
         for e in mnist_grid():

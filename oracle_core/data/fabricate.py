@@ -17,7 +17,8 @@ import torch
 from PIL import Image
 
 from ..base.io import md5sum
-from ..models.resnet_imagenet import WEIGHTS, resnet18
+from ..models.pretrained import WEIGHTS
+from ..models.resnet_imagenet import resnet18
 from .imagenet import folder as imagenet_folder
 from .registry import FABRICATED_FILE, get_dataset_info, raw_dir
 

@@ -27,7 +27,7 @@ from ..base.io import read_json
 from ..compute.masks import count_masks
 from ..compute.surgery import layer_sizes
 from ..data import dataset_present
-from ..models import build_model
+from ..models import MODELS, build_model
 from .envinfo import code_version
 from .inputs import pretrain_only
 from .integrity import verify_folder
@@ -89,10 +89,10 @@ def mnist_grid() -> list[GridEntry]:
         g.append(GridEntry("lenet_mnist", layers, 0.5, n_masks=1000, priority=2))
     g.append(GridEntry("mnist_variants", "conv1", dataset="fashion_mnist", priority=1))
     g.append(GridEntry("mnist_variants", "conv1", dataset="kmnist", priority=1))
-    for d in (6, 7, 8):
-        g.append(GridEntry("lenet_variants", "conv1", model=f"lenet5_mini_d{d}", priority=2))
-    for w in (20, 30, 40):
-        g.append(GridEntry("lenet_variants", "conv1", model=f"lenet5_mini_w{w}", n_masks=1000, priority=2))
+    for rec in MODELS.values():  # the depth and width variants (Fig. 5): each model's record names its settings
+        for s in rec.grid:
+            g.append(GridEntry(s.experiment, s.layers, s.ratio, model=rec.name, dataset=rec.dataset,
+                               n_masks=s.n_masks, priority=2))
     for layers in ("conv1", "conv2", "conv3") + MULTI_LAYERS:  # the lesson's short runs (paper profile only)
         g.append(GridEntry("retrain_lesson", layers, 0.5, n_masks=1000 if "+" in layers else 0, short_retrain=True,
                            priority=4))

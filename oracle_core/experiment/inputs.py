@@ -17,7 +17,7 @@ from ..compute import engine
 from ..compute.augment import CropFlip
 from ..data import imagenet
 from ..models import build_model
-from ..models.resnet_imagenet import pretrained_state
+from ..models.pretrained import pretrained_state
 from . import envinfo
 from .integrity import regular_file, seal_pretrained, verify_pretrained
 from .spec import StudySpec, derive_seed

@@ -7,7 +7,6 @@ needed), an interrupted one continues at the next unfinished group of masks.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,9 +23,10 @@ from ..compute.surgery import layer_sizes, prune
 from . import envinfo
 from .executors import check_ray_address, run_shards_ray
 from .inputs import StudyData, pretrained
-from .integrity import seal, verify_contents, verify_folder
+from .integrity import seal, verify_contents
 from .records import read_pruned
 from .results import StudyResult, load_result
+from .reuse import import_earlier_repeats, import_pruned_losses
 from .shards import ShardContext, groups, retrain_shard
 from .spec import StudySpec, derive_seed
 from .store import MASK_COLUMNS, RunStore
@@ -66,75 +66,6 @@ def _criteria_picks(spec: StudySpec, dense: torch.nn.Module, d: StudyData) -> di
     return scoring.criterion_picks(dense, spec.layers, spec.ratio, x, y)
 
 
-def _import_earlier_repeats(spec: StudySpec, store: RunStore) -> dict | None:
-    """A setting run with more repeats starts from a finished run of the same spec with fewer: repeat r of
-    mask m has the same seed in both (``retrain_seed``), so those rows are the same computation and are copied
-    (as one shard, with their curves) instead of recomputed. Returns what was imported, for env.json."""
-    if spec.repeats < 2:
-        return None
-    for fewer in range(spec.repeats - 1, 0, -1):
-        sibling = replace(spec, repeats=fewer)
-        for folder in sorted(store.root.glob(f"*/{sibling.key}")):
-            other = RunStore(sibling, folder.parent.name, store.root)
-            if not other.is_complete() or StudySpec.from_dict(read_json(other.spec_json)["spec"]) != sibling:
-                continue
-            verify_folder(other.dir)  # its rows become ours: refused (one line) unless the folder verifies
-            rows = pd.read_csv(other.masks_csv, dtype={"mask_id": str})
-            curves = pd.read_csv(other.curves_csv, dtype={"mask_id": str})
-            if other.criteria_csv.exists():  # the criteria's picks retrained beside a sample
-                rows = pd.concat([rows, pd.read_csv(other.criteria_csv, dtype={"mask_id": str})[MASK_COLUMNS]])
-                curves = pd.concat([curves, pd.read_csv(other.criteria_curves_csv, dtype={"mask_id": str})])
-            done = store.done_keys()
-            rows = rows[[(m, int(r)) not in done for m, r in zip(rows["mask_id"], rows["repeat"])]]
-            if len(rows):
-                keys = set(zip(rows["mask_id"], rows["repeat"].astype(int)))
-                curves = curves[[(m, int(r)) in keys for m, r in zip(curves["mask_id"], curves["repeat"])]]
-                store.write_shard(rows[MASK_COLUMNS], curves)
-            env = read_json(other.env_json) if other.env_json.exists() else {}
-            return {"from": f"{other.experiment}/{sibling.key}", "repeats": list(range(fewer)),
-                    "code_version": env.get("code_version"), "torch": env.get("torch"),
-                    "why": "same spec with fewer repeats: identical seeds, so identical computations"}
-    return None
-
-
-# fields that only change retraining (the pruned loss is taken in fp32 whatever the retraining precision)
-RETRAIN_ONLY = ("retrain", "repeats", "retrain_sample", "retrain_subset", "test_subset", "shared_order",
-                "criteria_picks", "precision")
-
-
-def _import_pruned_losses(spec: StudySpec, store: RunStore) -> dict | None:
-    """A setting that differs from a stored one only in its retraining (the lesson's short run, more repeats, another
-    sample size) has the same pretrained network, candidates and loss data, so the same pruned losses: they are
-    copied (pruned.csv, validated) instead of recomputed. The pretrained networks must be byte-identical."""
-    if not store.pretrained_pt.exists():
-        return None
-    have = read_pruned(store.pruned_csv) if store.pruned_csv.exists() else None  # a killed pass's partial table
-    ours = store.pretrained_pt.read_bytes()
-    for spec_json in sorted(store.root.glob(f"*/*/{store.spec_json.name}")):
-        folder = spec_json.parent
-        if folder == store.dir or not (folder / store.pruned_csv.name).exists():
-            continue
-        try:
-            other = StudySpec.from_dict(read_json(spec_json)["spec"])
-        except (OracleError, KeyError, TypeError, ValueError):
-            continue  # not a spec this code reads: never a source
-        if replace(other, **{f: getattr(spec, f) for f in RETRAIN_ONLY}) != spec:
-            continue
-        pt = folder / store.pretrained_pt.name
-        if not pt.exists() or pt.read_bytes() != ours:
-            continue
-        rows = read_pruned(folder / store.pruned_csv.name)
-        if have is not None:
-            rows = rows[~rows.index.isin(have.index)]
-            if rows.empty:
-                continue
-            rows = pd.concat([have, rows])
-        atomic_write_csv(store.pruned_csv, rows.reset_index())
-        return {"from": f"{folder.parent.name}/{folder.name}", "masks": len(rows) - (0 if have is None else len(have)),
-                "why": "same pretrained network, candidates and loss images; only the retraining differs"}
-    return None
-
-
 def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Path | None = None,
               data_root: Path | None = None, device: str | None = None, group_size: int | None = None,
               progress: bool = True, executor: str = "local", ray_address: str | None = None) -> StudyResult:
@@ -171,44 +102,36 @@ def _finished(store: RunStore) -> StudyResult:
     return load_result(store)
 
 
-PRUNED_FLUSH_S = 120.0  # seconds between the pruned-loss pass's partial writes (a 1000-candidate pass takes long)
+def _outside(masks: list[Mask], picks: dict[str, Mask]) -> list[Mask]:
+    """The criteria's picks that are not among ``masks``, once each, in pick order."""
+    ids = {m.mask_id for m in masks}
+    return list({m.mask_id: m for m in picks.values() if m.mask_id not in ids}.values())
 
 
-def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, dev: torch.device,
-             data_root: Path | None, device: str | None, group_size: int | None, progress: bool, executor: str,
-             ray_address: str | None) -> StudyResult:
-    """run_study's four stages, with the folder locked: pretrain, pruned loss, retrain in shards, analyze."""
-    store.init()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    env_at_start = envinfo.environment(dev)  # the code version that runs, not the one at the end
-    # every invocation leaves a trace at once, so a killed attempt's code version and start stay on record
-    earlier = _earlier_invocations(store)
-    atomic_write_json(store.env_json, {**env_at_start, "started_utc": started, "finished_utc": None,
-                                       "status": "running (or killed)", "earlier_invocations": earlier})
-    timings: dict[str, float] = {}
-
-    t0 = time.perf_counter()
+def pretrain_stage(spec: StudySpec, store: RunStore, d: StudyData, dev: torch.device,
+                   progress: bool) -> torch.nn.Module:
+    """Stage 1: the dense network (shared across settings by its pretraining key), kept in the folder too."""
     dense = pretrained(spec, store, d, dev, progress)
     if not store.pretrained_pt.exists():
         atomic_torch_save(store.pretrained_pt, {k: v.cpu() for k, v in dense.state_dict().items()})
-    timings["pretrain_s"] = time.perf_counter() - t0
+    return dense
 
-    sizes = layer_sizes(dense, spec.layers)
-    masks = make_masks(sizes, spec.ratio, spec.n_masks, derive_seed(spec.seed, "masks"))  # the candidates
-    k = (group_size or engine.default_group_size(dev)) if engine.can_stack(dense) else 1
-    picks = _criteria_picks(spec, dense, d) if spec.criteria_picks else {}
-    candidate_ids = {m.mask_id for m in masks}
-    every = masks + list({m.mask_id: m for m in picks.values() if m.mask_id not in candidate_ids}.values())
 
-    # ---- stage 2: the state right after pruning (pruned train loss) of every candidate, stored separately ----
-    t0 = time.perf_counter()
-    imported_pruned = _import_pruned_losses(spec, store)
+PRUNED_FLUSH_S = 120.0  # seconds between the pruned-loss pass's partial writes (a 1000-candidate pass takes long)
+
+
+def pruned_loss_stage(spec: StudySpec, store: RunStore, d: StudyData, dense: torch.nn.Module, every: list[Mask],
+                      k: int, progress: bool) -> tuple[pd.DataFrame, dict | None]:
+    """Stage 2: the state right after pruning (pruned train loss and accuracy) of every candidate and pick, stored
+    in pruned.csv (flushed every PRUNED_FLUSH_S, so a killed pass resumes at the first mask it lacks), or copied
+    from a setting that differs only in its retraining (reuse.py). Returns the table and what was copied."""
+    imported = import_pruned_losses(spec, store)
     old = read_pruned(store.pruned_csv).reset_index() if store.pruned_csv.exists() else None
     missing = [m for m in every if old is None or m.mask_id not in set(old["mask_id"])]
     if missing:
         rows, flushed = [], time.monotonic()
 
-        def flush():  # what is measured so far, atomically: a killed pass resumes at the first mask it lacks
+        def flush():  # what is measured so far, atomically
             atomic_write_csv(store.pruned_csv, pd.concat([x for x in (old, pd.DataFrame(rows)) if x is not None]))
 
         with tqdm(total=len(missing), desc="pruned train loss", unit="mask", disable=not progress) as bar:
@@ -222,22 +145,26 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, de
                     flush()
                     flushed = time.monotonic()
         flush()
-    pruned = read_pruned(store.pruned_csv)
-    timings["pruned_eval_s"] = time.perf_counter() - t0
+    return read_pruned(store.pruned_csv), imported
 
-    # a profile that retrains a sample: M candidates drawn uniformly (the analysis set), and the oracle's own mask
-    # (lowest pruned loss over every candidate) retrained beside them like the criteria's picks
-    n_candidates = len(masks)
-    if spec.retrain_sample:
-        picks = {**picks, "oracle": oracle_mask(masks, pruned)}
-        masks = retrain_sample(masks, spec.retrain_sample, derive_seed(spec.seed, "retrain-sample"))
-    sample_ids = {m.mask_id for m in masks}
-    extra = list({m.mask_id: m for m in picks.values() if m.mask_id not in sample_ids}.values())
-    every = masks + extra  # the picks are retrained like any mask, then kept apart (stage 4)
 
-    # ---- stage 3: retraining, in shards of k masks (one wide model each), each shard one atomic file ----
-    t0 = time.perf_counter()
-    imported = _import_earlier_repeats(spec, store)
+def retrained_masks(spec: StudySpec, masks: list[Mask], picks: dict[str, Mask],
+                    pruned: pd.DataFrame) -> tuple[list[Mask], dict[str, Mask]]:
+    """Which candidates are retrained: all of them, or (a profile that retrains a sample) M drawn uniformly, the
+    analysis set, with the oracle's own mask (lowest pruned loss over every candidate) added to the picks so that
+    it is retrained beside them like the criteria's picks."""
+    if not spec.retrain_sample:
+        return masks, picks
+    picks = {**picks, "oracle": oracle_mask(masks, pruned)}
+    return retrain_sample(masks, spec.retrain_sample, derive_seed(spec.seed, "retrain-sample")), picks
+
+
+def retrain_stage(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, dense: torch.nn.Module,
+                  pruned: pd.DataFrame, every: list[Mask], k: int, data_root: Path | None, device: str | None,
+                  progress: bool, executor: str, ray_address: str | None) -> dict | None:
+    """Stage 3: every (mask, repeat) not stored yet, retrained in shards of k masks (one wide model each), each
+    shard one atomic file; earlier repeats of the same spec are copied first (reuse.py). Returns what was copied."""
+    imported = import_earlier_repeats(spec, store)
     done = store.done_keys()
     todo = [(m, r) for r in range(spec.repeats) for m in every if (m.mask_id, r) not in done]
     shards = [[(m.text, r) for m, r in group] for group in groups(todo, k)]
@@ -250,12 +177,19 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, de
             for shard in shards:
                 retrain_shard(ctx, shard)
                 bar.update(1)
-    timings["retrain_s"] = time.perf_counter() - t0
+    return imported
 
-    # ---- stage 4: assemble and analyze ----
+
+def assemble_stage(spec: StudySpec, experiment: str, store: RunStore, masks: list[Mask], picks: dict[str, Mask],
+                   extra: list[Mask], pruned: pd.DataFrame,
+                   n_candidates: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Stage 4: the shards' rows in mask order (the picks outside the sample written apart, to criteria_picks.csv,
+    never inside the analysis) and the summary, the paper's oracle over every candidate included. Returns the
+    rows and curves of the analysed masks and the summary, for the caller to write."""
     rows, curves = store.read_shards()
     all_rows = rows
-    if extra:  # the criteria's own picks: stored beside the sample, never inside its analysis
+    sample_ids = {m.mask_id for m in masks}
+    if extra:
         names = {m.mask_id: " & ".join(n for n, p in picks.items() if p.mask_id == m.mask_id) for m in extra}
         outside = ~rows["mask_id"].isin(sample_ids)
         picked = rows[outside][MASK_COLUMNS].assign(criterion=lambda t: t["mask_id"].map(names))
@@ -276,6 +210,45 @@ def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, de
                        global_oracle_pruned_train_loss=float(pruned.at[o.mask_id, "pruned_train_loss"]),
                        global_oracle_final_test_acc=acc_o,
                        global_oracle_acc_rank=int((pm["final_test_acc"].to_numpy() > acc_o).sum()) + 1)
+    return rows, curves, summary
+
+
+def _compute(spec: StudySpec, experiment: str, store: RunStore, d: StudyData, dev: torch.device,
+             data_root: Path | None, device: str | None, group_size: int | None, progress: bool, executor: str,
+             ray_address: str | None) -> StudyResult:
+    """run_study's four stages, with the folder locked: pretrain_stage, pruned_loss_stage, retrain_stage (on
+    retrained_masks), assemble_stage; then env.json, the files and the seal, written last."""
+    store.init()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    env_at_start = envinfo.environment(dev)  # the code version that runs, not the one at the end
+    # every invocation leaves a trace at once, so a killed attempt's code version and start stay on record
+    earlier = _earlier_invocations(store)
+    atomic_write_json(store.env_json, {**env_at_start, "started_utc": started, "finished_utc": None,
+                                       "status": "running (or killed)", "earlier_invocations": earlier})
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    dense = pretrain_stage(spec, store, d, dev, progress)
+    timings["pretrain_s"] = time.perf_counter() - t0
+
+    masks = make_masks(layer_sizes(dense, spec.layers), spec.ratio, spec.n_masks,
+                       derive_seed(spec.seed, "masks"))  # the candidates
+    k = (group_size or engine.default_group_size(dev)) if engine.can_stack(dense) else 1
+    picks = _criteria_picks(spec, dense, d) if spec.criteria_picks else {}
+
+    t0 = time.perf_counter()
+    pruned, imported_pruned = pruned_loss_stage(spec, store, d, dense, masks + _outside(masks, picks), k, progress)
+    timings["pruned_eval_s"] = time.perf_counter() - t0
+
+    retrained, picks = retrained_masks(spec, masks, picks, pruned)
+    extra = _outside(retrained, picks)  # the picks are retrained like any mask, then kept apart (stage 4)
+
+    t0 = time.perf_counter()
+    imported = retrain_stage(spec, experiment, store, d, dense, pruned, retrained + extra, k, data_root, device,
+                             progress, executor, ray_address)
+    timings["retrain_s"] = time.perf_counter() - t0
+
+    rows, curves, summary = assemble_stage(spec, experiment, store, retrained, picks, extra, pruned, len(masks))
     env = {**env_at_start, "dataset_md5": d.md5, "started_utc": started,
            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "group_size": k,
            "kernel": engine.resolve_kernel("auto", [dense], dev, spec.precision),

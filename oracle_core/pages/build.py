@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from ..analysis import collect
+from ..analysis import collect, single
 from ..base.errors import OracleError
 from ..base.paths import REPO
 from .charts import BOOK_CHARTS_ENV
@@ -45,19 +45,14 @@ BOOK_PROFILE = "converged"  # the profile the committed book shows as ours
 _ABOUT, _FIGURES, _BEYOND = "About the runs", "The paper's figures", "Beyond the figures"
 _LARGE = "experiments/large_models.ipynb"
 
-# every page of the book, in reading order: the one list the build executes and the table of contents is made from
-PAGES: list[Page] = [
+# the book's own pages, in reading order; each model's single-setting page (its record: models/catalog.py) is added
+# by pages(): a section right after its parent page, or a chapter right after its record's ``after`` page
+_OWN_PAGES: list[Page] = [
     Page("notebooks/front.ipynb", "intro.ipynb"),
     Page("notebooks/profiles.ipynb", "profiles.ipynb", part=_ABOUT),
     Page("notebooks/reproducibility.ipynb", "reproducibility.ipynb", part=_ABOUT),
     Page("notebooks/lenet_grid.ipynb", "experiments/lenet_grid.ipynb", part=_FIGURES),
-    Page("notebooks/lenet_mnist.ipynb", "experiments/lenet_mnist.ipynb",
-         {"model": "lenet5_mini", "dataset": "mnist", "layers": "conv1", "ratio": 0.5, "compute": False}, _FIGURES),
     Page("notebooks/large_models.ipynb", _LARGE, part=_FIGURES),
-    Page("notebooks/resnet_cifar.ipynb", "experiments/resnet_cifar.ipynb", {"compute": False}, _FIGURES, _LARGE),
-    Page("notebooks/vgg_cifar100.ipynb", "experiments/vgg_cifar100.ipynb", {"compute": False}, _FIGURES, _LARGE),
-    Page("notebooks/resnet_imagenet.ipynb", "experiments/resnet_imagenet.ipynb", {"compute": False}, _FIGURES, _LARGE),
-    Page("notebooks/vit_imagenet.ipynb", "experiments/vit_imagenet.ipynb", {"compute": False}, _FIGURES, _LARGE),
     Page("notebooks/mnist_variants.ipynb", "experiments/mnist_variants.ipynb", part=_FIGURES),
     Page("notebooks/lenet_variants.ipynb", "experiments/lenet_variants.ipynb", part=_FIGURES),
     Page("notebooks/retrain_lesson.ipynb", "experiments/retrain_lesson.ipynb", part=_FIGURES),
@@ -65,6 +60,25 @@ PAGES: list[Page] = [
     Page("notebooks/beyond.ipynb", "beyond.ipynb", part=_BEYOND),
     Page("notebooks/summary.ipynb", "summary.ipynb", part=_BEYOND),
 ]
+
+
+def pages() -> list[Page]:
+    """Every page of the book, in reading order: the one list the build executes and the table of contents is made
+    from. A model page that is a chapter names its setting in its parameters (the book shows that one)."""
+    out = list(_OWN_PAGES)
+    for m in single.model_pages():
+        rec = m.page
+        parent = f"experiments/{rec.parent}.ipynb" if rec.parent else None
+        anchor = parent or f"experiments/{rec.after}.ipynb"
+        params = {"compute": False} if parent else {"model": m.name, "dataset": m.dataset, "layers": rec.layers,
+                                                     "ratio": 0.5, "compute": False}
+        page = Page(f"notebooks/{rec.notebook}.ipynb", f"experiments/{rec.notebook}.ipynb", params, _FIGURES, parent)
+        at = max(i for i, p in enumerate(out) if p.page == anchor or p.parent == anchor)  # after its siblings
+        out.insert(at + 1, page)
+    return out
+
+
+PAGES: list[Page] = pages()  # the registered models' pages at import (a model registered later: call pages())
 
 
 def toc_text(pages: list[Page] = PAGES) -> str:

@@ -9,13 +9,9 @@ import altair as alt
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from ..analysis import reference
+from ..analysis import reference, single
 from ..analysis.oracle import paper_oracle, result_oracle
 from ..analysis.stored import StoredSetting
-from ..base.paths import REPO
-from ..compute.stats import analyze
-from ..data import DATASETS, dataset_present, default_root, raw_dir
-from ..experiment.protocol import get_profile
 from . import charts, downloads, rerun
 
 
@@ -30,7 +26,7 @@ def setting_table(cs: list[StoredSetting]) -> pd.DataFrame:
     rows = []
     for c in cs:
         e, r = c.entry, c.result
-        ref = reference.paper_row(e.model, e.dataset, tuple(e.layers.split("+")), e.ratio)
+        ref = reference.paper_row(e.model, e.dataset, e.layers, e.ratio)
         sm = r.summary if r else {}
         po = paper_oracle(sm) if r else None  # the oracle over every candidate, as the paper defines it
         row = {"setting": c.title, "N ours": sm.get("n_masks"), "tau ours": _num(sm.get("kendall_tau")),
@@ -78,21 +74,18 @@ def paper_check_table(cs: list[StoredSetting]) -> pd.DataFrame:
     for c in cs:
         if c.panel is None:
             continue
-        pts = reference.paper_points(c.panel)
-        row = reference.paper_panel(c.panel)
-        st = analyze(pts["pruned_train_loss"].to_numpy(), pts["final_test_acc"].to_numpy())
-        rows.append({"setting": c.title, "N": len(pts), "tau printed": row["printed_tau"],
-                     "tau, our code on its points": round(st["kendall_tau"], 4),
-                     "anomaly % printed": row["printed_anomaly_percent"],
-                     "anomaly %, our code on its points": round(100 * st["anomaly_ratio"], 2)})
+        pc = single.points_check(c.panel)
+        rows.append({"setting": c.title, "N": pc.n, "tau printed": pc.printed_tau,
+                     "tau, our code on its points": round(pc.tau, 4),
+                     "anomaly % printed": pc.printed_anomaly_percent,
+                     "anomaly %, our code on its points": round(100 * pc.anomaly_ratio, 2)})
     return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
 
 
 def profile_note(profile: str, cs: list[StoredSetting]) -> str:
     """The page's statement of what was run: the profile's reductions, next to the numbers they qualify."""
-    p = get_profile(profile)
     done = sum(c.result is not None for c in cs)
-    head = (f"**Profile `{profile}`**: {p.headline}"
+    head = (f"**Profile `{profile}`**: {single.profile_headline(profile)}"
             + ("" if profile == "paper" else " The Profiles page lists every reduction in full."))
     return head + f"\n\n{done} of {len(cs)} settings of this figure are in the results store at this profile."
 
@@ -113,15 +106,12 @@ def data_notes(cs: list[StoredSetting], data_root: Path | None = None) -> str:
     notes = []
     for c in cs:
         ds = c.entry.dataset
-        if c.result is None and not dataset_present(ds, data_root):
-            info = DATASETS[ds]
+        miss = None if c.result is not None else single.missing_data(ds, data_root)
+        if miss is not None:
             ref = reference.paper_row(c.entry.model, ds, ("conv1",), 0.5)
-            folder = raw_dir(info, Path(data_root or default_root()))
-            if folder.is_relative_to(REPO):  # the page names the folder in the checkout, not this machine's path
-                folder = folder.relative_to(REPO)
             notes.append(
-                f"**{ds}: the data is missing here**, so our panel is empty. Put {', '.join(info.files)} in "
-                f"`{folder}/` (`python -m oracle_core.data fetch {ds}` does it on a networked machine via "
+                f"**{ds}: the data is missing here**, so our panel is empty. Put {', '.join(miss.files)} in "
+                f"`{miss.folder}/` (`python -m oracle_core.data fetch {ds}` does it on a networked machine via "
                 f"torchvision), then run `{c.command}`. The paper's numbers for it: tau "
                 f"{ref['kendall_tau']:+.2f}, anomaly ratio {ref['anomaly_ratio_percent']:.2f}%, oracle accuracy "
                 f"{ref['oracle_final_acc_percent']:.2f}%; its points are shown below.")

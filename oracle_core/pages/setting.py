@@ -6,19 +6,14 @@ from __future__ import annotations
 import html
 import math
 
-import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
-from ..analysis import reference
+from ..analysis import reference, single
 from ..analysis.agreement import UNDERTRAINED_PP, under_trained
 from ..analysis.like_for_like import verdict_of
 from ..analysis.oracle import paper_oracle
-from ..base.errors import OracleError
-from ..compute.stats import analyze, per_mask, summarize
-from ..experiment.commands import layers_arg, run_command
-from ..experiment.results import StudyResult, stored_result
-from ..experiment.spec import make_spec, profile_of
+from ..analysis.single import StudyResult, check_summary, stored_result
 from . import downloads, rerun
 
 __all__ = ["check_summary", "comparison_table", "data_links", "disagreement", "not_stored", "page_spec",
@@ -34,11 +29,10 @@ def setting_title(spec) -> str:
 
 def rerun_box(notebook: str, spec, experiment: str, result: StudyResult | None) -> HTML:
     """The single-setting page's re-run box: its papermill command, the CLI equivalent, the measured time."""
-    params = {"model": spec.model, "dataset": spec.dataset, "layers": layers_arg(spec),
-              "ratio": f"{spec.ratio:g}", "profile": spec.profile}
+    params = single.rerun_params(spec)
     walls = (result.env.get("wall_s_this_invocation") or {}) if result is not None else {}
     measured = sum(walls.values()) if walls and not result.env.get("earlier_invocations") else None
-    return HTML(rerun.setting_box(notebook, params, run_command(spec, experiment), measured))
+    return HTML(rerun.setting_box(notebook, params, single.command(spec, experiment), measured))
 
 
 def data_links(spec, result: StudyResult | None) -> HTML:
@@ -57,7 +51,6 @@ def data_links(spec, result: StudyResult | None) -> HTML:
 
 def protocol_sentence(res: StudyResult) -> str:
     s, env = res.spec, res.env
-    prof = profile_of(s)
     n, cands = res.summary["n_masks"], int(res.summary.get("candidates", res.summary["n_masks"]))
     scored = (f"every one of the {cands} candidate masks" if s.n_masks == 0 else
               f"{cands} candidate masks sampled without duplicates (seed {s.seed})") + " scored by pruned train loss"
@@ -71,7 +64,7 @@ def protocol_sentence(res: StudyResult) -> str:
             f"training set {s.train_subset or 'all'} images, retraining on {s.retrain_subset or 'all'} of them; "
             f"wiring `{s.wiring}`"
             + (f"; retraining arithmetic `{s.precision}`, not the protocol's fp32" if s.precision != "fp32" else "")
-            + f". {prof.headline} Run on {env.get('device', '?')} with torch {env.get('torch', '?')}, "
+            + f". {single.profile_headline(s)} Run on {env.get('device', '?')} with torch {env.get('torch', '?')}, "
             f"code {str(env.get('code_version', '?'))[:12]}; results in `{res.dir.parent.name}/{res.dir.name}/`.")
 
 
@@ -144,46 +137,28 @@ def disagreement(res: StudyResult) -> str:
 
 def paper_check(panel: str) -> pd.DataFrame:
     """Our analysis code on the paper's own recovered points, next to the values it printed."""
-    pts = reference.paper_points(panel)
-    row = reference.paper_panel(panel)
-    st = analyze(pts["pruned_train_loss"].to_numpy(), pts["final_test_acc"].to_numpy())
-    return pd.DataFrame({"printed by the paper": {"Kendall tau": f"{row['printed_tau']:+.2f}",
-                                                   "anomaly ratio %": f"{row['printed_anomaly_percent']:.2f}",
-                                                   "N": int(row["n_points"])},
-                         "our analysis of its points": {"Kendall tau": f"{st['kendall_tau']:+.2f}",
-                                                        "anomaly ratio %": f"{100 * st['anomaly_ratio']:.2f}",
-                                                        "N": st["n_masks"]}})
-
-
-def check_summary(res: StudyResult) -> None:
-    """Assert that the stored summary is what the analysis computes from the stored masks.csv."""
-    again = summarize(per_mask(res.masks))
-    for key in ("n_masks", "kendall_tau", "p_value", "kendall_tau_loss", "anomaly_ratio", "anomaly_ratio_loss",
-                "oracle_mask_id"):
-        a, b = res.summary[key], again[key]
-        if isinstance(a, float) or isinstance(b, float):
-            assert (a is None and b is None) or np.isclose(a, b, rtol=1e-9, atol=1e-12), (key, a, b)
-        else:
-            assert a == b, (key, a, b)
+    c = single.points_check(panel)
+    return pd.DataFrame({"printed by the paper": {"Kendall tau": f"{c.printed_tau:+.2f}",
+                                                   "anomaly ratio %": f"{c.printed_anomaly_percent:.2f}",
+                                                   "N": c.printed_n},
+                         "our analysis of its points": {"Kendall tau": f"{c.tau:+.2f}",
+                                                        "anomaly ratio %": f"{100 * c.anomaly_ratio:.2f}",
+                                                        "N": c.n}})
 
 
 def page_spec(model: str, dataset: str, layers: str, ratio: float, n_masks: int, seed: int, repeats: int | None,
               profile: str, wiring: str, compute: bool, precision: str = "fp32"):
-    """A notebook's spec and a note. A book build (compute False) asks every page for one profile; a model with no
-    such profile (ResNet18 has no cpu one) shows its paper protocol instead, and the note says so."""
-    try:
-        return make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, profile, wiring,
-                         precision=precision), ""
-    except OracleError as exc:
-        if compute or "is not defined for" not in str(exc):
-            raise
-        spec = make_spec(model, dataset, layers, ratio, n_masks, seed, repeats, "paper", wiring, precision=precision)
-        return spec, (f"*{model} has no `{profile}` profile ({exc}); this page shows the paper's protocol "
-                      "instead.*\n\n")
+    """A notebook's spec and a note: where the model has no such profile (a book build asks every page for one),
+    the page shows the paper's protocol and the note says so (analysis/single.page_spec decides)."""
+    ps = single.page_spec(model, dataset, layers, ratio, n_masks, seed, repeats, profile, wiring, compute, precision)
+    note = "" if not ps.fallback else (f"*{model} has no `{profile}` profile ({ps.fallback}); this page shows the "
+                                       "paper's protocol instead.*\n\n")
+    return ps.spec, note
 
 
 def not_stored(spec, experiment: str) -> str:
     """What a read-only page says for a setting the store lacks: the exact command that produces it."""
     return (f"**{setting_title(spec)}, profile `{spec.profile}`: not in the results store yet.** This page only "
-            f"reads the store when the book is built; produce it with\n\n```\n{run_command(spec, experiment)}\n```\n\n"
+            f"reads the store when the book is built; produce it with\n\n"
+            f"```\n{single.command(spec, experiment)}\n```\n\n"
             "or execute this notebook with `-p compute True` (the default).")

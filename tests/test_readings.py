@@ -1,0 +1,140 @@
+"""The readings pages print, computed in analysis/ and tested there on a small store (the smoke grid, or a
+fabricated one), without rendering a page: each asserts its numbers."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from oracle_core.analysis import criteria, hours, panel, reasons, reference, single, stored
+from oracle_core.base.errors import OracleError
+from oracle_core.compute.stats import analyze, bootstrap, per_mask, summarize
+from oracle_core.experiment.grid import GridEntry
+
+
+def _masks(n=12, seed=0, tau_sign=-1):
+    """Fabricated rows of one setting: n masks, one retraining each, accuracy falling with pruned loss."""
+    rng = np.random.default_rng(seed)
+    loss = rng.uniform(0.1, 2.0, n)
+    acc = 0.98 + tau_sign * 0.01 * loss + rng.normal(0, 0.004, n)
+    return pd.DataFrame({"mask_id": [f"m{i}" for i in range(n)], "kept": [f"conv1:{i}" for i in range(n)],
+                         "pruned_train_loss": loss, "pruned_train_acc": 0.5, "final_test_acc": acc,
+                         "final_test_loss": 1 - acc, "final_train_loss": 0.1, "repeat": 0})
+
+
+def _result(masks, profile="smoke", epochs=2, subset=0):
+    pm = per_mask(masks)
+    spec = SimpleNamespace(profile=profile, retrain=SimpleNamespace(epochs=epochs), retrain_subset=subset)
+    return SimpleNamespace(masks=masks, per_mask=pm, summary=summarize(pm), spec=spec)
+
+
+def test_points_check_is_our_analysis_of_the_papers_points_beside_what_it_printed():
+    c = single.points_check("lenet5/conv1_0.5")
+    pts = reference.paper_points("lenet5/conv1_0.5")
+    st = analyze(pts["pruned_train_loss"].to_numpy(), pts["final_test_acc"].to_numpy())
+    row = reference.paper_panel("lenet5/conv1_0.5")
+    assert (c.n, c.tau, c.anomaly_ratio) == (len(pts), st["kendall_tau"], st["anomaly_ratio"])
+    assert (c.printed_tau, c.printed_n) == (float(row["printed_tau"]), int(row["n_points"]))
+    assert c.tau == pytest.approx(c.printed_tau, abs=0.01)  # the recovered points give the printed tau
+
+
+def test_a_page_spec_falls_back_to_the_paper_protocol_only_when_reading():
+    ps = single.page_spec("resnet18", "imagenet", "layer*.conv1", 0.5, 160, 0, None, "cpu", "correct", False)
+    assert ps.spec.profile == "paper" and ps.asked == "cpu" and "is not defined for" in ps.fallback
+    same = single.page_spec("lenet5_mini", "mnist", "conv1", 0.5, 0, 0, None, "converged", "correct", False)
+    assert same.spec.profile == "converged" and same.fallback == ""
+    with pytest.raises(OracleError, match="is not defined for"):
+        single.page_spec("resnet18", "imagenet", "layer*.conv1", 0.5, 160, 0, None, "cpu", "correct", True)
+
+
+def test_missing_data_names_the_files_and_the_folder(tmp_path):
+    m = single.missing_data("kmnist", tmp_path)
+    assert m.dataset == "kmnist" and m.folder == tmp_path / "KMNIST" / "raw"
+    assert "train-images-idx3-ubyte.gz" in m.files and len(m.files) == 4
+
+
+def test_check_summary_catches_a_summary_that_is_not_its_masks_analysis():
+    res = _result(_masks())
+    single.check_summary(res)
+    res.summary["kendall_tau"] += 0.01
+    with pytest.raises(AssertionError, match="kendall_tau"):
+        single.check_summary(res)
+
+
+def test_large_runs_list_every_large_model_page_with_its_command(tmp_path):
+    runs = single.large_runs("converged", tmp_path, tmp_path)
+    assert [r.model for r in runs] == ["resnet56", "vgg19", "resnet18", "vit_b_16"]
+    assert all(r.result is None and r.missing is not None for r in runs)  # no CIFAR or ImageNet in tmp_path
+    vgg = runs[1]  # no converged profile: the model's cpu one, else (ResNet18) the paper's
+    assert vgg.spec.profile == "cpu" and runs[2].spec.profile == "paper"
+    assert len(vgg.spec.layers) == 13  # the paper script's released list: the one its numbers come from
+    assert vgg.command.startswith("python -m oracle_core run --experiment vgg_cifar100 --model vgg19")
+
+
+def test_sample_interval_is_the_bootstrap_over_masks_against_the_papers_tau():
+    res = _result(_masks(n=20))
+    c = stored.StoredSetting(GridEntry("lenet_mnist", "conv1", 0.5), res, None, "cmd", "smoke")
+    m = reasons.sample_interval(c)
+    lo, hi = bootstrap(res.per_mask["pruned_train_loss"].to_numpy(), res.per_mask["final_test_acc"].to_numpy())[
+        "kendall_tau"]
+    assert (m.n, m.lo, m.hi, m.paper) == (20, lo, hi, pytest.approx(-0.51))
+    assert m.contains_paper == (lo <= -0.51 <= hi)
+    no_paper = stored.StoredSetting(GridEntry("lenet_mnist", "conv1", 0.55), res, None, "cmd", "smoke")
+    assert reasons.sample_interval(no_paper) is None
+
+
+def test_the_measured_reasons_read_the_runs_that_check_a_setting(monkeypatch):
+    """Another network, the noise ceiling, the released wiring and the longer retraining, each read from the run
+    that checks the setting (a fabricated store: (experiment, seed, wiring, profile) -> result)."""
+    e = GridEntry("lenet_mnist", "conv1", 0.5)
+    seed1, noise = GridEntry("pretrain_seed", "conv1", 0.5, seed=1), GridEntry("noise_ceiling", "conv1", 0.5, repeats=3)
+    ours = _result(_masks(seed=0))
+    other = _result(_masks(seed=1, tau_sign=1))
+    reps = pd.concat([_masks(seed=0).assign(repeat=r, final_test_acc=lambda d, r=r: d["final_test_acc"] + 0.001 * r)
+                      for r in range(3)])
+    released = _result(_masks(seed=2))
+    longer = _result(_masks(seed=3), profile=reasons.CHECK_PROFILE, epochs=30, subset=7500)
+    store = {("pretrain_seed", 1, "correct", "smoke"): other, ("noise_ceiling", 0, "correct", "smoke"): _result(reps),
+             ("lenet_mnist", 0, "released_code", "smoke"): released,
+             ("lenet_mnist", 0, "correct", reasons.CHECK_PROFILE): longer}
+    monkeypatch.setattr(reasons, "mnist_grid", lambda: [e, seed1, noise])
+    monkeypatch.setattr(reasons, "stored_result", lambda spec, exp, root=None: store.get(
+        (exp, spec.seed, spec.wiring, spec.profile)))
+    c = stored.StoredSetting(e, ours, None, "cmd", "smoke")
+
+    nets = reasons.other_networks(c)
+    t0, t1 = ours.summary["kendall_tau"], other.summary["kendall_tau"]
+    assert nets.ours == t0 and nets.others == ((1, t1, other.summary["final_acc_median"]),)
+    assert nets.spread == pytest.approx(abs(t1 - t0)) and nets.gap == pytest.approx(abs(t0 + 0.51))
+
+    ceiling = reasons.noise_ceiling(c)
+    assert ceiling["repeats"] == 3 and ceiling["N"] == 12 and ceiling["tau between repeats"] == pytest.approx(1.0)
+
+    assert reasons.released_wiring(c) == (released.summary["kendall_tau"], t0)
+    lr = reasons.longer_retraining(c)
+    assert (lr.n, lr.tau, lr.ours, lr.epochs, lr.our_epochs, lr.images) == (12, longer.summary["kendall_tau"], t0,
+                                                                             30, 2, 7500)
+    monkeypatch.setattr(reasons, "stored_result", lambda spec, exp, root=None: None)  # nothing stored: no reading
+    assert [reasons.other_networks(c), reasons.noise_ceiling(c), reasons.released_wiring(c),
+            reasons.longer_retraining(c)] == [None] * 4
+
+
+def test_criteria_intervals_and_hours_are_read_from_the_store(smoke_grid):
+    cs = stored.stored_settings("smoke", "lenet_mnist", smoke_grid)
+    done = [c for c in cs if c.result is not None]
+    table = criteria.criteria_table(cs)
+    assert set(table["setting"]) == {c.label for c in done}
+    assert (table.groupby("setting").size() == len(criteria.CRITERIA)).all()
+    summary = criteria.criteria_summary(table)
+    oracle = table[table["key"] == "oracle"].dropna(subset=["regret (pp)"])
+    assert summary.loc[oracle.index.size and oracle["criterion"].iloc[0], "mean regret (pp)"] == pytest.approx(
+        oracle["regret (pp)"].mean())
+    reading = criteria.regret_reading(summary)
+    assert reading.lowest == pytest.approx(summary["mean regret (pp)"].min())
+
+    iv = panel.interval_table(cs)
+    assert list(iv.index) == [c.label for c in done] and (iv["N"] == [c.result.summary["n_masks"] for c in done]).all()
+
+    h = hours.setting_hours("smoke", cs, smoke_grid, workers=2)
+    assert (h.done, h.total) == (len(done), len(cs)) and h.spent is not None and h.spent > 0
