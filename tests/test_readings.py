@@ -138,3 +138,44 @@ def test_criteria_intervals_and_hours_are_read_from_the_store(smoke_grid):
 
     h = hours.setting_hours("smoke", cs, smoke_grid, workers=2)
     assert (h.done, h.total) == (len(done), len(cs)) and h.spent is not None and h.spent > 0
+
+
+def test_the_answer_counts_what_the_like_for_like_table_says():
+    from oracle_core.analysis.answer import answer
+
+    table = pd.DataFrame({"setting": ["a", "b", "c", "d"], "under-trained": [False, False, False, True],
+                          "compared": ["released-code twin", "correct wiring (twin not stored)"] * 2,
+                          "verdict": ["agrees", "differs", "agrees", "under-trained"],
+                          "interval ±": [0.5, 0.3, 0.4, 0.9]})
+    var = {"sd": 0.3, "settings": 1, "networks": 2}
+    verdicts = pd.DataFrame({"nearer": ["released_code", "correct", None], "settled": [True, False, False]})
+    a = answer(table, var, {"n_fail_ours": 2, "n_fail_paper_same": 1}, verdicts)
+    assert (a.n_compared, a.n_twin, a.n_agree, a.n_differ) == (3, 2, 2, 1)  # d is under-trained: left out
+    assert a.mean_halfwidth == pytest.approx(0.4) and a.differing == ("b",)
+    assert (a.n_protocol_both, a.n_protocol_released, a.n_protocol_settled) == (2, 1, 1)
+    assert (a.network_sd, a.networks, a.n_fail_ours, a.n_fail_paper_same) == (0.3, 2, 2, 1)
+
+
+def test_tau_intervals_carry_the_masks_and_the_networks(monkeypatch):
+    from oracle_core.analysis import like_for_like
+
+    fake = {("lenet5_mini", "mnist", "conv1", 0.5, "correct", 0): (-0.30, 0.10, 98.6),
+            ("lenet5_mini", "mnist", "conv1", 0.5, "correct", 1): (0.10, 0.10, 98.7),
+            ("lenet5_mini", "mnist", "conv2", 0.5, "correct", 0): (-0.20, 0.05, 98.3),
+            ("lenet5_mini", "mnist", "conv2", 0.5, "released_code", 0): (-0.40, 0.05, 98.2)}
+    monkeypatch.setattr(like_for_like, "_stored", lambda profile, root: fake)
+    tau2 = like_for_like.network_variance(fake)["tau2"]
+    iv = like_for_like.tau_intervals("converged")
+    assert set(iv) == {("lenet5_mini", "mnist", "conv1", 0.5), ("lenet5_mini", "mnist", "conv2", 0.5)}
+    lo, hi = iv[("lenet5_mini", "mnist", "conv2", 0.5)]
+    half = 1.959964 * np.sqrt(0.05 ** 2 + tau2)
+    assert (lo, hi) == (pytest.approx(-0.20 - half), pytest.approx(-0.20 + half)) and tau2 > 0
+
+
+def test_the_lessons_short_run_command_names_the_short_retraining():
+    from oracle_core.analysis.lesson import short_run_command
+
+    c = stored.StoredSetting(GridEntry("lenet_mnist", "conv2", 0.5), None, None, "cmd", "converged")
+    cmd = short_run_command(c, "converged")
+    assert cmd.startswith("python -m oracle_core run --experiment retrain_lesson") and "--short-retrain" in cmd
+    assert "--layers conv2 --ratio 0.5" in cmd

@@ -43,7 +43,7 @@ def dense_of(res: StudyResult) -> nn.Module:
 
 
 @dataclass
-class Setting:
+class CriterionInputs:
     """What every criterion sees of one stored setting: the per-mask table (with the short-retrain accuracy and
     the first epoch's training loss), the image counts its costs are in, and the picks stored beside a sample."""
 
@@ -89,13 +89,13 @@ class Setting:
 
 @dataclass(frozen=True)
 class Criterion:
-    """One row of the comparison. ``pick``: a row of ``Setting.pm`` (int), a mask's text (str), or None (this
+    """One row of the comparison. ``pick``: a row of ``CriterionInputs.pm`` (int), a mask's text (str), or None (this
     criterion cannot pick here: no row). ``expectation``: the row is the mean over every candidate instead."""
 
-    name: Callable[[Setting], str]
-    pick: Callable[[Setting], int | str | None]
-    cost: Callable[[Setting], float]
-    how: Callable[[Setting], str]
+    name: Callable[[CriterionInputs], str]
+    pick: Callable[[CriterionInputs], int | str | None]
+    cost: Callable[[CriterionInputs], float]
+    how: Callable[[CriterionInputs], str]
     expectation: bool = False
 
 
@@ -107,7 +107,7 @@ def register(key: str, criterion: Criterion) -> None:
     CRITERIA[key] = criterion
 
 
-def _taylor_pick(s: Setting) -> str | None:
+def _taylor_pick(s: CriterionInputs) -> str | None:
     stored = s.stored_pick("Taylor")
     if stored is None and s.taylor_x is not None:
         spec = s.res.spec
@@ -115,7 +115,7 @@ def _taylor_pick(s: Setting) -> str | None:
     return stored
 
 
-def _candidates(s: Setting) -> int:
+def _candidates(s: CriterionInputs) -> int:
     return int(s.res.summary.get("candidates", s.n))
 
 
@@ -140,7 +140,7 @@ register("random", Criterion(
     cost=lambda s: 0,
     how=lambda s: "mean over the candidates",
     expectation=True))
-def _short_pick(s: Setting) -> int | None:
+def _short_pick(s: CriterionInputs) -> int | None:
     """The mask with the best short-retrain accuracy; None (no row) until every mask has one."""
     acc = s.pm["short_acc"].to_numpy(dtype=float)
     return None if np.isnan(acc).any() else int(np.argmax(acc))
@@ -158,7 +158,7 @@ register("first-epoch loss", Criterion(
     how=lambda s: f"{s.n} masks x 1 epoch on {s.retrain_images} images"))
 
 
-def _row(s: Setting, c: Criterion, acc: np.ndarray, outside: pd.Series) -> dict | None:
+def _row(s: CriterionInputs, c: Criterion, acc: np.ndarray, outside: pd.Series) -> dict | None:
     name, best = c.name(s), acc.max()
     if c.expectation:
         return {"criterion": name, "pick": "any", "final acc %": 100 * acc.mean(),
@@ -189,7 +189,7 @@ def compare(res: StudyResult, taylor_x: torch.Tensor | None = None,
     of N), regret to the best mask (percentage points), selection cost (model-images) and the criterion's registry key
     (its short name). A criterion whose mask
     is not among the retrained candidates (L1/Taylor in a sampled setting) has no final accuracy: it says so."""
-    s = Setting(res, taylor_x, taylor_y)
+    s = CriterionInputs(res, taylor_x, taylor_y)
     acc = s.pm["final_test_acc"].to_numpy()
     stored = res.criteria_picks  # picks outside a sample, retrained beside it by the runner
     outside = stored.groupby("kept")["final_test_acc"].mean() if len(stored) else pd.Series(dtype=float)
