@@ -179,3 +179,24 @@ def test_the_lessons_short_run_command_names_the_short_retraining():
     cmd = short_run_command(c, "converged")
     assert cmd.startswith("python -m oracle_core run --experiment retrain_lesson") and "--short-retrain" in cmd
     assert "--layers conv2 --ratio 0.5" in cmd
+
+
+def test_a_released_twin_far_below_the_papers_accuracy_is_named_not_called_under_trained():
+    """When the run of the paper's protocol (the released-code twin) ends far below the paper's accuracy, it is not
+    the run the paper measured: the setting is left out of the comparison under that name, the failure flags keep
+    their own count of converged settings, and no page calls the setting under-trained."""
+    from oracle_core.analysis.answer import answer
+    from oracle_core.analysis.like_for_like import Verdict
+    from oracle_core.pages.summary import answer_markdown
+
+    table = pd.DataFrame({"setting": ["a", "conv3 @ 0.8"], "under-trained": [False, True],
+                          "compared": ["released-code twin"] * 2, "verdict": ["agrees", "under-trained"],
+                          "interval ±": [0.5, 0.6], "median gap pp": [0.1, -37.1]})
+    a = answer(table, {"sd": 0.2, "settings": 1, "networks": 2}, {"n_fail_ours": 1, "n_fail_paper_same": 1,
+                                                                    "n_converged": 2}, pd.DataFrame())
+    assert a.n_compared == 1 and a.twin_short == (("conv3 @ 0.8", -37.1),) and a.n_fail_of == 2
+    text = answer_markdown(a, "converged")
+    assert "conv3 @ 0.8 (median -37.1 pp)" in text and "not the run the paper measured" in text
+    assert "**1 of 1** converged settings" in text and "fails in 1 of our 2 converged settings" in text
+    v = Verdict("under-trained", twin=True, median_gap_pp=-37.1)
+    assert v.text.startswith("not compared (released-code twin's median -37.1 pp") and "under-trained" not in v.text

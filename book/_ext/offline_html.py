@@ -38,11 +38,14 @@ function wrap(text, chars) {
 // at most what is left beside its axis, and titles and subtitles wrapped to the column (text keeps its size).
 function narrowed(spec, avail, shrink) {
   const chars = Math.max(20, Math.floor((avail - 12) / CHAR_PX));
+  let categories = 0;  // the most categories of a broken-label axis seen below the node being laid out
   const walk = node => {
     if (!node || typeof node !== 'object') return;
     if (node.hconcat) { node.vconcat = node.hconcat; delete node.hconcat; }
     if (node.columns) node.columns = 1;
     let split = false;
+    const outer = categories;
+    categories = 0;
     for (const k of ['vconcat', 'concat', 'layer']) for (const c of node[k] || []) split = walk(c) || split;
     if (node.spec) split = walk(node.spec) || split;
     // a category axis whose labels read "model / dataset / layers": one part per line, rows tall enough for three
@@ -53,7 +56,25 @@ function narrowed(spec, avail, shrink) {
       enc.axis.labelLimit = Math.floor(avail * 0.4);
       split = true;
     }
+    // a category y axis with long labels in its sort order ("ours, released code's wiring (network 1)"): broken
+    // after each comma and before each parenthesis, the view tall enough for three lines a category
+    const enc = node.encoding && node.encoding.y;
+    if (enc && enc.type === 'nominal' && Array.isArray(enc.sort) && !(enc.axis && enc.axis.labelExpr) &&
+        enc.sort.some(l => String(l).length * CHAR_PX > avail * 0.4)) {
+      enc.axis = {...(enc.axis || {}), labelExpr: "split(replace(replace(datum.label, ', ', ',|'), ' (', '|('), '|')",
+                  labelLimit: Math.floor(avail * 0.45)};
+      categories = Math.max(categories, enc.sort.length);
+      split = true;
+    }
     if (split && node.height && node.height.step) node.height.step = Math.max(node.height.step, 40);
+    if (split && typeof node.height === 'number' && categories) node.height = Math.max(node.height, categories * 40);
+    categories = Math.max(outer, categories);
+    // a legend beside the plot takes the width the plot needs: below it, in two columns
+    for (const enc of Object.values(node.encoding || {})) {
+      if (!enc || typeof enc !== 'object' || enc.legend === null) continue;
+      const lg = enc.legend || {};
+      if (!lg.orient || ['right', 'left'].includes(lg.orient)) enc.legend = {...lg, orient: 'bottom', columns: 2};
+    }
     if (typeof node.width === 'number') node.width = Math.max(120, Math.min(node.width, avail - 90) - shrink);
     if (node.title) {
       const t = typeof node.title === 'object' && !Array.isArray(node.title) ? node.title : {text: node.title};

@@ -32,12 +32,16 @@ class Answer:
     n_protocol_released: int  # of the settings with both twins, those nearer the released code's wiring
     n_protocol_both: int  # settings with both twins stored
     differing: tuple[str, ...]  # the settings outside the interval
+    n_fail_of: int = 0  # the converged correct-wiring settings the failure flags are counted over
+    twin_short: tuple[tuple[str, float], ...] = ()  # (setting, median gap pp): a released-code twin far below the
+    # paper's accuracy (not the run the paper measured), so the setting is left out of the comparison
 
 
 def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame) -> Answer:
     """``table``, ``var``: like_for_like(...); ``head``: collect.headline(...); ``verdicts``:
     which_protocol.protocol_verdicts(...)."""
     ok = table[~table["under-trained"]]
+    short = table[table["under-trained"] & (table["compared"] == "released-code twin")]
     both = verdicts[verdicts["nearer"].notna()] if len(verdicts) else verdicts
     return Answer(
         n_compared=len(ok), n_twin=int((ok["compared"] == "released-code twin").sum()),
@@ -46,7 +50,9 @@ def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame) -
         network_settings=var["settings"], networks=var["networks"], n_fail_ours=int(head["n_fail_ours"]),
         n_fail_paper_same=int(head["n_fail_paper_same"]), n_protocol_settled=int(both["settled"].sum()) if len(both)
         else 0, n_protocol_released=int((both["nearer"] == "released_code").sum()) if len(both) else 0,
-        n_protocol_both=len(both), differing=tuple(ok[ok["verdict"] == "differs"]["setting"]))
+        n_protocol_both=len(both), differing=tuple(ok[ok["verdict"] == "differs"]["setting"]),
+        n_fail_of=int(head.get("n_converged", len(ok))),
+        twin_short=tuple((r["setting"], float(r["median gap pp"])) for _, r in short.iterrows()))
 
 
 def study_answer(profile: str, root: Path | None = None) -> Answer:

@@ -114,8 +114,9 @@ def like_for_like(profile: str, root: Path | None = None) -> tuple[pd.DataFrame,
 class Verdict:
     """How one published setting compares with the paper's, the one reading every page prints (the summary's table,
     the figure pages' tables, a setting's sentence, the disagreements): ``state`` is "agrees" or "differs" (the
-    difference inside or outside the masks-and-networks interval), "under-trained" (not compared), "no paper number"
-    or "not run yet"."""
+    difference inside or outside the masks-and-networks interval), "under-trained" (not compared; with ``twin`` it is
+    the released-code twin that ends more than the threshold below the paper's accuracy, so it is not the run the
+    paper measured), "no paper number" or "not run yet"."""
 
     state: str
     ours: float = float("nan")  # the compared run's tau: the released-code twin where stored, else correct wiring
@@ -128,6 +129,8 @@ class Verdict:
     @property
     def text(self) -> str:
         """The verdict as a table cell: "agrees (+0.10 within ±0.85)", "differs (+0.40 beyond ±0.30, twin)"."""
+        if self.state == "under-trained" and self.twin:
+            return f"not compared (released-code twin's median {self.median_gap_pp:+.1f} pp vs the paper's)"
         if self.state == "under-trained":
             return f"under-trained (median {self.median_gap_pp:+.1f} pp vs the paper's)"
         if self.state not in ("agrees", "differs"):

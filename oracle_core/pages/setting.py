@@ -119,6 +119,11 @@ def disagreement(res: StudyResult) -> str:
     if ours is None:
         return "Our Kendall tau is undefined here (all final accuracies tie), so it cannot be compared."
     v = verdict_of(s.profile, res.dir.parent.parent, s.model, s.dataset, "+".join(s.layers), s.ratio)
+    if v.state == "under-trained" and v.twin:
+        return (f"Our Kendall tau is {ours:+.2f}, the paper's {theirs:+.2f}, with our median accuracy {med:.2f}% "
+                f"(paper {paper_med:.2f}%). Not judged: our released-code twin (the protocol the paper's code ran) "
+                f"ends {-v.median_gap_pp:.1f} pp below the paper's median accuracy, so it is not the run the paper "
+                "measured, and the correctly wired run is not the paper's protocol.")
     if v.state not in ("agrees", "differs"):
         return (f"Our Kendall tau is {ours:+.2f}, the paper's {theirs:+.2f} (difference {ours - theirs:+.2f}), with "
                 f"our median accuracy {med:.2f}% (paper {paper_med:.2f}%). Not judged: the interval that carries the "

@@ -76,9 +76,14 @@ def answer_markdown(a: Answer, profile: str) -> str:
             f"the masks and the pretrained network give (on average ±{a.mean_halfwidth:.2f}: bootstrap over each "
             f"side's masks plus {nets}) in **{a.n_agree} of {a.n_compared}** converged settings"
             + (f" and outside it in {a.n_differ} ({', '.join(a.differing)})." if a.n_differ else ".")]
+    if a.twin_short:
+        names = ", ".join(f"{s} (median {g:+.1f} pp)" for s, g in a.twin_short)
+        text.append(f"Left out of that comparison: in {len(a.twin_short)} setting(s), {names}, our released-code "
+                    "twin's networks end far below the paper's accuracy, so that twin is not the run the paper "
+                    "measured.")
     text.append(f"With the paper's own definition of the oracle (the lowest pruned loss over every candidate) and its "
-                f"own flags, **the oracle fails in {a.n_fail_ours} of our {a.n_compared} converged settings**; the "
-                f"paper's numbers flag {a.n_fail_paper_same} of the same settings.")
+                f"own flags, **the oracle fails in {a.n_fail_ours} of our {a.n_fail_of or a.n_compared} converged "
+                f"settings**; the paper's numbers flag {a.n_fail_paper_same} of the same settings.")
     if a.network_settings:
         text.append(f"The pretrained network alone moves tau by a standard deviation of about {a.network_sd:.2f}, so "
                     "a single network's tau, the paper's or ours, is one draw: a fixed threshold on the difference "
