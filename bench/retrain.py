@@ -7,6 +7,9 @@
 (b) our engine as it was: physically pruned networks, data as one in-memory tensor, K masks per wide model
     (grouped convolutions; kernel "torch"), the pruned train loss once, test metrics every epoch;
 (c) the engine with the fused CPU kernels (oracle_core/compute/fused.py; kernel "fused"), otherwise as (b).
+With ``--against autograd`` (b) is instead the engine with the fused per-block C kernels under autograd (the engine
+before the whole step moved to C: ``ORACLE_STEP=autograd``) and (c) the whole step in C (native_step.c); the row goes
+to its own table, with training and the pruned-loss pass measured separately, and ``--no-baseline`` skips (a).
 Same setting for all: conv1 at 0.5, the first ``--masks`` masks, ``--epochs`` retraining epochs over the first
 ``--train-images`` training images (default: the paper recipe's shape, all 60k), the 10k test images every epoch.
 Each variant runs in its own process, one thread (peak memory is per process). Prints JSON (model-images/s, time
@@ -18,6 +21,7 @@ that a slow spell of a shared machine falls on all of them; each figure is the m
 ratios come with their range over the paired repeats.
 
     python bench/retrain.py [--masks 2] [--train-images 60000] [--group-sizes 1,4] [--repeats 3] [--device cuda]
+    python bench/retrain.py --against autograd --group-sizes 1,2 --repeats 3 [--no-baseline]
 """
 
 from __future__ import annotations
@@ -185,6 +189,9 @@ def main() -> None:
     p.add_argument("--group-sizes", default="1,4")
     p.add_argument("--repeats", type=int, default=1, help="runs of each variant, interleaved; medians reported")
     p.add_argument("--device", default=None)
+    p.add_argument("--against", choices=("torch", "autograd"), default="torch",
+                   help="the engine compared: torch kernels, or the fused blocks under autograd (against the C step)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the official-style loop")
     p.add_argument("--variant", default=None, help=argparse.SUPPRESS)
     p.add_argument("--k", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
@@ -196,19 +203,27 @@ def main() -> None:
               "--epochs", str(args.epochs)] + (["--device", args.device] if args.device else [])
 
     def measure(variant: str, k: int = 1) -> dict:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        if variant == "autograd":  # the fused per-block kernels under autograd: the engine before the C step
+            variant, env["ORACLE_STEP"] = "fused", "autograd"
         r = subprocess.run(common + ["--variant", variant, "--k", str(k)], capture_output=True, text=True, check=True,
-                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+                           env=env)
         res = json.loads(r.stdout.strip().splitlines()[-1])
         imgs = args.masks * args.epochs * args.train_images
         res.update(model_images_per_s=imgs / res["wall_s"], wall_s_per_mask=res["wall_s"] / args.masks)
         # a converged retraining: the pruned train loss once (engine) or every epoch (baseline), 30 epochs
         per_epoch = (res["wall_s"] - res.get("pruned_loss_s", 0.0)) / args.masks / args.epochs
         res["s_per_mask_at_30_epochs"] = res.get("pruned_loss_s", 0.0) / args.masks + 30 * per_epoch
+        res["train_model_images_per_s"] = imgs / (res["wall_s"] - res.get("pruned_loss_s", 0.0))
+        if res.get("pruned_loss_s"):
+            res["pruned_loss_images_per_s"] = args.masks * args.train_images / res["pruned_loss_s"]
         return res
 
     gflop_img = flops_per_image(device)
     peak = matmul_gflops(device)
     sizes = list(map(int, args.group_sizes.split(",")))
+    if args.against == "autograd":
+        return against_autograd(args, device, sizes, measure, gflop_img, peak)
     variants = [("baseline", 1)] + [("torch", k) for k in sizes] + ([("fused", k) for k in sizes]
                                                                     if device.type == "cpu" else [])
     runs: dict[tuple[str, int], list[dict]] = {v: [] for v in variants}
@@ -272,6 +287,77 @@ def main() -> None:
                    "engine with fused kernels model-img/s | ratio new / was | ratio new / official | s per mask at 30 "
                    "epochs (new) | h per converged 45-mask setting: 1 worker / 2 workers "
                    "| peak MB new / was / official | new GFLOP/s of matmul GFLOP/s | code |", line)
+
+
+def against_autograd(args, device, sizes, measure, gflop_img: float, peak: float) -> None:
+    """The whole step in C (native_step.c) against the engine before it (the fused per-block C kernels under
+    autograd), interleaved, training and the pruned-loss pass measured apart; a row in its own table."""
+    from oracle_core.compute import native
+
+    if device.type != "cpu" or not native.step_applies():
+        raise SystemExit(f"the C step runs on the CPU with a C compiler only (here: {native.describe_step()})")
+    variants = ([] if args.no_baseline else [("baseline", 1)]) + [(v, k) for k in sizes for v in ("autograd", "fused")]
+    runs: dict[tuple[str, int], list[dict]] = {v: [] for v in variants}
+    for i in range(args.repeats):  # interleaved: a slow spell of the machine falls on every variant
+        for v in variants:
+            runs[v].append(measure(*v))
+            print(f"repeat {i + 1}/{args.repeats} {v}: {runs[v][-1]['train_model_images_per_s']:.0f} model-img/s",
+                  file=sys.stderr)
+
+    def med(v, key):
+        xs = sorted(r[key] for r in runs[v])
+        return xs[len(xs) // 2]
+
+    was = {k: med(("autograd", k), "train_model_images_per_s") for k in sizes}
+    new = {k: med(("fused", k), "train_model_images_per_s") for k in sizes}
+    kw, kn = max(was, key=was.get), max(new, key=new.get)
+    per_train = [n["train_model_images_per_s"] / w["train_model_images_per_s"]
+                 for n, w in zip(runs[("fused", kn)], runs[("autograd", kw)])]
+    pl_was, pl_new = med(("autograd", kw), "pruned_loss_images_per_s"), med(("fused", kn), "pruned_loss_images_per_s")
+    per_pl = [n["pruned_loss_images_per_s"] / w["pruned_loss_images_per_s"]
+              for n, w in zip(runs[("fused", kn)], runs[("autograd", kw)])]
+    s30 = med(("fused", kn), "s_per_mask_at_30_epochs")
+    s30_was = med(("autograd", kw), "s_per_mask_at_30_epochs")
+    gflops = new[kn] * gflop_img / 1e9
+    result = {
+        "bench": "retrain_against_autograd", "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": envinfo.device_name(device), "cpu_model": cpu_model(), "threads_per_process": 1,
+        "code_version": envinfo.code_version(), "training_step": native.describe_step(),
+        "native_kernels": native.describe(),
+        "setting": f"lenet5_mini/mnist conv1@0.5, {args.masks} masks, {args.epochs} epoch(s) x {args.train_images} "
+                   f"images, {args.repeats} interleaved runs each",
+        "runs": {f"{v}/K={k}": runs[(v, k)] for v, k in variants},
+        "train_model_images_per_s": {"was": was, "new": new},
+        "ratio_train": new[kn] / was[kw], "ratio_train_per_repeat": per_train,
+        "pruned_loss_images_per_s": {"was": pl_was, "new": pl_new}, "ratio_pruned_loss": pl_new / pl_was,
+        "ratio_pruned_loss_per_repeat": per_pl,
+        "s_per_mask_at_30_epochs": {"was": s30_was, "new": s30},
+        "hours_per_converged_45_mask_setting": {"one_worker": 45 * s30 / 3600, "two_1_thread_workers": 45 * s30 / 7200},
+        "train_gflops_per_s": gflops, "matmul_gflops_per_s": peak, "fraction_of_matmul_peak": gflops / peak,
+    }
+    if not args.no_baseline:
+        result["baseline_official_style_model_images_per_s"] = med(("baseline", 1), "model_images_per_s")
+    print(json.dumps(result, indent=2))
+    if args.no_record:
+        return
+    from record import append_row
+
+    def fmt(d):
+        return ", ".join(f"K={k}: {v:.0f}" for k, v in d.items())
+
+    h = result["hours_per_converged_45_mask_setting"]
+    line = (f"| {result['date_utc'][:10]} | {result['cpu_model']} (1 thread/process) | {result['setting']} | "
+            f"{fmt(was)} | {fmt(new)} | {result['ratio_train']:.2f} (paired runs {min(per_train):.2f}-"
+            f"{max(per_train):.2f}) | {pl_was:.0f} / {pl_new:.0f} | {result['ratio_pruned_loss']:.2f} (paired runs "
+            f"{min(per_pl):.2f}-{max(per_pl):.2f}) | {s30_was:.0f} / {s30:.0f} | {h['one_worker']:.2f} / "
+            f"{h['two_1_thread_workers']:.2f} | {gflops:.1f} of {peak:.0f} ({100 * gflops / peak:.1f}%) | "
+            f"{native.describe()} | {result['code_version'][:10]} |")
+    append_row("bench/retrain.py --against autograd (the whole step in C vs the engine before it)",
+               "| date | CPU | setting | previous engine (fused C blocks under autograd) train model-img/s | C step "
+               "train model-img/s | ratio train: C step / previous engine | pruned-loss pass img/s: previous / C "
+               "step | ratio pruned-loss: C step / previous engine | s per converged mask (30 epochs): previous / "
+               "C step | h per 45-mask setting (C step): 1 worker / 2 workers | C step GFLOP/s of one-core matmul "
+               "GFLOP/s | kernels built | code |", line)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from torch import nn
 
 from . import fused
 from .mixing import mix
+from .native_step import NativeStep
 from .recipe import Recipe
 from .stacking import KERNELS, can_stack, default_group_size, resolve_kernel, stack, unstack
 
@@ -171,6 +172,8 @@ def train(
     n, bs = len(train_y), recipe.batch_size
     results = [TrainResult() for _ in range(k)]
     c, h, w = train_x.shape[1:]
+    native_step = NativeStep.create(model, train_x, train_y, recipe, grad_clip=grad_clip, augment=augment,
+                                          mixing=mixing, precision=precision, channels_last=channels_last)
     for epoch in range(recipe.epochs):
         if recipe.schedule == "step":
             for group in opt.param_groups:
@@ -181,6 +184,21 @@ def train(
             perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(train_x.device)
         loss_sum = torch.zeros(k, dtype=torch.float64, device=train_x.device)
         for s in range(0, n, bs):
+            if native_step is not None:  # the whole step in one C call (fused.NativeStep)
+                if recipe.schedule == "cosine":
+                    for group in opt.param_groups:
+                        group["lr"] = recipe.lr_at_step(step, steps_per_epoch)
+                step += 1
+                rows = perm[s:s + bs] if shared else perms[:, s:s + bs]
+                b = rows.shape[-1]
+                per_model = native_step.step(rows, opt.param_groups[0]["lr"])
+                loss_sum += per_model
+                if record_steps:
+                    for i, v in enumerate((per_model / b).tolist()):
+                        results[i].step_loss.append(v)
+                if on_step is not None:
+                    on_step(b * k)
+                continue
             if shared:
                 idx = perm[s:s + bs]
                 xb = train_x[idx]

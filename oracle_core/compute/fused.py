@@ -312,11 +312,25 @@ class FusedLeNet(nn.Module):
             setattr(self, name, _Params(torch.stack([m.weight.detach() for m in mods]).clone(),
                                         torch.stack([m.bias.detach() for m in mods]).clone()))
 
+    def native_params(self) -> list[np.ndarray]:
+        """The parameters as the C step reads them (weight, bias per layer, in order): views, so the step's updates
+        land in the module."""
+        return [p.detach().numpy() for p in self.parameters()]
+
+    def native_dims(self, h: int, w: int) -> np.ndarray:
+        cw = [getattr(self, n).weight for n in ("conv1", "conv2", "conv3")]
+        fc = [getattr(self, f"fc{i}").weight.shape[1] for i in range(1, self.n_fc + 1)]
+        return native.lenet_dims(self.k, cw[0].shape[2], h, w, cw[0].shape[1], cw[1].shape[1], cw[2].shape[1], fc)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, kc, h, w = x.shape
         k, c = self.k, self.conv1.weight.shape[2]
         if kc not in (c, k * c):
             raise ValueError(f"input has {kc} channels: give {c} (shared by the {k} models) or {k * c}")
+        if not torch.is_grad_enabled() and x.dtype == torch.float32 and native.step_applies():
+            logits = native.forward_logits(self.native_dims(h, w), self.native_params(), x.contiguous().numpy(),
+                                           kc == c)  # evaluation: the whole forward in one C call
+            return torch.from_numpy(logits).reshape(b, -1)
         # [B, Kx*C*H*W] -> [Kx, C, H, W, B] is one 2-D transpose (several times faster than the 5-D permute)
         x = x.reshape(b, -1).t().contiguous().reshape(kc // c, c, h, w, b)
         x = ConvReluPool.apply(x, self.conv1.weight, self.conv1.bias)
@@ -331,3 +345,4 @@ class FusedLeNet(nn.Module):
             if i < self.n_fc:
                 x = torch.relu(x)
         return x.permute(2, 0, 1).reshape(b, -1)  # [B, K*classes]
+

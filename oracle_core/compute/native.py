@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-SOURCE = Path(__file__).with_name("native_kernels.c")
+SOURCES = (Path(__file__).with_name("native_kernels.c"), Path(__file__).with_name("native_step.c"))
 FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-fPIC", "-shared")
 ENV = "ORACLE_NATIVE"  # "0": never use the C kernels
 
@@ -53,7 +53,7 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
         ver = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"off (no working C compiler {cc!r}: {type(e).__name__})"
-    src = SOURCE.read_bytes()
+    src = b"".join(p.read_bytes() for p in SOURCES)
     key = hashlib.sha256(src + " ".join(FLAGS).encode() + ver.encode() + _cpu().encode()).hexdigest()[:16]
     lib_path = _cache_dir() / f"oracle_native_{key}.so"
     if not lib_path.is_file():
@@ -61,7 +61,8 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=lib_path.parent)
         os.close(fd)
         try:
-            r = subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True, timeout=300)
+            r = subprocess.run([cc, *FLAGS, "-o", tmp, *map(str, SOURCES), "-lm"], capture_output=True, text=True,
+                               timeout=300)
             if r.returncode != 0:
                 return None, f"off ({cc} failed: {(r.stderr.strip().splitlines() or ['?'])[-1]})"
             os.replace(tmp, lib_path)  # atomic: a concurrent worker sees the old state or the whole library
@@ -74,6 +75,13 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
     lib.wgrad_f32.restype = None
     lib.fwd_f32.argtypes = [p, i, p, p, p, p] + [i] * 8
     lib.fwd_f32.restype = None
+    lg = ctypes.c_long
+    lib.lenet_step.argtypes = [p, p, p, p, lg, lg, p, p, i, i, ctypes.c_float, ctypes.c_float, ctypes.c_float, i, p]
+    lib.lenet_step.restype = i
+    lib.lenet_forward.argtypes = [p, p, p, lg, lg, i, p]
+    lib.lenet_forward.restype = i
+    lib.lenet_profile.argtypes = [p]
+    lib.lenet_profile.restype = None
     return lib, f"on ({ver.splitlines()[0]}, {' '.join(FLAGS[:3])})"
 
 
@@ -125,3 +133,89 @@ def weight_grad(x: np.ndarray, out: np.ndarray, arg: np.ndarray, g: np.ndarray, 
     _, ci_n, h, w, nb = x.shape
     lib.wgrad_f32(_ptr(x), int(x.shape[0] == 1 and nk > 1), _ptr(out), _ptr(arg), _ptr(g), _ptr(dw), _ptr(db),
                   nk, ci_n, co_n, h, w, out.shape[2], out.shape[3], nb)
+
+
+STEP_ENV = "ORACLE_STEP"  # "autograd": the per-block kernels under autograd (the engine as it was), not the C step
+_ERRORS = {1: "a shape the C step does not compute (conv3 must cover a 5x5 input; at most 8 linear layers)",
+           3: "out of memory in the C step"}
+
+
+def step_applies() -> bool:
+    """Whether the whole-step C path (native_step.c) is in use: a working build and not ``ORACLE_STEP=autograd``."""
+    return available() and os.environ.get(STEP_ENV, "c") != "autograd"
+
+
+def describe_step() -> str:
+    """How a LeNet5-Mini family training step runs on the CPU in fp32 with SGD (recorded in every env.json)."""
+    if step_applies():
+        return "C: forward, loss, backward and SGD in one call (native_step.c)"
+    why = f"{STEP_ENV}=autograd" if available() else f"C kernels {describe()}"
+    return f"autograd over the fused blocks ({why})"
+
+
+def _ptrs(arrays: list[np.ndarray]):
+    return (ctypes.c_void_p * len(arrays))(*[_ptr(a) for a in arrays])
+
+
+def _check(rc: int) -> None:
+    if rc:
+        raise RuntimeError(_ERRORS.get(rc, f"the C step failed ({rc})"))
+
+
+PHASES = ("gather", "conv1 forward", "conv2 forward", "conv3+linear forward", "loss", "linear+conv3 backward",
+          "conv2 backward (weights, input)", "conv1 backward (weights)", "lane sums + SGD")
+
+
+class profiled:
+    """``with native.profiled() as seconds:`` adds the C step's time per phase (``PHASES``) into ``seconds``."""
+
+    def __enter__(self) -> dict[str, float]:
+        self.acc = np.zeros(len(PHASES))
+        self.out: dict[str, float] = {}
+        _load()[0].lenet_profile(_ptr(self.acc))
+        return self.out
+
+    def __exit__(self, *exc) -> None:
+        _load()[0].lenet_profile(None)
+        self.out.update(zip(PHASES, self.acc.tolist()))
+
+
+def lenet_dims(k: int, c0: int, h: int, w: int, c1: int, c2: int, c3: int, fc_out: list[int]) -> np.ndarray:
+    """The shape vector native_step.c reads: models, input channels and size, the three convs' filters, then the
+    linear layers' output sizes."""
+    return np.array([k, c0, h, w, c1, c2, c3, len(fc_out), *fc_out], dtype=np.int32)
+
+
+class Step:
+    """One model stack's C training step with its argument pointers built once (a step is called ~235 times an
+    epoch): ``step(rows, lr, first)`` trains in place on ``params`` (each [K, ...] float32) and their momentum
+    ``bufs``; model k trains on images ``data[rows[k]]`` ([N, C, H, W] float32; rows [B] when the models share a
+    batch, else [K, B]) with ``labels[rows[k]]``. Returns each model's summed per-image loss [K] (float64)."""
+
+    def __init__(self, dims: np.ndarray, params: list[np.ndarray], bufs: list[np.ndarray], data: np.ndarray,
+                 labels: np.ndarray):
+        self.lib = _load()[0]
+        self.keep = (dims, params, bufs, data, labels)  # the arrays the pointers point into stay alive
+        self.args = (_ptr(dims), _ptrs(params), _ptrs(bufs), _ptr(data), int(np.prod(data.shape[1:])), 0,
+                     _ptr(labels))
+        self.k = int(dims[0])
+
+    def __call__(self, rows: np.ndarray, lr: float, momentum: float, weight_decay: float, first: bool) -> np.ndarray:
+        if rows.dtype != np.int64 or not rows.flags.c_contiguous or rows.ndim not in (1, 2):
+            raise ValueError("rows must be a C-contiguous int64 array [B] or [K, B]")
+        loss = np.empty(self.k, dtype=np.float64)
+        _check(self.lib.lenet_step(*self.args, _ptr(rows), int(rows.ndim == 2), rows.shape[-1], lr, momentum,
+                                   weight_decay, int(first), _ptr(loss)))
+        return loss
+
+
+def forward_logits(dims: np.ndarray, params: list[np.ndarray], x: np.ndarray, shared: bool) -> np.ndarray:
+    """Eval-mode logits [B, K, classes] of K models on x [B, C, H, W] (shared: every model sees it) or [B, K*C, H, W]
+    (model k its own channels)."""
+    lib = _load()[0]
+    k, nb = int(dims[0]), x.shape[0]
+    img = int(np.prod(x.shape[1:])) // (1 if shared else k)
+    logits = np.empty((nb, k, int(dims[8 + dims[7] - 1])), dtype=np.float32)
+    _check(lib.lenet_forward(_ptr(dims), _ptrs(params), _ptr(x), int(np.prod(x.shape[1:])), 0 if shared else img, nb,
+                             _ptr(logits)))
+    return logits

@@ -76,7 +76,8 @@ def environment(device: torch.device) -> dict[str, object]:
         "device": device_name(device),
         "device_type": device.type,
         "torch_threads": torch.get_num_threads(),
-        "native_kernels": native.describe(),  # the C weight gradient of the fused LeNet kernels, or why not
+        "native_kernels": native.describe(),  # the C kernels of the fused LeNet path, or why not
+        "training_step": native.describe_step(),  # LeNet5-Mini family: the whole step in C, or autograd
         **_library_versions(),
     }
 
