@@ -156,3 +156,27 @@ def test_the_engine_uses_the_c_step_records_it_and_autograd_stays_the_reference(
     assert len(calls) == 21
     for (name, a), (_, b) in zip(c_wide.named_parameters(), ref_wide.named_parameters()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * float(b.abs().max()), msg=name)
+
+
+def test_evaluation_metrics_in_c_equal_torchs(monkeypatch):
+    """engine.evaluate on a fused stack computes loss and accuracy in C (the pruned train loss, the oracle's
+    criterion, then does not depend on torch's log-softmax kernel for the CPU kind); they equal torch's within float
+    round-off, and a broken C path would be seen (the call is counted)."""
+    models = _models("lenet5_mini_w30", "correct", 3)
+    x, y = _data(333, seed=11)
+    wide = fused.FusedLeNet(models)
+    calls = []
+    real = native.metrics
+    monkeypatch.setattr(native, "metrics", lambda *a: calls.append(1) or real(*a))
+    got = engine.evaluate(wide, 3, x, y, batch_size=100)
+    assert calls == [1]
+    monkeypatch.setenv(native.STEP_ENV, "autograd")
+    want = engine.evaluate(wide, 3, x, y, batch_size=100)
+    assert calls == [1]
+    np.testing.assert_allclose(got.loss, want.loss, rtol=1e-6)
+    assert got.acc == want.acc
+    for i, m in enumerate(models):  # and each model's own module
+        with torch.no_grad():
+            out = m(x)
+        assert abs(got.loss[i] - float(F.cross_entropy(out, y))) < 1e-5
+        assert got.acc[i] == float((out.argmax(1) == y).double().mean())

@@ -80,6 +80,8 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
     lib.lenet_step.restype = i
     lib.lenet_forward.argtypes = [p, p, p, lg, lg, i, p]
     lib.lenet_forward.restype = i
+    lib.lenet_metrics.argtypes = [p, p, p, lg, lg, i, p, p, p]
+    lib.lenet_metrics.restype = i
     lib.lenet_profile.argtypes = [p]
     lib.lenet_profile.restype = None
     return lib, f"on ({ver.splitlines()[0]}, {' '.join(FLAGS[:3])})"
@@ -219,3 +221,16 @@ def forward_logits(dims: np.ndarray, params: list[np.ndarray], x: np.ndarray, sh
     _check(lib.lenet_forward(_ptr(dims), _ptrs(params), _ptr(x), int(np.prod(x.shape[1:])), 0 if shared else img, nb,
                              _ptr(logits)))
     return logits
+
+
+def metrics(dims: np.ndarray, params: list[np.ndarray], x: np.ndarray, y: np.ndarray, shared: bool,
+            loss: np.ndarray, correct: np.ndarray) -> None:
+    """Adds each model's summed eval-mode cross-entropy into ``loss`` [K] and its correct count into ``correct`` [K]
+    (both float64) over x [B, C, H, W] (shared) or [B, K*C, H, W] with labels y [B] (int64)."""
+    lib = _load()[0]
+    k, nb = int(dims[0]), x.shape[0]
+    if y.dtype != np.int64 or y.shape != (nb,) or (nb and not (0 <= y.min() and y.max() < dims[8 + dims[7] - 1])):
+        raise ValueError("labels must be int64, one per image, within the classes")
+    row = int(np.prod(x.shape[1:]))
+    _check(lib.lenet_metrics(_ptr(dims), _ptrs(params), _ptr(x), row, 0 if shared else row // k, nb, _ptr(y),
+                             _ptr(loss), _ptr(correct)))

@@ -379,3 +379,37 @@ int lenet_forward(const int *dims, float **P, const float *data, long row_stride
     work_free(&wk);
     return 0;
 }
+
+/* Eval-mode metrics of nk models on nb images (as lenet_forward's layout): loss[k] += each image's cross-entropy
+   (float, as torch's, summed in double in image order) and correct[k] += the images whose first largest logit is the
+   label (torch.argmax's tie rule). In C rather than torch so that the pruned train loss, the oracle's criterion, is
+   the same bytes on every CPU kind: torch's log-softmax kernel differs between its AVX2 and AVX-512 paths. */
+int lenet_metrics(const int *dims, float **P, const float *data, long row_stride, long model_stride, int nb,
+                  const int64_t *labels, double *loss, double *correct) {
+    net_t n;
+    if (setup(dims, &n)) return 1;
+    work_t wk;
+    if (work_alloc(&n, &wk)) { work_free(&wk); return 3; }
+    const long img = (long)n.c0 * n.h * n.w;
+    const int nc = n.fo[n.nfc - 1];
+    for (int s = 0; s < nb; s += L) {
+        const int nv = nb - s < L ? nb - s : L;
+        for (int k = 0; k < n.nk; k++) {
+            if (k == 0 || model_stride) gather(data + (long)k * model_stride, row_stride, NULL, s, nv, img, wk.x);
+            forward_chunk(&n, P, k, &wk);
+            const vf *z = wk.hid + wk.hid_off[n.nfc];
+            for (int l = 0; l < nv; l++) {
+                const int64_t y = labels[s + l];
+                float m = z[0][l];
+                int am = 0;
+                for (int c = 1; c < nc; c++) if (z[c][l] > m) { m = z[c][l]; am = c; }
+                float e = 0.f;
+                for (int c = 0; c < nc; c++) e += expf(z[c][l] - m);
+                loss[k] += (double)(logf(e) - (z[y][l] - m));
+                correct[k] += am == y;
+            }
+        }
+    }
+    work_free(&wk);
+    return 0;
+}

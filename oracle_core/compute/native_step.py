@@ -51,3 +51,18 @@ class NativeStep:
                           self.first)
         self.first = False
         return torch.from_numpy(loss)
+
+
+def native_metrics(model: nn.Module, k: int, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each model's summed eval-mode loss and correct count [K] over (x, y), computed in C (forward, cross-entropy
+    and argmax: the same bytes on every CPU kind), or None where the C path does not apply (then engine.evaluate
+    computes them with torch)."""
+    if not (isinstance(model, FusedLeNet) and model.k == k and len(y) and native.step_applies()
+            and x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
+            and x.shape[1] == model.conv1.weight.shape[2] and y.dtype == torch.int64):
+        return None
+    loss, correct = np.zeros(k), np.zeros(k)
+    xn = x.contiguous().numpy()
+    native.metrics(model.native_dims(x.shape[2], x.shape[3]), model.native_params(), xn, y.contiguous().numpy(), True,
+                   loss, correct)
+    return loss, correct
