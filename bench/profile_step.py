@@ -4,7 +4,8 @@ Profiles one pruned LeNet5-Mini (conv1 @ 0.5, K = 1) and a stack of K = 4 under 
 convolutions), under the fused CPU blocks with autograd (oracle_core/compute/fused.py, ``ORACLE_STEP=autograd``) and
 with the whole step in C (native_step.c, which times its own phases: milliseconds per step of 256 images), training
 and evaluation separately, on real MNIST images, one thread. Prints JSON and writes the top operators of each case
-(share of the profiled time) into bench/RESULTS.md. Shares, not absolute times, are the point: they say what to optimise next.
+(share of the profiled time) into bench/RESULTS.md. Shares, not absolute times, are the point: they say what to
+optimise next.
 
     python bench/profile_step.py [--steps 40]
 """

@@ -21,7 +21,7 @@ def register(record: ModelRecord) -> ModelRecord:
     return record
 
 
-def params(model, dataset, layers, experiment, layer_note, model_note, n_masks=1000,
+def params(layers, experiment, layer_note, model_note, n_masks=1000,
            profiles="paper (GPU), cpu (a labelled 2-core reduction, not the protocol), smoke",
            profile="paper", dataset_note="the torchvision dataset; missing files stop with where to put them",
            n_masks_note="masks sampled without duplicates (the profile may cap it)") -> dict:
@@ -58,7 +58,7 @@ register(ModelRecord(
         "Run it with `papermill notebooks/lenet_mnist.ipynb out.ipynb -p layers conv2 -p ratio 0.3`: the default "
         "profile, `converged`, retrains 45 sampled masks per setting with the paper's 30 epochs on a laptop; "
         "`-p profile paper` retrains every mask.",
-        params("lenet5_mini", "mnist", "conv1", "lenet_mnist", "one conv layer or several joined by a plus sign",
+        params("conv1", "lenet_mnist", "one conv layer or several joined by a plus sign",
                "lenet5_mini or a D6 to D8 or W20 to W40 variant", n_masks=0, profile="converged",
                profiles="converged (the paper's retraining, sampled masks), paper (every mask), smoke (CI)",
                dataset_note="mnist or fashion_mnist or kmnist",
@@ -87,7 +87,7 @@ register(ModelRecord(
         "residual blocks; masks are sampled, each is scored by its pruned train loss and retrained (random crop + flip "
         "on the device). " + RUN.format(name="resnet_cifar", ds="CIFAR-10", folder="cifar-10-batches-py",
                                           dataset="cifar10"),
-        params("resnet56", "cifar10", "layer*.conv1", "resnet_cifar", "a pattern: conv1 of all 27 blocks",
+        params("layer*.conv1", "resnet_cifar", "a pattern: conv1 of all 27 blocks",
                "resnet56 (option-A shortcuts)"),
         parent="large_models")))
 register(ModelRecord("resnet8", lambda c, k: ResNetCifar(8, c, k), "resnet_cifar",
@@ -108,7 +108,7 @@ register(ModelRecord(
         "the paper's; `-p layers all` runs the 16 it meant (the study it intended, not comparable with its numbers), "
         "and `layers` takes any list of conv names (conv1 .. conv16). "
         + RUN.format(name="vgg_cifar100", ds="CIFAR-100", folder="cifar-100-python", dataset="cifar100"),
-        params("vgg19", "cifar100", "released", "vgg_cifar100",
+        params("released", "vgg_cifar100",
                "the paper script's 13 convs (its numbers), all (16: what it meant), or names joined by +",
                "vgg19"),
         parent="large_models")))
@@ -127,7 +127,7 @@ register(ModelRecord(
         "decoded per batch from torchvision's ImageNet folders (RandomResizedCrop(224) + flip for training, "
         "Resize(256) + CenterCrop(224) otherwise). " + IMAGENET_RUN.format(name="resnet_imagenet",
                                                                          weights="resnet18-f37072fd.pth"),
-        params("resnet18", "imagenet", "layer*.conv1", "resnet_imagenet", "conv1 of the 8 BasicBlocks",
+        params("layer*.conv1", "resnet_imagenet", "conv1 of the 8 BasicBlocks",
                "resnet18 (torchvision, pretrained)", n_masks=160, profiles="paper (GPU) or smoke"),
         parent="large_models")))
 register(ModelRecord(
@@ -151,7 +151,7 @@ register(ModelRecord(
         " removes whole heads instead: a labelled variant, not the paper's. Pruned networks are physically smaller, "
         "so masks are trained one at a time. " + IMAGENET_RUN.format(name="vit_imagenet",
                                                                              weights="vit_b_16-c867db91.pth"),
-        params("vit_b_16", "imagenet", "all", "vit_imagenet",
+        params("all", "vit_imagenet",
                "the embedding width and every block's MLP (vit_b_16_heads: heads and MLPs)",
                "vit_b_16 (the script's width pruning), vit_b_16_heads, or vit_tiny for tests", n_masks=10,
                profiles="paper (GPU), torchvision_cutmix, or smoke"),
