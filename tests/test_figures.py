@@ -278,6 +278,7 @@ def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap
     e = GridEntry("lenet_mnist", "conv1", 0.5)
     noise, seed = GridEntry("noise_ceiling", "conv1", 0.5, repeats=3), GridEntry("pretrain_seed", "conv1", 0.5, seed=1)
     monkeypatch.setattr(reasons, "mnist_grid", lambda: [e, noise, seed])  # every profile, smoke included
+    monkeypatch.setattr(disagreements, "comparison_state", lambda res: "differs")  # a smoke run: force a difference
     monkeypatch.setattr(disagreements, "disagreement", lambda res: "**Disagreement:** differs.")
     res = run_study(e.spec("smoke"), e.experiment, tmp_path, progress=False)
     cell = Stored(e, res, None, "cmd")
@@ -421,3 +422,29 @@ def test_every_page_prints_one_verdict_per_setting(monkeypatch):
     assert row["our_tau_lo"] < -0.21 < row["our_tau_hi"]  # the front page's star carries this interval
     facts = collect.headline(runs, "converged")
     assert facts["n_agree"] == 1 and facts["n_disagree"] == 0
+
+
+def test_the_comparison_state_is_what_the_setting_sentence_words(tmp_path, monkeypatch):
+    """analysis decides (like_for_like.comparison_state), the pages word it: an under-trained smoke run is
+    "under-trained" and its sentence says so; lifted above the paper's median it is judged, and never worded as
+    under-trained."""
+    from oracle_core.analysis.like_for_like import comparison_state
+    from oracle_core.experiment.runner import run_study
+    from oracle_core.pages.setting import disagreement
+
+    e = GridEntry("lenet_mnist", "conv1", 0.5)
+    res = run_study(e.spec("smoke"), e.experiment, tmp_path, progress=False)
+    assert comparison_state(res) == "under-trained" and disagreement(res).startswith("**Under-trained")
+    from oracle_core.analysis import reference
+
+    real = reference.results_table
+
+    def lower():  # the paper's medians set below ours: compared, not under-trained
+        t = real().copy()
+        t["final_acc_median_percent"] = 100 * res.summary["final_acc_median"] - 0.5
+        return t
+
+    monkeypatch.setattr(reference, "results_table", lower)
+    state = comparison_state(res)
+    assert state != "under-trained" and not disagreement(res).startswith("**Under-trained")
+    assert ("Disagreement" in disagreement(res)) == (state == "differs")

@@ -172,6 +172,23 @@ def verdict_of(profile: str, root: Path | None, model: str, dataset: str, layers
     return verdict_in(verdicts(profile, root), model, dataset, layers, ratio)
 
 
+def comparison_state(res) -> str:
+    """How one stored setting compares with the paper's, the decision every page words (pages/setting.disagreement,
+    pages/disagreements): "no paper number"; "under-trained" (this run's median final accuracy too far below the
+    paper's); "undefined" (all final accuracies tie, no tau); "twin not comparable" (the released-code twin ends too
+    far below the paper's); else the like-for-like Verdict's state ("agrees", "differs", ...)."""
+    s, sm = res.spec, res.summary
+    ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
+    if ref is None:
+        return "no paper number"
+    if under_trained(100 * float(sm["final_acc_median"]), float(ref["final_acc_median_percent"])):
+        return "under-trained"
+    if sm["kendall_tau"] is None:
+        return "undefined"
+    v = verdict_of(s.profile, res.dir.parent.parent, s.model, s.dataset, "+".join(s.layers), s.ratio)
+    return "twin not comparable" if v.state == "under-trained" and v.twin else v.state
+
+
 def verdict_in(table: dict[tuple, Verdict], model: str, dataset: str, layers: str, ratio: float) -> Verdict:
     """One setting's Verdict from a verdicts(...) table (read once for many settings)."""
     v = table.get((model, dataset, layers, float(ratio)))

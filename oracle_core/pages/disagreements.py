@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..analysis import reasons
 from ..analysis.agreement import UNDERTRAINED_PP
+from ..analysis.like_for_like import comparison_state
 from ..analysis.reasons import CHECK_PROFILE
 from ..analysis.stored import StoredSetting
 from .setting import disagreement
@@ -101,12 +102,13 @@ def disagreements(cs: list[StoredSetting], results_root: Path | None = None) -> 
     done = [c for c in cs if c.result is not None]
     if not done:
         return "No setting of this figure has been run yet at this profile, so nothing can be compared."
-    under = [c for c in done if disagreement(c.result).startswith("**Under-trained")]
+    states = {id(c): comparison_state(c.result) for c in done}
+    under = [c for c in done if states[id(c)] == "under-trained"]
     lines = []
     for c in done:
-        text = disagreement(c.result)
-        if "Disagreement" not in text:
+        if states[id(c)] != "differs":
             continue
+        text = disagreement(c.result)
         seed, noise = pretrain_seed_check(c, results_root), noise_ceiling_check(c, results_root)
         measured = (sample_interval_check(c) + longer_retraining_check(c, results_root)
                     + released_wiring_check(c, results_root) + seed + noise)

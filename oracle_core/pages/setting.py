@@ -10,8 +10,8 @@ import pandas as pd
 from IPython.display import HTML
 
 from ..analysis import reference, single
-from ..analysis.agreement import UNDERTRAINED_PP, under_trained
-from ..analysis.like_for_like import verdict_of
+from ..analysis.agreement import UNDERTRAINED_PP
+from ..analysis.like_for_like import comparison_state, verdict_of
 from ..analysis.oracle import paper_oracle
 from ..analysis.single import StudyResult, check_summary, stored_result
 from . import downloads, rerun
@@ -106,20 +106,21 @@ def disagreement(res: StudyResult) -> str:
     decides whether tau can be compared at all), then tau. Reasons for a disagreement are not guessed here: the
     figure pages append the measurements stored for that setting (pages/disagreements.py)."""
     s, sm = res.spec, res.summary
-    ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
-    if ref is None:
+    state = comparison_state(res)
+    if state == "no paper number":
         return "The paper published no number for this setting."
+    ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
     ours, theirs = sm["kendall_tau"], float(ref["kendall_tau"])
     med, paper_med = 100 * float(sm["final_acc_median"]), float(ref["final_acc_median_percent"])
-    if under_trained(med, paper_med):
+    if state == "under-trained":
         return (f"**Under-trained:** our median final accuracy ({med:.2f}%) is {paper_med - med:.1f} pp below the "
                 f"paper's ({paper_med:.2f}%): retrained {s.retrain.epochs} epochs on "
                 f"{s.retrain_subset or 'all'} images, the networks have not converged, so this tau ({_fmt(ours)}, "
                 f"paper {theirs:+.2f}) cannot answer the paper's question and is left out of every count.")
-    if ours is None:
+    if state == "undefined":
         return "Our Kendall tau is undefined here (all final accuracies tie), so it cannot be compared."
     v = verdict_of(s.profile, res.dir.parent.parent, s.model, s.dataset, "+".join(s.layers), s.ratio)
-    if v.state == "under-trained" and v.twin:
+    if state == "twin not comparable":
         return (f"Our Kendall tau is {ours:+.2f}, the paper's {theirs:+.2f}, with our median accuracy {med:.2f}% "
                 f"(paper {paper_med:.2f}%). Not judged: our released-code twin (the protocol the paper's code ran) "
                 f"ends {-v.median_gap_pp:.1f} pp below the paper's median accuracy, so it is not the run the paper "
@@ -131,7 +132,7 @@ def disagreement(res: StudyResult) -> str:
                 "pretrained networks are re-run.")
     whose = (f"our released-code twin's ({v.ours:+.2f}; the protocol the paper's code ran; correctly wired ours is "
              f"{ours:+.2f})" if v.twin else f"ours ({v.ours:+.2f})")
-    if v.state == "agrees":
+    if state == "agrees":
         return (f"The paper's Kendall tau ({theirs:+.2f}) agrees with {whose}: the difference {v.difference:+.2f} lies "
                 f"inside ±{v.halfwidth:.2f}, the interval the masks and the pretrained network give, with our median "
                 f"accuracy {med:.2f}% (paper {paper_med:.2f}%).")
