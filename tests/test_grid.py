@@ -140,6 +140,17 @@ def test_converged_plan_runs_the_priority_settings_first_and_projects_the_hours_
     hours, typical = projected_hours(prog, 2)
     left = sum(p["left"] for p in prog if p["data"])
     assert typical == 100.0 and hours == pytest.approx(left * 100.0 / 3600 / 2)
+    # a second setting measured at 20 s per mask by a run of the current training step: the median the rest takes
+    second = rows[1]
+    s2 = RunStore(second["spec"], second["entry"].experiment, tmp_path)
+    s2.write_shard(shard.assign(wall_s=20.0), pd.DataFrame({"mask_id": ["m0"], "repeat": [0], "epoch": [1]}))
+    s2.env_json.write_text('{"training_step": "C step"}')
+    prog = progress(rows, tmp_path)
+    assert prog[1]["step"] == "C step" and prog[0]["step"] is None
+    hours, typical = projected_hours(prog, 2, step="C step")
+    assert typical == 20.0
+    assert hours == pytest.approx((43 * 100.0 + 43 * 20.0 + (left - 43 - 45) * 20.0) / 3600 / 2)
+    assert projected_hours(prog, 2, step="autograd")[1] == 60.0  # none measured that way: the median of all
 
 
 def test_zero_workers_is_one_line_and_exit_2(tmp_path, capsys):

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ..base.errors import OracleError
 from ..base.io import read_json
+from ..compute import native
 from ..compute.masks import count_masks
 from ..compute.surgery import layer_sizes
 from ..data import dataset_present
@@ -187,7 +188,12 @@ def progress(rows: list[dict], results_root: Path | None = None) -> list[dict]:
     out = []
     for r in rows:
         store = RunStore(r["spec"], r["entry"].experiment, results_root)
-        done, secs = 0, []
+        done, secs, step = 0, [], None
+        if store.env_json.exists():  # how its (latest) invocation trained: the C step or autograd
+            try:
+                step = read_json(store.env_json).get("training_step")
+            except (OSError, ValueError, AttributeError):
+                pass
         if store.is_complete():
             done = r["masks"]
             try:
@@ -211,16 +217,21 @@ def progress(rows: list[dict], results_root: Path | None = None) -> list[dict]:
             except OracleError as exc:  # done only when its folder verifies (an empty summary.json is not done)
                 complete, failed = False, str(exc)
         out.append({**r, "done": min(done, r["masks"]), "s_per_mask": float(pd.Series(secs).median()) if secs else None,
-                    "left": 0 if complete else max(0, r["masks"] - done), "complete": complete, "failed": failed})
+                    "left": 0 if complete else max(0, r["masks"] - done), "complete": complete, "failed": failed,
+                    "step": step})
     return out
 
 
-def projected_hours(prog: list[dict], workers: int) -> tuple[float | None, float | None]:
+def projected_hours(prog: list[dict], workers: int, step: str | None = None) -> tuple[float | None, float | None]:
     """Hours left with ``workers`` 1-thread workers: each setting's own measured seconds per mask, or the median
-    over the measured settings where it has none yet; None when nothing is measured. Also that median."""
+    over the measured settings where it has none yet; None when nothing is measured. Also that median. The median
+    is taken over the settings trained the way this machine trains now (``step``, default native.describe_step():
+    the C step is several times faster than autograd) where any is measured, else over all."""
     measured = [p["s_per_mask"] for p in prog if p["s_per_mask"]]
     if not measured:
         return None, None
+    step = native.describe_step() if step is None else step
+    measured = [p["s_per_mask"] for p in prog if p["s_per_mask"] and p.get("step") == step] or measured
     typical = statistics.median(measured)
     total = sum(p["left"] * (p["s_per_mask"] or typical) for p in prog if p["data"])
     return total / 3600 / max(1, workers), typical
