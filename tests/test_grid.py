@@ -22,8 +22,13 @@ def test_every_published_lenet_setting_is_in_the_grid_once():
         assert (r["model"], r["dataset"], r["layers"], r["ratio"]) in keys, r["layers"]
     assert len(keys) == len(ref)  # nothing beyond the paper's settings, except the wiring checks
     wiring = [(e.layers, e.ratio) for e in mnist_grid() if e.wiring == "released_code" and not e.seed]
-    assert sorted(wiring) == [("conv1", 0.2), ("conv1", 0.5), ("conv1", 0.8), ("conv2", 0.5), ("conv3", 0.5),
-                              ("conv3", 0.8)]
+    figure2 = [(e.layers, e.ratio) for e in mnist_grid() if e.experiment == "lenet_mnist" and e.wiring == "correct"
+               and not e.repeats and not e.short_retrain and not e.seed]
+    assert len(figure2) == 25 and len(wiring) == len(set(wiring))  # issue 29: every Figure 2 panel has its twin
+    assert sorted(wiring) == sorted(figure2)
+    twins = [e for e in mnist_grid() if e.wiring == "released_code" and not e.seed]
+    assert all(e.runs_at("converged") for e in twins)
+    assert sorted((e.layers, e.ratio) for e in twins if e.runs_at("cpu")) == [(f"conv{i}", 0.5) for i in (1, 2, 3)]
     seeds = {(e.layers, e.seed, e.wiring) for e in mnist_grid() if e.seed}  # other pretrained networks, both wirings
     assert seeds == {(layer, s, w) for layer, n in (("conv1", 5), ("conv2", 3), ("conv3", 3)) for s in range(1, n)
                      for w in ("correct", "released_code")}
@@ -35,7 +40,7 @@ def test_released_code_twins_share_the_network_and_the_sampled_masks():
     pretrained once) and the same candidates and seeded sample of masks to retrain."""
     rows = {r["entry"].label: r["spec"] for r in plan("converged")}
     twins = [label for label in rows if "[released_code]" in label]
-    assert len(twins) == 6 + 4 + 2 + 2  # seed 0; conv1 seeds 1-4; conv2 and conv3 seeds 1-2
+    assert len(twins) == 25 + 4 + 2 + 2  # every Figure 2 setting (seed 0); conv1 seeds 1-4; conv2, conv3 seeds 1-2
     for label in twins:
         twin, base = rows[label], rows[label.replace(" [released_code]", "")]
         assert twin.pretrain_key() == base.pretrain_key() and twin.key != base.key

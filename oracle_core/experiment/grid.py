@@ -103,9 +103,12 @@ def mnist_grid() -> list[GridEntry]:
     for layers in ("conv1", "conv1+conv3"):  # converged: 3 retrainings (the paper's count) of the sampled masks
         g.append(GridEntry("noise_ceiling", layers, 0.5, n_masks=1000 if "+" in layers else 0, repeats=3,
                            priority=1, profiles=("converged",)))
-    # released-code twins of converged settings beyond the wiring check's three (same network, same sampled masks)
+    # released-code twins of Figure 2's converged settings beyond the wiring check's three (same network, same
+    # sampled masks): the paper's points resemble that wiring (analysis/which_protocol.py), so every panel is run
+    # the way the paper's code ran it beside the way the paper intended it
     for layer, r in RELEASED_TWINS:
-        g.append(GridEntry("lenet_mnist", layer, r, wiring="released_code", priority=2, profiles=("converged",)))
+        g.append(GridEntry("lenet_mnist", layer, r, n_masks=1000 if "+" in layer else 0, wiring="released_code",
+                           priority=2 if (layer, r) in RELEASED_TWINS[:3] else 3, profiles=("converged",)))
     # the paper's code seeds nothing: single-layer settings from other pretrained networks (each its own sample of
     # masks), under both wirings, so that how far the network alone moves tau is measured for each protocol
     for layer, seeds in PRETRAIN_SEEDS.items():
@@ -118,7 +121,15 @@ def mnist_grid() -> list[GridEntry]:
 
 # the released-code twins the like-for-like comparison needs after conv1-3 @ 0.5 (layer, ratio), and the other
 # pretrained networks (seeds beyond 0) per layer at 0.5
-RELEASED_TWINS = (("conv1", 0.2), ("conv1", 0.8), ("conv3", 0.8))
+RELEASED_TWINS = (("conv1", 0.2), ("conv1", 0.8), ("conv3", 0.8),
+                  *((layer, r) for layer in ("conv1", "conv2", "conv3") for r in RATIOS
+                    if r != 0.5 and (layer, r) not in (("conv1", 0.2), ("conv1", 0.8), ("conv3", 0.8))),
+                  *((layers, 0.5) for layers in MULTI_LAYERS))
+# Figure 2's remaining converged settings, each followed by its released-code twin so that a panel lands complete:
+# the ends of each layer's ratio axis first, then inwards (issue 29)
+FIGURE2_ORDER = tuple(f"lenet5_mini/mnist {layer}@{r:g}{w}" for r in (0.2, 0.8, 0.3, 0.7, 0.4, 0.6)
+                      for layer in ("conv1", "conv2", "conv3") for w in ("", " [released_code]")
+                      if (layer, r) not in (("conv1", 0.2), ("conv1", 0.8), ("conv3", 0.8)))
 PRETRAIN_SEEDS = {"conv1": (1, 2, 3, 4), "conv2": (1, 2), "conv3": (1, 2)}
 
 
@@ -143,7 +154,14 @@ CONVERGED_ORDER = ("lenet5_mini/mnist conv1@0.5", "lenet5_mini/mnist conv2@0.5",
                      for w in ("", " [released_code]") if (seed, w) != (1, "")),
                    *(f"lenet5_mini/mnist {layer}@0.5{w} seed {seed}" for layer in ("conv2", "conv3")
                      for seed in (1, 2) for w in ("", " [released_code]")),
-                   "lenet5_mini/mnist conv1+conv3@0.5 x3 repeats")
+                   "lenet5_mini/mnist conv1+conv3@0.5 x3 repeats",
+                   # issue 29: the rest of Figure 2 under both wirings, its multi-layer row, then the depth and
+                   # width axes' missing points; the lesson's remaining short runs follow by priority
+                   *FIGURE2_ORDER,
+                   *(f"lenet5_mini/mnist {layers}@0.5{w}" for layers in MULTI_LAYERS
+                     for w in ("", " [released_code]") if f"{layers}{w}" not in
+                     ("conv1+conv3", "conv1+conv2+conv3")),
+                   "lenet5_mini_d7/mnist conv1@0.5", "lenet5_mini_w30/mnist conv1@0.5")
 
 
 def order_key(entry: GridEntry, profile: str) -> tuple[int, int]:
