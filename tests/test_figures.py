@@ -448,3 +448,75 @@ def test_the_comparison_state_is_what_the_setting_sentence_words(tmp_path, monke
     state = comparison_state(res)
     assert state != "under-trained" and not disagreement(res).startswith("**Under-trained")
     assert ("Disagreement" in disagreement(res)) == (state == "differs")
+
+
+def _twin_result(tau: float, median: float = 0.985):
+    rng = np.random.default_rng(1)
+    pm = pd.DataFrame({"mask_id": [f"t{i}" for i in range(20)], "kept": "conv1:0",
+                       "pruned_train_loss": rng.uniform(0.5, 5, 20), "final_test_acc": rng.uniform(0.975, 0.985, 20),
+                       "final_test_loss": rng.uniform(0.04, 0.06, 20)})
+    return SimpleNamespace(per_mask=pm, summary=_fake(tau, median=median).summary, criteria_picks=pd.DataFrame())
+
+
+def test_a_figure_row_shows_the_released_code_twin_between_ours_and_the_papers(monkeypatch):
+    """Issue 29: where the grid runs a released-code twin and one is stored, a row has three panels (correct, released
+    code's wiring, paper) and the table has the twin's tau; a queued twin is a labelled placeholder, its command is
+    listed; settings whose twin is not stored anywhere keep two panels and no released columns."""
+    base = Stored(GridEntry("lenet_mnist", "conv1", 0.5), _twin_result(-0.3), "lenet5/conv1_0.5", "cmd", "converged")
+    other = Stored(GridEntry("lenet_mnist", "conv2", 0.5), _twin_result(-0.2), "lenet5/conv2_0.5", "cmd2", "converged")
+    twins = {"conv1": Stored(GridEntry("lenet_mnist", "conv1", 0.5, wiring="released_code"), _twin_result(-0.55, 0.98),
+                             None, "twin1", "converged"),
+             "conv2": Stored(GridEntry("lenet_mnist", "conv2", 0.5, wiring="released_code"), None, None,
+                             "python -m oracle_core run twin2", "converged")}
+    monkeypatch.setattr(figure, "twin", lambda c: twins.get(c.entry.layers))
+    chart = figure.compare_grid([base, other], "converged").to_dict()
+    assert [len(r["hconcat"]) for r in chart["vconcat"]] == [3, 3]
+    text = json.dumps(chart)
+    assert "released code's wiring: conv1 @ 0.5" in text and "twin not run yet" in text and "correct wiring" in text
+    t = figure.setting_table([base, other])
+    assert t.loc["conv1 @ 0.5", "tau ours released"] == pytest.approx(-0.55)
+    assert t.loc["conv1 @ 0.5", "median acc % ours released"] == pytest.approx(98.0)
+    assert np.isnan(t.loc["conv2 @ 0.5", "tau ours released"])
+    assert "python -m oracle_core run twin2" in figure.missing_commands([base, other])
+    ratio_chart = figure.tau_vs_ratio(t.reset_index().assign(layer="conv1", ratio=0.5)).to_json()
+    assert "ours, released code's wiring" in ratio_chart
+    monkeypatch.setattr(figure, "twin", lambda c: None)
+    assert [len(r["hconcat"]) for r in figure.compare_grid([base, other], "converged").to_dict()["vconcat"]] == [2, 2]
+    assert "ours, released code's wiring" not in figure.tau_vs_ratio(
+        figure.setting_table([base]).reset_index().assign(layer="conv1", ratio=0.5)).to_json()
+
+
+@pytest.mark.parametrize("nearer, settled, needles", [
+    (["released_code"] * 3 + ["correct"], [True, True, False, False],
+     ["resemble the released code's wiring in 3 of the 4 settings", "2 of them by more", "middle panel"]),
+    (["correct", "correct", "released_code"], [True, False, False],
+     ["resemble the correct wiring in 2 of the 3 settings", "left panel"]),
+    ([], [], ["not measured here"]),
+])
+def test_the_wiring_note_is_computed_from_the_protocol_verdicts(monkeypatch, nearer, settled, needles):
+    from oracle_core.analysis import which_protocol
+
+    v = pd.DataFrame({"setting": [f"s{i}" for i in range(len(nearer))], "nearer": nearer, "settled": settled})
+    monkeypatch.setattr(which_protocol, "protocol_table", lambda profile, root: v)
+    monkeypatch.setattr(which_protocol, "protocol_verdicts", lambda table: table)
+    text = figure.wiring_note("converged")
+    assert all(n in text for n in needles), text
+
+
+def test_the_large_model_table_reads_the_papers_printed_row_and_our_analysis_of_its_points():
+    """Figure 3's table: the printed numbers are the paper's published row of each model (analysis.reference.model_row),
+    ours are points_check's on the recovered points; a model the paper shows at several settings has no one row."""
+    from oracle_core.analysis import reference
+    from oracle_core.pages import large_models
+
+    t = large_models.large_model_table()
+    assert list(t.index) == ["ResNet56 / CIFAR-10", "VGG19 / CIFAR-100", "ResNet18 / ImageNet"]
+    for title, model, ds in (("ResNet56 / CIFAR-10", "resnet56", "cifar10"), ("ResNet18 / ImageNet", "resnet18",
+                                                                               "imagenet")):
+        row = reference.model_row(model, ds)
+        assert t.loc[title, "tau printed"] == pytest.approx(row["kendall_tau"])
+        assert t.loc[title, "anomaly % printed"] == pytest.approx(row["anomaly_ratio_percent"])
+        assert t.loc[title, "retrain epochs"] == int(row["retrain_epochs"])
+    assert abs(t.loc["ResNet18 / ImageNet", "tau, our code on its points"] - 0.19) < 0.01
+    with pytest.raises(ValueError, match="not one"):
+        reference.model_row("lenet5_mini", "mnist")

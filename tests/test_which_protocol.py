@@ -50,3 +50,18 @@ def test_the_sentences_name_a_wiring_only_where_both_twins_are_stored():
     text = protocol_sentences(protocol_verdicts(pd.concat([both, one], ignore_index=True)))
     assert "**s**: the paper's pruned losses resemble those of the released code's wiring (KS distance 0.30" in text
     assert "**t**: only the correct twin is stored at this profile (KS distance 0.80)" in text
+
+
+def test_settings_with_no_run_of_ours_are_named_as_queued_not_tabled(monkeypatch):
+    """protocol_table leaves out a twin setting with nothing of ours stored; queued() names it and the sentences list
+    it in one line (not 'only the released-code twin is stored', as a row of NaN distances read before)."""
+    from oracle_core.analysis import which_protocol
+    from oracle_core.pages.wiring import protocol_sentences
+
+    monkeypatch.setattr(which_protocol, "stored_result", lambda spec, experiment, root: None)
+    table = which_protocol.protocol_table("converged")
+    assert table.empty
+    names = which_protocol.queued("converged", table)
+    assert "conv1 @ 0.5" in names and "conv2 @ 0.3" in names and len(names) == len(set(names))
+    text = protocol_sentences(protocol_verdicts(_table({("correct", 0): 0.6, ("released_code", 0): 0.3})), ["x @ 1"])
+    assert text.endswith("- Queued in the grid, no run of ours stored yet (1): x @ 1.")

@@ -71,6 +71,15 @@ def paper_row(model: str, dataset: str, layers: str | tuple[str, ...], ratio: fl
     return None if hit.empty else hit.iloc[0]
 
 
+def model_row(model: str, dataset: str) -> pd.Series:
+    """The paper's one published row of a model it shows at a single setting (Figure 3's large models)."""
+    t = results_table()
+    hit = t[(t["model"] == model) & (t["dataset"] == dataset)]
+    if len(hit) != 1:
+        raise ValueError(f"the paper publishes {len(hit)} rows for {model} / {dataset}, not one: use paper_row")
+    return hit.iloc[0]
+
+
 def figure_records(figure: int) -> list[tuple[str, PaperRecord]]:
     """(model, its PaperRecord) of every registered model the paper shows in ``figure`` (3: the large models)."""
     return [(name, r.paper) for name, r in MODELS.items() if r.paper is not None and r.paper.figure == figure]

@@ -21,9 +21,11 @@ from ..experiment.spec import StudySpec, make_spec, profile_of
 from ..models import MODELS, ModelRecord
 from . import reference
 
-__all__ = ["LargeRun", "MissingData", "PageSpec", "PointsCheck", "StudyResult", "StudySpec", "check_summary", "command",
+# StudyResult, StudySpec, run_command and stored_result are the experiment layer's, re-exported: pages reach the
+# store only through analysis/ (tests/test_layers.py)
+__all__ = ["LargeRun", "MissingData", "PageSpec", "PointsCheck", "StudyResult", "StudySpec", "check_summary",
            "large_runs", "missing_data", "model_pages", "page_spec", "points_check", "profile_headline",
-           "rerun_params", "stored_result"]
+           "rerun_params", "run_command", "stored_result"]
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,6 @@ def profile_headline(spec_or_name: StudySpec | str) -> str:
     if isinstance(spec_or_name, str):
         return get_profile(spec_or_name).headline
     return profile_of(spec_or_name).headline
-
-
-def command(spec: StudySpec, experiment: str) -> str:
-    """The CLI command that produces (or resumes) ``spec`` in results/<experiment>/."""
-    return run_command(spec, experiment)
 
 
 def rerun_params(spec: StudySpec) -> dict[str, str]:

@@ -70,6 +70,19 @@ def stored_settings(profile: str, experiment: str | None = None, results_root: P
     return sorted(out, key=lambda c: order.get(c.entry, 999))
 
 
+def twin(c: StoredSetting) -> StoredSetting | None:
+    """The released-code twin of a correct-wiring setting (same network, same sampled masks, the paper's code's
+    wiring) with whatever the store holds for it, or None where the grid runs no twin of it at this profile (or the
+    setting was built without a profile)."""
+    e = c.entry
+    if not c.profile:
+        return None
+    found = stored_settings(c.profile, e.experiment, c.root, wiring="released_code",
+                            where=lambda t: (t.model, t.dataset, t.layers, t.ratio) == (e.model, e.dataset, e.layers,
+                                                                                          e.ratio))
+    return found[0] if found else None
+
+
 def on_axis(name: str):
     """A ``where`` for stored_settings(): the settings on one of analysis.trends.AXES (by its name, e.g. "depth"), the
     axis's base setting included, so a figure page and the trend sentences select the same settings."""

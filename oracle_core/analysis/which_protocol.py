@@ -53,20 +53,26 @@ def twin_settings(profile: str) -> list[tuple[str, str, str, float]]:
     return out
 
 
+def setting_name(model: str, dataset: str, layers: str, ratio: float) -> str:
+    """The setting as the comparison names it: "conv1 @ 0.5" for LeNet5-Mini on MNIST, else with model/dataset."""
+    return f"{layers} @ {ratio:g}" if (model, dataset) == ("lenet5_mini", "mnist") else \
+        f"{model}/{dataset} {layers} @ {ratio:g}"
+
+
 def protocol_table(profile: str, results_root: Path | None = None) -> pd.DataFrame:
     """One row per (setting, source, pretrained network): the paper's recovered points, then each of our stored
     runs under each wiring (seed 0 is the figure's network; other seeds from the pretrain_seed experiment), with the
-    columns of COLUMNS. Settings with no stored run of ours keep only the paper's row."""
+    columns of COLUMNS. A setting with no stored run of ours is left out (``queued`` names it)."""
     rows = []
     for model, dataset, layers, ratio in twin_settings(profile):
-        name = f"{layers} @ {ratio:g}" if (model, dataset) == ("lenet5_mini", "mnist") else \
-            f"{model}/{dataset} {layers} @ {ratio:g}"
+        name = setting_name(model, dataset, layers, ratio)
         panel = reference.panel_name(model, dataset, layers, ratio)
         pts = reference.paper_points(panel)
         ploss, pacc = pts["pruned_train_loss"].to_numpy(float), pts["final_test_acc"].to_numpy(float)
         ref = reference.paper_row(model, dataset, layers, ratio)
-        rows.append(_row(name, "paper", "one, unseeded", ploss, pacc, None,
-                         float(ref["kendall_tau"]), float(ref["anomaly_ratio_percent"]) / 100))
+        paper_row = _row(name, "paper", "one, unseeded", ploss, pacc, None,
+                         float(ref["kendall_tau"]), float(ref["anomaly_ratio_percent"]) / 100)
+        ours = []
         for e in mnist_grid():
             if (e.model, e.dataset, e.layers, e.ratio) != (model, dataset, layers, ratio) or e.repeats or \
                     e.short_retrain or not e.runs_at(profile):
@@ -77,8 +83,17 @@ def protocol_table(profile: str, results_root: Path | None = None) -> pd.DataFra
             pm = res.per_mask
             loss, acc = pm["pruned_train_loss"].to_numpy(float), pm["final_test_acc"].to_numpy(float)
             po = paper_oracle(res.summary)
-            rows.append(_row(name, e.wiring, e.seed, loss, acc, ploss, res.summary["kendall_tau"], po.anomaly_ratio))
+            ours.append(_row(name, e.wiring, e.seed, loss, acc, ploss, res.summary["kendall_tau"], po.anomaly_ratio))
+        if ours:
+            rows += [paper_row, *ours]
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def queued(profile: str, table: pd.DataFrame) -> list[str]:
+    """The settings the grid runs under both wirings at ``profile`` that ``table`` (protocol_table) lacks: none of
+    our runs of them is stored yet."""
+    have = set(table["setting"])
+    return [n for n in (setting_name(*k) for k in twin_settings(profile)) if n not in have]
 
 
 def protocol_verdicts(table: pd.DataFrame) -> pd.DataFrame:

@@ -9,9 +9,9 @@ import altair as alt
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from ..analysis import reference, single
+from ..analysis import reference, single, which_protocol
 from ..analysis.oracle import paper_oracle, result_oracle
-from ..analysis.stored import StoredSetting
+from ..analysis.stored import StoredSetting, twin
 from . import charts, downloads, rerun
 
 
@@ -29,6 +29,7 @@ def setting_table(cs: list[StoredSetting]) -> pd.DataFrame:
         ref = reference.paper_row(e.model, e.dataset, e.layers, e.ratio)
         sm = r.summary if r else {}
         po = paper_oracle(sm) if r else None  # the oracle over every candidate, as the paper defines it
+        tw = _twin_summary(c)  # the released-code twin: the protocol the paper's code ran
         row = {"setting": c.title, "N ours": sm.get("n_masks"), "tau ours": _num(sm.get("kendall_tau")),
                "tau paper": _num(None if ref is None else ref["kendall_tau"]),
                "p ours": _num(sm.get("p_value")), "p paper": None if ref is None else ref["p_value"],
@@ -39,28 +40,72 @@ def setting_table(cs: list[StoredSetting]) -> pd.DataFrame:
                "median acc % ours": 100 * _num(sm.get("final_acc_median")),
                "median acc % paper": _num(None if ref is None else ref["final_acc_median_percent"]),
                "tau vs test loss ours": _num(sm.get("kendall_tau_loss")),
-               "anomaly % vs test loss ours": 100 * _num(sm.get("anomaly_ratio_loss"))}
+               "anomaly % vs test loss ours": 100 * _num(sm.get("anomaly_ratio_loss")),
+               "tau ours released": _num(tw.get("kendall_tau")),
+               "anomaly % ours released": 100 * _num(paper_oracle(tw).anomaly_ratio) if tw else float("nan"),
+               "median acc % ours released": 100 * _num(tw.get("final_acc_median"))}
         row["verdict"] = c.verdict.text
         rows.append(row)
     return pd.DataFrame(rows).set_index("setting")
 
 
-TAU_VIEW = ["N ours", "tau ours", "tau paper", "p ours", "p paper", "anomaly % ours", "anomaly % paper", "verdict"]
-ACC_VIEW = ["oracle acc % ours", "oracle acc % paper", "median acc % ours", "median acc % paper",
-            "tau vs test loss ours", "anomaly % vs test loss ours"]
+def _twin_summary(c: StoredSetting) -> dict:
+    """The summary of a correct-wiring setting's released-code twin where it is stored, else {}."""
+    t = twin(c) if c.entry.wiring == "correct" and c.result is not None else None
+    return t.result.summary if t is not None and t.result is not None else {}
+
+
+TAU_VIEW = ["N ours", "tau ours", "tau ours released", "tau paper", "p ours", "p paper", "anomaly % ours",
+            "anomaly % ours released", "anomaly % paper", "verdict"]
+ACC_VIEW = ["oracle acc % ours", "oracle acc % paper", "median acc % ours", "median acc % ours released",
+            "median acc % paper", "tau vs test loss ours", "anomaly % vs test loss ours"]
 
 
 def show_table(table: pd.DataFrame) -> None:
-    """setting_table as two tables that fit the page: tau, p and anomaly ratio with the verdict; then accuracy."""
-    display(Markdown("**Kendall tau, p and anomaly ratio, ours beside the paper's**"))
-    display(table[TAU_VIEW])  # tables.formatter prints each quantity one way on every page
+    """setting_table as two tables that fit the page: tau, p and anomaly ratio with the verdict; then accuracy. The
+    released-code twin's columns ("ours released") appear only where one is stored; "ours" is the correct wiring."""
+    def view(cols: list[str]) -> pd.DataFrame:
+        return table[[c for c in cols if "released" not in c or table[c].notna().any()]]
+
+    twins = table["tau ours released"].notna().any()
+    display(Markdown("**Kendall tau, p and anomaly ratio, ours beside the paper's**"
+                     + (" (ours: the correct sub-network; ours released: the released code's wiring, same network "
+                        "and masks)" if twins else "")))
+    display(view(TAU_VIEW))  # tables.formatter prints each quantity one way on every page
     display(Markdown("**Accuracy (%) of the oracle's pick and of the median mask, and the analysis against final test "
                      "loss (ours)**"))
-    display(table[ACC_VIEW])
+    display(view(ACC_VIEW))
+
+
+def wiring_note(profile: str, results_root: Path | None = None) -> str:
+    """Which wiring each row of a figure shows and why, in computed words: how many settings' pruned losses resemble
+    the released code's wiring (analysis/which_protocol.py), so which of our runs is the like-for-like one."""
+    table = which_protocol.protocol_table(profile, results_root)
+    v = which_protocol.protocol_verdicts(table) if len(table) else pd.DataFrame(columns=["nearer", "settled"])
+    both = v[v["nearer"].notna()]
+    head = ("**Which wiring each row shows.** Where both are stored, a row has three panels: our run with the correct "
+            "sub-network (the study the paper intended), our run with the released code's wiring (the protocol the "
+            "paper's code ran, on the same pretrained network and the same sampled masks), and the paper's recovered "
+            "points. ")
+    if not len(both):
+        return head + "No setting has both of our wirings stored at this profile yet, so which one the paper's " \
+                      "points resemble is not measured here."
+    rel, settled = int((both["nearer"] == "released_code").sum()), int(both["settled"].sum())
+    nearer = "the released code's wiring" if 2 * rel > len(both) else "the correct wiring" if 2 * rel < len(both) \
+        else "neither wiring more often"
+    like = ("so the middle panel is the like-for-like comparison with the paper's, and the verdict compares the "
+            "paper's tau with that run where it is stored" if 2 * rel > len(both) else
+            "so the left panel is the one to compare with the paper's")
+    return (head + f"The paper's pruned train losses resemble {nearer} in {max(rel, len(both) - rel)} of the "
+            f"{len(both)} settings where both are stored ({settled} of them by more than the pretrained network alone "
+            f"moves the distance; the Wiring page has the distances), {like}.")
 
 
 def missing_commands(cs: list[StoredSetting]) -> str:
-    todo = [c for c in cs if c.result is None]
+    """The exact command of every setting of the figure with no stored run, its released-code twin included where
+    the grid runs one."""
+    twins = [twin(c) for c in cs if c.entry.wiring == "correct"]
+    todo = [c for c in cs if c.result is None] + [t for t in twins if t is not None and t.result is None]
     if not todo:
         return "Every setting of this figure is in the results store."
     return (f"{len(todo)} setting(s) are not in the results store yet; each of these commands produces one "
@@ -151,20 +196,34 @@ def paper_panel(c: StoredSetting, width: int = 200, height: int = 160, x_domain=
 
 def compare_grid(cs: list[StoredSetting], profile: str, width: int = 280, height: int = 170) -> alt.Chart:
     """One row per stored setting: our panel on the left, the paper's on the right, each titled with whose it is, on
-    one y range (accuracy) so that a reader compares like with like, unless one side's range is more than
-    OWN_SCALE times the other's (it would flatten the other): then each has its own, and the titles say so. Settings
-    not run yet get no empty panel: ``not_run_line`` names them in one line."""
+    one y range (accuracy) so that a reader compares like with like, unless one panel's range is more than
+    OWN_SCALE times another's (it would flatten the other): then each has its own, and the titles say so. Where the
+    grid runs released-code twins and one is stored, each row has three panels: correct wiring, the released code's
+    wiring (the twin, or a placeholder saying it is queued), the paper's. Settings not run yet get no empty panel:
+    ``not_run_line`` names them in one line."""
     rows = []
+    twins = {id(c): twin(c) for c in cs if c.entry.wiring == "correct"}
+    three = any(t is not None and t.result is not None for t in twins.values())
+    if three:
+        width = min(width, 220)  # three panels a row still fit the page
     for c in [c for c in cs if c.result is not None]:
-        ours, theirs = _ours(c), reference.paper_points(c.panel) if c.panel else None
-        yo, yp = _domain([ours], "final_test_acc"), _domain([theirs], "final_test_acc")
-        own = yo and yp and max(yo[1] - yo[0], yp[1] - yp[0]) > OWN_SCALE * min(yo[1] - yo[0], yp[1] - yp[0])
-        yd = _domain([ours, theirs], "final_test_acc")
+        t = twins.get(id(c))
+        frames = [_ours(c)] + ([_ours(t) if t is not None else None] if three else []) + \
+            [reference.paper_points(c.panel) if c.panel else None]
+        doms = [_domain([f], "final_test_acc") for f in frames]
+        spans = [d[1] - d[0] for d in doms if d]
+        own = len(spans) > 1 and max(spans) > OWN_SCALE * min(spans)
+        yd = _domain(frames, "final_test_acc")
         note = " (own y scale)" if own else ""
-        rows.append(alt.hconcat(our_panel(c, width=width, height=height, y_domain=yo if own else yd,
-                                          title=f"ours ({profile}): {c.title}{note}"),
-                                paper_panel(c, width, height, y_domain=yp if own else yd,
-                                            title=f"paper: {c.title}{note}")))
+        panels = [our_panel(c, width=width, height=height, y_domain=doms[0] if own else yd,
+                            title=f"ours ({profile}){', correct wiring' if three else ''}: {c.title}{note}")]
+        if three:
+            title = f"ours ({profile}), released code's wiring: {c.title}{note}"
+            panels.append(_placeholder(title, "no twin in the grid" if t is None else "twin not run yet", width,
+                                       height) if t is None or t.result is None else
+                          our_panel(t, width=width, height=height, y_domain=doms[1] if own else yd, title=title))
+        panels.append(paper_panel(c, width, height, y_domain=doms[-1] if own else yd, title=f"paper: {c.title}{note}"))
+        rows.append(alt.hconcat(*panels))
     if not rows:
         return _placeholder("", "no setting of this group is stored at this profile yet", width, 40)
     return alt.vconcat(*rows).resolve_scale(color="shared", shape="shared").configure_title(
@@ -226,19 +285,26 @@ def tau_vs(table: pd.DataFrame, x: str, x_title: str, order: list[str] | None = 
 
 
 def tau_vs_ratio(table: pd.DataFrame) -> alt.LayerChart:
-    """Kendall tau against the pruning ratio, one color per layer, ours solid and the paper's dashed: Fig. 2's
-    trend in one readable chart. ``table``: setting_table rows with ``layer`` and ``ratio`` columns."""
+    """Kendall tau against the pruning ratio, one color per layer, ours solid (correct wiring), our released-code
+    twins dotted where stored, the paper's dashed: Fig. 2's trend in one readable chart. ``table``: setting_table
+    rows with ``layer`` and ``ratio`` columns."""
     t = table.reset_index()
-    long = pd.concat([t.assign(source="paper", tau=t["tau paper"]), t.assign(source="ours", tau=t["tau ours"])])
+    released = "tau ours released" in t and t["tau ours released"].notna().any()
+    names = ["ours", "ours, released code's wiring", "paper"] if released else ["ours", "paper"]
+    long = pd.concat([t.assign(source="paper", tau=t["tau paper"]), t.assign(source="ours", tau=t["tau ours"])]
+                     + ([t.assign(source=names[1], tau=t["tau ours released"])] if released else []))
     long = long.dropna(subset=["tau"])[["layer", "ratio", "source", "tau"]]
+    dashes, shapes = [[1, 0], [1, 2], [5, 3]], [charts.STAR, "triangle-up", "circle"]
+    if not released:
+        dashes, shapes = [dashes[0], dashes[2]], [shapes[0], shapes[2]]
     base = alt.Chart(long).encode(
         x=alt.X("ratio:Q", title="pruning ratio", scale=alt.Scale(domain=[0.15, 0.85]),
                 axis=alt.Axis(values=sorted(long["ratio"].unique()), format=".1f")),
         y=alt.Y("tau:Q", title="Kendall tau (pruned train loss vs final acc)", scale=alt.Scale(domain=[-1, 1])),
         color=alt.Color("layer:N", legend=alt.Legend(orient="right")),
-        strokeDash=alt.StrokeDash("source:N", scale=alt.Scale(domain=["ours", "paper"], range=[[1, 0], [5, 3]]),
+        strokeDash=alt.StrokeDash("source:N", scale=alt.Scale(domain=names, range=dashes),
                                   legend=alt.Legend(orient="right", title="source")),
-        shape=alt.Shape("source:N", scale=alt.Scale(domain=["ours", "paper"], range=[charts.STAR, "circle"]),
+        shape=alt.Shape("source:N", scale=alt.Scale(domain=names, range=shapes),
                         legend=alt.Legend(orient="right", title="source")),
         tooltip=["layer", "ratio", "source", alt.Tooltip("tau:Q", format="+.2f")])
     zero = alt.Chart(pd.DataFrame({"tau": [0.0]})).mark_rule(strokeDash=[3, 3], color="#999").encode(y="tau:Q")

@@ -13,7 +13,7 @@ from ..analysis import reference, single
 from ..analysis.agreement import UNDERTRAINED_PP
 from ..analysis.like_for_like import comparison_state, verdict_of
 from ..analysis.oracle import paper_oracle
-from ..analysis.single import StudyResult, check_summary, stored_result
+from ..analysis.single import StudyResult, check_summary, run_command, stored_result
 from . import downloads, rerun
 
 __all__ = ["check_summary", "comparison_table", "data_links", "disagreement", "not_stored", "page_spec",
@@ -32,7 +32,7 @@ def rerun_box(notebook: str, spec, experiment: str, result: StudyResult | None) 
     params = single.rerun_params(spec)
     walls = (result.env.get("wall_s_this_invocation") or {}) if result is not None else {}
     measured = sum(walls.values()) if walls and not result.env.get("earlier_invocations") else None
-    return HTML(rerun.setting_box(notebook, params, single.command(spec, experiment), measured))
+    return HTML(rerun.setting_box(notebook, params, run_command(spec, experiment), measured))
 
 
 def data_links(spec, result: StudyResult | None) -> HTML:
@@ -166,5 +166,5 @@ def not_stored(spec, experiment: str) -> str:
     """What a read-only page says for a setting the store lacks: the exact command that produces it."""
     return (f"**{setting_title(spec)}, profile `{spec.profile}`: not in the results store yet.** This page only "
             f"reads the store when the book is built; produce it with\n\n"
-            f"```\n{single.command(spec, experiment)}\n```\n\n"
+            f"```\n{run_command(spec, experiment)}\n```\n\n"
             "or execute this notebook with `-p compute True` (the default).")

@@ -115,9 +115,10 @@ def protocol_chart(table: pd.DataFrame) -> alt.VConcatChart:
     return alt.vconcat(*panels)
 
 
-def protocol_sentences(verdicts: pd.DataFrame) -> str:
+def protocol_sentences(verdicts: pd.DataFrame, queued: list[str] = ()) -> str:
     """Setting by setting, computed words: which wiring's pruned losses the paper's points resemble, by how much,
-    and whether that exceeds what the pretrained network alone moves."""
+    and whether that exceeds what the pretrained network alone moves; then, in one line, the settings whose runs
+    are still queued (which_protocol.queued)."""
     out = []
     for _, v in verdicts.iterrows():
         if pd.isna(v["nearer"]):  # None becomes NaN in a column that also holds names
@@ -133,4 +134,6 @@ def protocol_sentences(verdicts: pd.DataFrame) -> str:
         out.append(f"- **{v['setting']}**: the paper's pruned losses resemble those of {nearer} wiring (KS distance "
                    f"{min(v['KS correct'], v['KS released']):.2f} against {max(v['KS correct'], v['KS released']):.2f}"
                    f"{spread}, {how}).")
+    if queued:
+        out.append(f"- Queued in the grid, no run of ours stored yet ({len(queued)}): {', '.join(queued)}.")
     return "\n".join(out) or "No setting of this profile has a stored twin yet."
