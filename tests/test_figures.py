@@ -472,7 +472,9 @@ def test_a_figure_row_shows_the_released_code_twin_between_ours_and_the_papers(m
     chart = figure.compare_grid([base, other], "converged").to_dict()
     assert [len(r["hconcat"]) for r in chart["vconcat"]] == [3, 3]
     text = json.dumps(chart)
-    assert "released code's wiring: conv1 @ 0.5" in text and "twin not run yet" in text and "correct wiring" in text
+    assert "[\"ours (converged): released code's wiring\", \"conv1 @ 0.5\"" in text and "twin not run yet" in text
+    assert "ours (converged): correct wiring" in text
+    assert ", N = 20 (95% CIs)" in text  # three to a row: the subtitles' short lines (charts.oracle_scatter)
     t = figure.setting_table([base, other])
     assert t.loc["conv1 @ 0.5", "tau ours released"] == pytest.approx(-0.55)
     assert t.loc["conv1 @ 0.5", "median acc % ours released"] == pytest.approx(98.0)

@@ -54,12 +54,14 @@ def enable_offline() -> None:
 
 def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned_train_loss", title: str = "",
                    width: int = 300, height: int = 240, x_domain: tuple[float, float] | None = None,
-                   y_domain: tuple[float, float] | None = None, oracle: dict | None = None) -> alt.LayerChart:
+                   y_domain: tuple[float, float] | None = None, oracle: dict | None = None,
+                   compact: bool = False) -> alt.LayerChart:
     """The paper's panel: one point per mask, the oracle as a star with dashed guides, anomalies (better than the
     oracle after retraining) red, the rest green; tau, p and anomaly ratio in the subtitle. ``oracle``: the paper's
     oracle (lowest pruned loss over every candidate, analysis/oracle.py ``oracle_row``) when the points are a
     retrained sample; the sample's own argmin is then a hollow diamond, named in the subtitle. Without it the
-    points' argmin is the oracle (every candidate was retrained, or the paper's points)."""
+    points' argmin is the oracle (every candidate was retrained, or the paper's points). ``compact``: the same
+    numbers in shorter subtitle lines, for panels three to a row; ``title`` may then be a list of lines."""
     higher = y != "final_test_loss"
     d = df[[x, y] + [c for c in ("kept", "mask_id") if c in df]].copy().reset_index(drop=True)
     oracle = oracle if oracle is not None and y in oracle and x in oracle else None
@@ -80,6 +82,11 @@ def oracle_scatter(df: pd.DataFrame, y: str = "final_test_acc", x: str = "pruned
            f"(N={st['n']}; 95% CI)"]
     if oracle is not None:
         sub.append("star: the oracle over all candidates; diamond: lowest loss of the N")
+    if compact:  # the same numbers, each line short enough for a panel three to a row
+        sub = [f"tau {st['kendall_tau']:+.2f} [{t_lo:+.2f}, {t_hi:+.2f}]",
+               f"anomaly {100 * st['anomaly_ratio']:.1f}% [{100 * a_lo:.1f}, {100 * a_hi:.1f}]",
+               f"p {st['p_value']:.2g}, N = {st['n']} (95% CIs)"]
+        sub += ["star: oracle of all candidates", "diamond: lowest loss of the N"] if oracle is not None else []
     xs = alt.Scale(zero=False, domain=list(x_domain)) if x_domain else alt.Scale(zero=False)
     ys = alt.Scale(zero=False, domain=list(y_domain)) if y_domain else alt.Scale(zero=False)
     roles = list(COLORS)[:3]  # oracle, anomaly, other: one legend with the star the chart draws

@@ -171,11 +171,12 @@ def _placeholder(title: str, text: str, width: int, height: int) -> alt.Chart:
 
 
 def our_panel(c: StoredSetting, y: str = "final_test_acc", width: int = 200, height: int = 160,
-              x_domain=None, y_domain=None, title: str | None = None) -> alt.Chart:
+              x_domain=None, y_domain=None, title: str | list[str] | None = None, compact: bool = False) -> alt.Chart:
     if c.result is None:
         return _placeholder(title or c.title, "not run yet", width, height)
     return charts.oracle_scatter(c.result.per_mask, y=y, title=title or c.title, width=width, height=height,
-                                 x_domain=x_domain, y_domain=y_domain, oracle=result_oracle(c.result))
+                                 x_domain=x_domain, y_domain=y_domain, oracle=result_oracle(c.result),
+                                 compact=compact)
 
 
 def _ours(c: StoredSetting) -> pd.DataFrame | None:
@@ -187,11 +188,11 @@ def _ours(c: StoredSetting) -> pd.DataFrame | None:
 
 
 def paper_panel(c: StoredSetting, width: int = 200, height: int = 160, x_domain=None, y_domain=None,
-                title: str | None = None) -> alt.Chart:
+                title: str | list[str] | None = None, compact: bool = False) -> alt.Chart:
     if c.panel is None:
         return _placeholder(title or c.title, "no published panel", width, height)
     return charts.oracle_scatter(reference.paper_points(c.panel), title=title or c.title, width=width,
-                                 height=height, x_domain=x_domain, y_domain=y_domain)
+                                 height=height, x_domain=x_domain, y_domain=y_domain, compact=compact)
 
 
 def compare_grid(cs: list[StoredSetting], profile: str, width: int = 280, height: int = 170) -> alt.Chart:
@@ -204,8 +205,8 @@ def compare_grid(cs: list[StoredSetting], profile: str, width: int = 280, height
     rows = []
     twins = {id(c): twin(c) for c in cs if c.entry.wiring == "correct"}
     three = any(t is not None and t.result is not None for t in twins.values())
-    if three:
-        width = min(width, 220)  # three panels a row still fit the page
+    if three:  # three panels a row, their titles and subtitles in short lines, fit the page's column
+        width, height = min(width, THREE_WIDTH), max(height, 150)
     for c in [c for c in cs if c.result is not None]:
         t = twins.get(id(c))
         frames = [_ours(c)] + ([_ours(t) if t is not None else None] if three else []) + \
@@ -215,14 +216,23 @@ def compare_grid(cs: list[StoredSetting], profile: str, width: int = 280, height
         own = len(spans) > 1 and max(spans) > OWN_SCALE * min(spans)
         yd = _domain(frames, "final_test_acc")
         note = " (own y scale)" if own else ""
+        if not three:
+            panels = [our_panel(c, width=width, height=height, y_domain=doms[0] if own else yd,
+                                title=f"ours ({profile}): {c.title}{note}"),
+                      paper_panel(c, width, height, y_domain=doms[-1] if own else yd, title=f"paper: {c.title}{note}")]
+            rows.append(alt.hconcat(*panels))
+            continue
+        def lines(who: str) -> list[str]:
+            return [who, c.title] + (["(own y scale)"] if own else [])
+
+        released = lines(f"ours ({profile}): released code's wiring")
         panels = [our_panel(c, width=width, height=height, y_domain=doms[0] if own else yd,
-                            title=f"ours ({profile}){', correct wiring' if three else ''}: {c.title}{note}")]
-        if three:
-            title = f"ours ({profile}), released code's wiring: {c.title}{note}"
-            panels.append(_placeholder(title, "no twin in the grid" if t is None else "twin not run yet", width,
-                                       height) if t is None or t.result is None else
-                          our_panel(t, width=width, height=height, y_domain=doms[1] if own else yd, title=title))
-        panels.append(paper_panel(c, width, height, y_domain=doms[-1] if own else yd, title=f"paper: {c.title}{note}"))
+                            title=lines(f"ours ({profile}): correct wiring"), compact=True),
+                  _placeholder(released, "no twin in the grid" if t is None else "twin not run yet", width, height)
+                  if t is None or t.result is None else
+                  our_panel(t, width=width, height=height, y_domain=doms[1] if own else yd, title=released,
+                            compact=True),
+                  paper_panel(c, width, height, y_domain=doms[-1] if own else yd, title=lines("paper"), compact=True)]
         rows.append(alt.hconcat(*panels))
     if not rows:
         return _placeholder("", "no setting of this group is stored at this profile yet", width, 40)
@@ -231,6 +241,7 @@ def compare_grid(cs: list[StoredSetting], profile: str, width: int = 280, height
 
 
 OWN_SCALE = 4.0  # a y range this many times the other side's gets a panel scale of its own
+THREE_WIDTH = 150  # px of plot per panel when a row holds three (correct, released code's wiring, paper)
 
 
 def not_run_line(cs: list[StoredSetting]) -> str:
