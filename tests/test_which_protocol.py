@@ -65,3 +65,18 @@ def test_settings_with_no_run_of_ours_are_named_as_queued_not_tabled(monkeypatch
     assert "conv1 @ 0.5" in names and "conv2 @ 0.3" in names and len(names) == len(set(names))
     text = protocol_sentences(protocol_verdicts(_table({("correct", 0): 0.6, ("released_code", 0): 0.3})), ["x @ 1"])
     assert text.endswith("- Queued in the grid, no run of ours stored yet (1): x @ 1.")
+
+
+def test_the_page_table_names_each_network_in_its_row():
+    """protocol_view: one row per (setting, source and network), the figure's network unnamed, others 'network k';
+    no seed column (the page's column is narrow)."""
+    from oracle_core.pages.wiring import protocol_view
+
+    t = _table({("correct", 0): 0.6, ("released_code", 0): 0.3, ("correct", 2): 0.5})
+    for c in COLUMNS:
+        if c not in t:
+            t[c] = 1.0
+    v = protocol_view(t)
+    assert list(v.index) == [("s", "paper's points"), ("s", "ours, correct wiring"), ("s", "ours, released wiring"),
+                             ("s", "ours, correct wiring, network 2")]
+    assert "seed" not in v.columns and v.index.is_unique

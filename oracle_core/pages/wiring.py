@@ -91,10 +91,12 @@ TABLE_NAMES = {"paper": "paper's points", "correct": "ours, correct wiring", "re
 
 
 def protocol_view(table: pd.DataFrame) -> pd.DataFrame:
-    """The comparison table as the page shows it: one row per (setting, source, network), rounded once here."""
-    t = table.assign(source=table["source"].map(TABLE_NAMES),
-                     seed=table["seed"].map(lambda s: "unseeded" if s == "one, unseeded" else s))
-    return t.set_index(["setting", "source", "seed"]).round({"loss q10": 2, "loss median": 2, "loss q90": 2,
+    """The comparison table as the page shows it: one row per (setting, source and network), rounded once here; the
+    figure's network (seed 0) is unnamed, the others are "network <seed>"."""
+    label = [TABLE_NAMES[s] + ("" if s == "paper" or seed == 0 else f", network {seed}")  # the network in the row's
+             for s, seed in zip(table["source"], table["seed"])]  # name: one column fewer than a seed column
+    t = table.assign(source=label).drop(columns="seed")
+    return t.set_index(["setting", "source"]).round({"loss q10": 2, "loss median": 2, "loss q90": 2,
                                                                "KS to paper": 2, "KS p": 3, "acc median %": 2,
                                                                "acc IQR pp": 2, "tau": 2, "anomaly %": 1})
 
