@@ -468,7 +468,8 @@ def test_a_figure_row_shows_the_released_code_twin_between_ours_and_the_papers(m
                              None, "twin1", "converged"),
              "conv2": Stored(GridEntry("lenet_mnist", "conv2", 0.5, wiring="released_code"), None, None,
                              "python -m oracle_core run twin2", "converged")}
-    monkeypatch.setattr(figure, "twin", lambda c: twins.get(c.entry.layers))
+    for c in (base, other):
+        c.twin = twins[c.entry.layers]  # StoredSetting.twin is a cached property: set, it is not looked up
     chart = figure.compare_grid([base, other], "converged").to_dict()
     assert [len(r["hconcat"]) for r in chart["vconcat"]] == [3, 3]
     text = json.dumps(chart)
@@ -482,7 +483,7 @@ def test_a_figure_row_shows_the_released_code_twin_between_ours_and_the_papers(m
     assert "python -m oracle_core run twin2" in figure.missing_commands([base, other])
     ratio_chart = figure.tau_vs_ratio(t.reset_index().assign(layer="conv1", ratio=0.5)).to_json()
     assert "ours, released code's wiring" in ratio_chart
-    monkeypatch.setattr(figure, "twin", lambda c: None)
+    base.twin = other.twin = None
     assert [len(r["hconcat"]) for r in figure.compare_grid([base, other], "converged").to_dict()["vconcat"]] == [2, 2]
     assert "ours, released code's wiring" not in figure.tau_vs_ratio(
         figure.setting_table([base]).reset_index().assign(layer="conv1", ratio=0.5)).to_json()

@@ -5,6 +5,7 @@ produces it, so an unfinished grid still builds a truthful book."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..data import dataset_present
@@ -34,6 +35,20 @@ class StoredSetting:
         if self.result is None:
             return Verdict("not run yet")
         return verdict_of(self.profile, self.root, e.model, e.dataset, e.layers, e.ratio)
+
+    @cached_property
+    def twin(self) -> StoredSetting | None:
+        """The released-code twin of a correct-wiring setting (same network, same sampled masks, the paper's code's
+        wiring) with whatever the store holds for it, or None where the grid runs no twin of it at this profile (or
+        this setting is not the correct wiring's, or was built without a profile). Looked up once per setting: a
+        figure page's panels, table and command list all ask."""
+        e = self.entry
+        if not self.profile or e.wiring != "correct":
+            return None
+        found = stored_settings(self.profile, e.experiment, self.root, wiring="released_code",
+                                where=lambda t: (t.model, t.dataset, t.layers, t.ratio) == (e.model, e.dataset,
+                                                                                              e.layers, e.ratio))
+        return found[0] if found else None
 
     @property
     def label(self) -> str:
@@ -68,19 +83,6 @@ def stored_settings(profile: str, experiment: str | None = None, results_root: P
         out.append(StoredSetting(e, res, panel, cmd, profile, results_root))
     order = {e: i for i, e in enumerate(_paper_order())}
     return sorted(out, key=lambda c: order.get(c.entry, 999))
-
-
-def twin(c: StoredSetting) -> StoredSetting | None:
-    """The released-code twin of a correct-wiring setting (same network, same sampled masks, the paper's code's
-    wiring) with whatever the store holds for it, or None where the grid runs no twin of it at this profile (or the
-    setting was built without a profile)."""
-    e = c.entry
-    if not c.profile:
-        return None
-    found = stored_settings(c.profile, e.experiment, c.root, wiring="released_code",
-                            where=lambda t: (t.model, t.dataset, t.layers, t.ratio) == (e.model, e.dataset, e.layers,
-                                                                                          e.ratio))
-    return found[0] if found else None
 
 
 def on_axis(name: str):

@@ -11,7 +11,7 @@ from IPython.display import HTML, Markdown, display
 
 from ..analysis import reference, single, which_protocol
 from ..analysis.oracle import paper_oracle, result_oracle
-from ..analysis.stored import StoredSetting, twin
+from ..analysis.stored import StoredSetting
 from . import charts, downloads, rerun
 
 
@@ -51,7 +51,7 @@ def setting_table(cs: list[StoredSetting]) -> pd.DataFrame:
 
 def _twin_summary(c: StoredSetting) -> dict:
     """The summary of a correct-wiring setting's released-code twin where it is stored, else {}."""
-    t = twin(c) if c.entry.wiring == "correct" and c.result is not None else None
+    t = c.twin if c.result is not None else None
     return t.result.summary if t is not None and t.result is not None else {}
 
 
@@ -104,8 +104,7 @@ def wiring_note(profile: str, results_root: Path | None = None) -> str:
 def missing_commands(cs: list[StoredSetting]) -> str:
     """The exact command of every setting of the figure with no stored run, its released-code twin included where
     the grid runs one."""
-    twins = [twin(c) for c in cs if c.entry.wiring == "correct"]
-    todo = [c for c in cs if c.result is None] + [t for t in twins if t is not None and t.result is None]
+    todo = [c for c in cs if c.result is None] + [c.twin for c in cs if c.twin is not None and c.twin.result is None]
     if not todo:
         return "Every setting of this figure is in the results store."
     return (f"{len(todo)} setting(s) are not in the results store yet; each of these commands produces one "
@@ -203,12 +202,11 @@ def compare_grid(cs: list[StoredSetting], profile: str, width: int = 280, height
     wiring (the twin, or a placeholder saying it is queued), the paper's. Settings not run yet get no empty panel:
     ``not_run_line`` names them in one line."""
     rows = []
-    twins = {id(c): twin(c) for c in cs if c.entry.wiring == "correct"}
-    three = any(t is not None and t.result is not None for t in twins.values())
+    three = any(c.twin is not None and c.twin.result is not None for c in cs)
     if three:  # three panels a row, their titles and subtitles in short lines, fit the page's column
         width, height = min(width, THREE_WIDTH), max(height, 150)
     for c in [c for c in cs if c.result is not None]:
-        t = twins.get(id(c))
+        t = c.twin
         frames = [_ours(c)] + ([_ours(t) if t is not None else None] if three else []) + \
             [reference.paper_points(c.panel) if c.panel else None]
         doms = [_domain([f], "final_test_acc") for f in frames]
