@@ -154,3 +154,10 @@ def test_fetch_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
     assert data.main(["fetch", "mnist", "--root", str(blocker / "data")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "cannot write to" in err and "--root" in err
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_the_one_class_accuracy_is_the_real_test_splits_majority_share(name):
+    """analysis/collapse.py reads a collapsed network's accuracy off the registry: it must be the real test split's."""
+    labels = data.load_split(name, False).labels.numpy()
+    assert np.bincount(labels).max() / len(labels) == data.get_dataset_info(name).test_majority_share

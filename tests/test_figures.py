@@ -523,3 +523,18 @@ def test_the_large_model_table_reads_the_papers_printed_row_and_our_analysis_of_
     assert abs(t.loc["ResNet18 / ImageNet", "tau, our code on its points"] - 0.19) < 0.01
     with pytest.raises(ValueError, match="not one"):
         reference.model_row("lenet5_mini", "mnist")
+
+
+def test_a_twin_far_below_the_papers_accuracy_is_named_and_not_counted_as_compared(monkeypatch):
+    """A setting whose released-code twin ends far below the paper's accuracy is listed with its own sentence (which
+    carries the collapse reading) and left out of the converged settings the figure page says it compared."""
+    from types import SimpleNamespace
+
+    a, b = GridEntry("lenet_mnist", "conv3", 0.8), GridEntry("lenet_mnist", "conv1", 0.5)
+    ra, rb = SimpleNamespace(name="a"), SimpleNamespace(name="b")
+    states = {"a": "twin not comparable", "b": "agrees"}
+    monkeypatch.setattr(disagreements, "comparison_state", lambda res: states[res.name])
+    monkeypatch.setattr(disagreements, "disagreement", lambda res: f"sentence of {res.name}.")
+    text = disagreements.disagreements([Stored(a, ra, None, "cmd"), Stored(b, rb, None, "cmd")])
+    assert "1 of 2 settings run so far are **not compared**" in text and "sentence of a." in text
+    assert "In all 1 converged settings" in text and "sentence of b." not in text

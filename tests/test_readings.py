@@ -200,3 +200,43 @@ def test_a_released_twin_far_below_the_papers_accuracy_is_named_not_called_under
     assert "**1 of 1** converged settings" in text and "fails in 1 of our 2 converged settings" in text
     v = Verdict("under-trained", twin=True, median_gap_pp=-37.1)
     assert v.text.startswith("not compared (released-code twin's median -37.1 pp") and "under-trained" not in v.text
+
+
+def test_collapsed_retrainings_are_counted_against_the_one_class_accuracy():
+    """A retraining is collapsed when it ends no better than naming the test set's most common class (plus the
+    margin); the count, the lowest and the median are read from the accuracies given, missing values left out."""
+    from oracle_core.analysis.collapse import CHANCE_MARGIN_PP, count
+
+    chance = 0.1135
+    edge = chance + CHANCE_MARGIN_PP / 100
+    c = count([0.1135, 0.1136, edge, edge + 1e-4, 0.45, 0.9, float("nan")], chance)
+    assert (c.n, c.of) == (3, 6) and c.lowest == 0.1135 and c.median == pytest.approx((2 * edge + 1e-4) / 2)
+    assert c.limit == pytest.approx(edge)
+    assert count([], chance).of == 0
+
+
+def test_a_short_twin_is_explained_by_its_collapsed_retrainings_on_the_front_page_and_its_own_page():
+    """The measured reason the front page gives for a released-code twin far below the paper's accuracy: how many of
+    its retrainings collapsed to one class, beside the correctly wired run and the paper's points; a twin with no
+    collapse says that collapse does not explain the gap."""
+    from oracle_core.analysis.answer import answer
+    from oracle_core.analysis.collapse import count
+    from oracle_core.pages.setting import collapse_text
+    from oracle_core.pages.summary import answer_markdown
+
+    c = {"released_code": count([0.1135] * 2 + [0.45, 0.9], 0.1135), "correct": count([0.88, 0.9, 0.35], 0.1135),
+         "paper": count([0.38, 0.83, 0.9], 0.1135)}
+    table = pd.DataFrame({"setting": ["a", "conv3 @ 0.8"], "under-trained": [False, True],
+                          "compared": ["released-code twin"] * 2, "verdict": ["agrees", "under-trained"],
+                          "interval ±": [0.5, 0.6], "median gap pp": [0.1, -37.1]})
+    a = answer(table, {"sd": 0.2, "settings": 1, "networks": 2}, {"n_fail_ours": 1, "n_fail_paper_same": 1,
+                                                                    "n_converged": 2}, pd.DataFrame(),
+               {"conv3 @ 0.8": c})
+    assert a.twin_short_collapse == (c,)
+    text = answer_markdown(a, "converged")
+    assert ("Measured: 2 of the twin's 4 retrainings end no better than naming one class for every test image "
+            "(at most 12.35%; its median 28.18%), against 0 of 3 correctly wired (median 88.00%) and 0 of the "
+            "paper's 3 points") in text
+    healthy = collapse_text({"released_code": count([0.5, 0.6], 0.1135)})
+    assert healthy.startswith("None of the twin's 2 retrainings") and "does not explain the gap" in healthy
+    assert collapse_text({"correct": count([0.9], 0.1135)}) == ""

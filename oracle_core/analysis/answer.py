@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .collapse import Collapse, setting_collapses
 from .collect import headline, runs_table
 from .like_for_like import like_for_like
 from .which_protocol import protocol_table, protocol_verdicts
@@ -35,13 +36,23 @@ class Answer:
     n_fail_of: int = 0  # the converged correct-wiring settings the failure flags are counted over
     twin_short: tuple[tuple[str, float], ...] = ()  # (setting, median gap pp): a released-code twin far below the
     # paper's accuracy (not the run the paper measured), so the setting is left out of the comparison
+    twin_short_collapse: tuple[dict[str, Collapse], ...] = ()  # per twin_short setting, the measured reason: its
+    # collapsed retrainings under each wiring stored ("released_code", "correct") and among the paper's points
 
 
-def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame) -> Answer:
+def short_twins(table: pd.DataFrame) -> pd.DataFrame:
+    """The like-for-like rows whose released-code twin ends far below the paper's accuracy: not the run the paper
+    measured, so left out of the comparison (named, with a measured reason, by the pages)."""
+    return table[table["under-trained"] & (table["compared"] == "released-code twin")]
+
+
+def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame,
+           collapses: dict[str, dict[str, Collapse]] | None = None) -> Answer:
     """``table``, ``var``: like_for_like(...); ``head``: collect.headline(...); ``verdicts``:
-    which_protocol.protocol_verdicts(...)."""
+    which_protocol.protocol_verdicts(...); ``collapses``: setting name -> collapse.setting_collapses(...), for the
+    settings whose released-code twin ends far below the paper's accuracy (missing: no reading)."""
     ok = table[~table["under-trained"]]
-    short = table[table["under-trained"] & (table["compared"] == "released-code twin")]
+    short = short_twins(table)
     both = verdicts[verdicts["nearer"].notna()] if len(verdicts) else verdicts
     return Answer(
         n_compared=len(ok), n_twin=int((ok["compared"] == "released-code twin").sum()),
@@ -52,7 +63,8 @@ def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame) -
         else 0, n_protocol_released=int((both["nearer"] == "released_code").sum()) if len(both) else 0,
         n_protocol_both=len(both), differing=tuple(ok[ok["verdict"] == "differs"]["setting"]),
         n_fail_of=int(head.get("n_converged", len(ok))),
-        twin_short=tuple((r["setting"], float(r["median gap pp"])) for _, r in short.iterrows()))
+        twin_short=tuple((r["setting"], float(r["median gap pp"])) for _, r in short.iterrows()),
+        twin_short_collapse=tuple((collapses or {}).get(r["setting"], {}) for _, r in short.iterrows()))
 
 
 def study_answer(profile: str, root: Path | None = None) -> Answer:
@@ -60,6 +72,9 @@ def study_answer(profile: str, root: Path | None = None) -> Answer:
     (collect.headline) and which wiring the paper's points resemble (which_protocol)."""
     table, var = like_for_like(profile, root)
     head = headline(runs_table(root), profile)
-    return answer(table, var, head, protocol_verdicts(protocol_table(profile, root)))
+    short = short_twins(table)
+    collapses = {r["setting"]: setting_collapses(profile, r["model"], r["dataset"], r["layers"], r["ratio"], root)
+                 for _, r in short.iterrows()}
+    return answer(table, var, head, protocol_verdicts(protocol_table(profile, root)), collapses)
 
 

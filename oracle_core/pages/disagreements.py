@@ -1,4 +1,5 @@
-"""Where our tau and the paper's differ: the under-trained settings (left out of the comparison) named first, then
+"""Where our tau and the paper's differ: the under-trained settings and those whose released-code twin ends far below
+the paper's accuracy (left out of the comparison, the latter with its collapsed retrainings counted) named first, then
 every disagreement with the measurements stored for it (the same masks retrained longer, the released code's
 wiring, the noise ceiling's several retrainings per mask), and the candidate reasons still untested named as such."""
 
@@ -104,6 +105,7 @@ def disagreements(cs: list[StoredSetting], results_root: Path | None = None) -> 
         return "No setting of this figure has been run yet at this profile, so nothing can be compared."
     states = {id(c): comparison_state(c.result) for c in done}
     under = [c for c in done if states[id(c)] == "under-trained"]
+    short = [c for c in done if states[id(c)] == "twin not comparable"]
     lines = []
     for c in done:
         if states[id(c)] != "differs":
@@ -123,7 +125,11 @@ def disagreements(cs: list[StoredSetting], results_root: Path | None = None) -> 
         parts.append(f"{len(under)} of {len(done)} settings run so far are **under-trained** (median final accuracy "
                      f"more than {UNDERTRAINED_PP:g} pp below the paper's), so their tau is not compared: "
                      + ", ".join(c.title for c in under) + ".")
-    compared = len(done) - len(under)
+    if short:
+        parts.append(f"{len(short)} of {len(done)} settings run so far are **not compared**: the run of the paper's "
+                     "protocol (our released-code twin) ends far below the paper's accuracy.\n\n"
+                     + "\n".join(f"- **{c.title}**: {disagreement(c.result)}" for c in short))
+    compared = len(done) - len(under) - len(short)
     if not lines:
         parts.append(f"In all {compared} converged settings the paper's Kendall tau lies inside the interval that the "
                      "masks and the pretrained network give around ours." if compared

@@ -11,13 +11,14 @@ from IPython.display import HTML
 
 from ..analysis import reference, single
 from ..analysis.agreement import UNDERTRAINED_PP
+from ..analysis.collapse import Collapse, setting_collapses
 from ..analysis.like_for_like import comparison_state, verdict_of
 from ..analysis.oracle import paper_oracle
 from ..analysis.single import StudyResult, check_summary, run_command, stored_result
 from . import downloads, rerun
 
-__all__ = ["check_summary", "comparison_table", "data_links", "disagreement", "not_stored", "page_spec",
-           "paper_check", "protocol_sentence", "rerun_box", "setting_title", "stored_result"]
+__all__ = ["check_summary", "collapse_text", "comparison_table", "data_links", "disagreement", "not_stored",
+           "page_spec", "paper_check", "protocol_sentence", "rerun_box", "setting_title", "stored_result"]
 
 
 def setting_title(spec) -> str:
@@ -101,6 +102,30 @@ def comparison_table(res: StudyResult) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def collapse_text(c: dict[str, Collapse], whose: str = "the twin's") -> str:
+    """The measured reason a released-code twin ends far below the paper's accuracy, as one sentence (the front
+    page's answer and the setting's own sentence print it): how many of its retrainings collapsed to naming one class,
+    beside the correctly wired run and the paper's points (``c``: collapse.setting_collapses(...)); "" without the
+    twin's reading."""
+    r = c.get("released_code")
+    if r is None or not r.of:
+        return ""
+    others = []
+    if c.get("correct") is not None and c["correct"].of:
+        k = c["correct"]
+        others.append(f"{k.n} of {k.of} correctly wired (median {100 * k.median:.2f}%)")
+    if c.get("paper") is not None and c["paper"].of:
+        k = c["paper"]
+        others.append(f"{k.n} of the paper's {k.of} points (each a mean of 3 retrainings; median "
+                      f"{100 * k.median:.2f}%, lowest {100 * k.lowest:.2f}%)")
+    beside = f", against {' and '.join(others)}" if others else ""
+    if not r.n:
+        return (f"None of {whose} {r.of} retrainings ends as low as naming one class for every test image (its "
+                f"lowest {100 * r.lowest:.2f}%, median {100 * r.median:.2f}%), so a collapse does not explain the gap.")
+    return (f"Measured: {r.n} of {whose} {r.of} retrainings end no better than naming one class for every test "
+            f"image (at most {100 * r.limit:.2f}%; its median {100 * r.median:.2f}%){beside}.")
+
+
 def disagreement(res: StudyResult) -> str:
     """A plain statement of how our setting compares with the paper's: under-trained first (the median accuracy
     decides whether tau can be compared at all), then tau. Reasons for a disagreement are not guessed here: the
@@ -124,7 +149,9 @@ def disagreement(res: StudyResult) -> str:
         return (f"Our Kendall tau is {ours:+.2f}, the paper's {theirs:+.2f}, with our median accuracy {med:.2f}% "
                 f"(paper {paper_med:.2f}%). Not judged: our released-code twin (the protocol the paper's code ran) "
                 f"ends {-v.median_gap_pp:.1f} pp below the paper's median accuracy, so it is not the run the paper "
-                "measured, and the correctly wired run is not the paper's protocol.")
+                "measured, and the correctly wired run is not the paper's protocol. "
+                + collapse_text(setting_collapses(s.profile, s.model, s.dataset, "+".join(s.layers), s.ratio,
+                                                  res.dir.parent.parent))).rstrip()
     if v.state not in ("agrees", "differs"):
         return (f"Our Kendall tau is {ours:+.2f}, the paper's {theirs:+.2f} (difference {ours - theirs:+.2f}), with "
                 f"our median accuracy {med:.2f}% (paper {paper_med:.2f}%). Not judged: the interval that carries the "

@@ -12,6 +12,7 @@ from ..analysis.stored import GridEntry, stored_settings
 from ..analysis.trends import AXES
 from . import charts
 from .figure import setting_table, tau_vs
+from .setting import collapse_text
 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
@@ -81,6 +82,10 @@ def answer_markdown(a: Answer, profile: str) -> str:
         text.append(f"Left out of that comparison: in {len(a.twin_short)} setting(s), {names}, our released-code "
                     "twin's networks end far below the paper's accuracy, so that twin is not the run the paper "
                     "measured.")
+        for (s, _g), c in zip(a.twin_short, a.twin_short_collapse):
+            reason = collapse_text(c, "the twin's" if len(a.twin_short) == 1 else f"the {s} twin's")
+            if reason:
+                text.append(reason)
     text.append(f"With the paper's own definition of the oracle (the lowest pruned loss over every candidate) and its "
                 f"own flags, **the oracle fails in {a.n_fail_ours} of our {a.n_fail_of or a.n_compared} converged "
                 f"settings**; the paper's numbers flag {a.n_fail_paper_same} of the same settings.")
