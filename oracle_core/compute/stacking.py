@@ -136,9 +136,10 @@ def can_stack(model: nn.Module) -> bool:
 
 
 def default_group_size(device: torch.device) -> int:
-    """Masks per wide model. On a 2-core CPU one pruned LeNet5-Mini at a time was as fast as any K we measured
-    (K=1: ~12k model-images/s; K=2-8: ~8.5k, see bench/RESULTS.md), so K = 1 there; on a GPU, where one small
-    model is launch-bound, hundreds."""
+    """Masks per wide model. On a 2-core CPU with the whole step in C, two concurrent one-thread workers trained
+    as fast at K = 1 as at K = 2 or 4 within the measurements' spread (bench/RESULTS.md, "Group size under the grid's
+    load"), so K = 1 there (a kill loses at most one mask's retraining); on a GPU, where one small model is
+    launch-bound, hundreds."""
     if device.type == "cuda":
         return 256
     return 1
