@@ -21,11 +21,16 @@ def test_every_published_lenet_setting_is_in_the_grid_once():
     for _, r in ref.iterrows():
         assert (r["model"], r["dataset"], r["layers"], r["ratio"]) in keys, r["layers"]
     assert len(keys) == len(ref)  # nothing beyond the paper's settings, except the wiring checks
-    wiring = [(e.layers, e.ratio) for e in mnist_grid() if e.wiring == "released_code" and not e.seed]
+    wiring = [(e.layers, e.ratio) for e in mnist_grid() if e.wiring == "released_code" and not e.seed
+              and e.experiment == "lenet_mnist"]
     figure2 = [(e.layers, e.ratio) for e in mnist_grid() if e.experiment == "lenet_mnist" and e.wiring == "correct"
                and not e.repeats and not e.short_retrain and not e.seed]
     assert len(figure2) == 25 and len(wiring) == len(set(wiring))  # issue 29: every Figure 2 panel has its twin
     assert sorted(wiring) == sorted(figure2)
+    variants = {(e.model, e.dataset) for e in mnist_grid() if e.experiment in ("mnist_variants", "lenet_variants")
+                and e.wiring == "correct"}  # Figures 4 and 5: every setting has its twin too (like for like)
+    assert len(variants) == 8 and variants == {(e.model, e.dataset) for e in mnist_grid() if e.experiment in (
+        "mnist_variants", "lenet_variants") and e.wiring == "released_code"}
     twins = [e for e in mnist_grid() if e.wiring == "released_code" and not e.seed]
     assert all(e.runs_at("converged") for e in twins)
     assert sorted((e.layers, e.ratio) for e in twins if e.runs_at("cpu")) == [(f"conv{i}", 0.5) for i in (1, 2, 3)]
@@ -40,7 +45,8 @@ def test_released_code_twins_share_the_network_and_the_sampled_masks():
     pretrained once) and the same candidates and seeded sample of masks to retrain."""
     rows = {r["entry"].label: r["spec"] for r in plan("converged")}
     twins = [label for label in rows if "[released_code]" in label]
-    assert len(twins) == 25 + 4 + 2 + 2  # every Figure 2 setting (seed 0); conv1 seeds 1-4; conv2, conv3 seeds 1-2
+    assert len(twins) == 25 + 8 + 4 + 2 + 2  # every Figure 2, 4 and 5 setting (seed 0); conv1 seeds 1-4; conv2, conv3
+    # seeds 1-2
     for label in twins:
         twin, base = rows[label], rows[label.replace(" [released_code]", "")]
         assert twin.pretrain_key() == base.pretrain_key() and twin.key != base.key
