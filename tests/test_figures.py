@@ -58,7 +58,10 @@ def test_setting_table_states_agreement_and_disagreement_against_the_paper(monke
               ("lenet5_mini", "mnist", "conv1", 0.5, "correct", 1): (-0.38, 0.05, 98.4),  # a second network
               ("lenet5_mini", "mnist", "conv2", 0.5, "correct", 0): (0.10, 0.05, 98.3),
               ("lenet5_mini", "mnist", "conv2", 0.6, "correct", 0): (-0.42, 0.05, 96.9),
-              ("lenet5_mini", "mnist", "conv1", 0.8, "correct", 0): (-0.30, 0.05, 98.0)}
+              ("lenet5_mini", "mnist", "conv1", 0.8, "correct", 0): (-0.30, 0.05, 98.0),
+              # the released-code twins (the protocol the paper's code ran): only they are compared
+              ("lenet5_mini", "mnist", "conv1", 0.5, "released_code", 0): (-0.45, 0.05, 98.5),
+              ("lenet5_mini", "mnist", "conv2", 0.5, "released_code", 0): (0.10, 0.05, 98.3)}
     monkeypatch.setattr(like_for_like, "_stored", lambda profile, root: stored)
     e = GridEntry("lenet_mnist", "conv1", 0.5)  # paper tau -0.51
     cs = [Stored(e, _fake(-0.45), None, "cmd"), Stored(GridEntry("lenet_mnist", "conv2", 0.5),
@@ -70,8 +73,9 @@ def test_setting_table_states_agreement_and_disagreement_against_the_paper(monke
     t = figure.setting_table(cs)
     # the paper's oracle (over every candidate) decides the anomaly ratio and the oracle's accuracy, not the sample's
     assert t.loc["conv1 @ 0.8", "anomaly % ours"] == 0.0 and t.loc["conv1 @ 0.8", "oracle acc % ours"] == 99.0
-    assert re.fullmatch(r"agrees \(\+0\.06 within ±0\.\d\d\)", t.loc["conv1 @ 0.5", "verdict"])
-    assert re.fullmatch(r"differs \(\+0\.61 beyond ±0\.\d\d\)", t.loc["conv2 @ 0.5", "verdict"])
+    assert re.fullmatch(r"agrees \(\+0\.06 within ±0\.\d\d, released-code twin\)", t.loc["conv1 @ 0.5", "verdict"])
+    assert re.fullmatch(r"differs \(\+0\.61 beyond ±0\.\d\d, released-code twin\)", t.loc["conv2 @ 0.5", "verdict"])
+    assert t.loc["conv1 @ 0.8", "verdict"] == "not compared yet (the released-code twin is not stored)"
     assert t.loc["conv3 @ 0.5", "verdict"] == "not run yet"
     assert t.loc["conv2 @ 0.6", "verdict"] == "under-trained (median -1.2 pp vs the paper's)"  # paper 98.10%
     assert t.loc["conv1 @ 0.5", "tau paper"] == pytest.approx(-0.51)
@@ -409,7 +413,8 @@ def test_every_page_prints_one_verdict_per_setting(monkeypatch):
     from oracle_core.analysis import like_for_like
 
     stored = {("lenet5_mini", "mnist", "conv1", 0.5, "correct", 0): (-0.21, 0.12, 98.5),
-              ("lenet5_mini", "mnist", "conv1", 0.5, "correct", 1): (0.18, 0.12, 98.4)}
+              ("lenet5_mini", "mnist", "conv1", 0.5, "correct", 1): (0.18, 0.12, 98.4),
+              ("lenet5_mini", "mnist", "conv1", 0.5, "released_code", 0): (-0.21, 0.12, 98.5)}  # the compared run
     monkeypatch.setattr(like_for_like, "_stored", lambda profile, root: stored)
     runs = pd.DataFrame([{"experiment": "lenet_mnist", "model": "lenet5_mini", "dataset": "mnist", "layers": "conv1",
                           "ratio": 0.5, "profile": "converged", "wiring": "correct", "n_masks": 45,
@@ -493,7 +498,7 @@ def test_a_figure_row_shows_the_released_code_twin_between_ours_and_the_papers(m
     (["released_code"] * 3 + ["correct"], [True, True, False, False],
      ["resemble the released code's wiring in 3 of the 4 settings", "2 of them by more", "middle panel"]),
     (["correct", "correct", "released_code"], [True, False, False],
-     ["resemble the correct wiring in 2 of the 3 settings", "left panel"]),
+     ["resemble the correct wiring in 2 of the 3 settings", "the paper's code ran the middle panel's wiring"]),
     ([], [], ["not measured here"]),
 ])
 def test_the_wiring_note_is_computed_from_the_protocol_verdicts(monkeypatch, nearer, settled, needles):
@@ -525,16 +530,21 @@ def test_the_large_model_table_reads_the_papers_printed_row_and_our_analysis_of_
         reference.model_row("lenet5_mini", "mnist")
 
 
-def test_a_twin_far_below_the_papers_accuracy_is_named_and_not_counted_as_compared(monkeypatch):
+def test_a_twin_far_below_the_papers_accuracy_or_not_stored_is_named_and_not_counted_as_compared(monkeypatch):
     """A setting whose released-code twin ends far below the paper's accuracy is listed with its own sentence (which
-    carries the collapse reading) and left out of the converged settings the figure page says it compared."""
+    carries the collapse reading), one whose twin is not stored yet is named as waiting for it, and neither counts
+    among the converged settings the figure page says it compared."""
     from types import SimpleNamespace
 
     a, b = GridEntry("lenet_mnist", "conv3", 0.8), GridEntry("lenet_mnist", "conv1", 0.5)
-    ra, rb = SimpleNamespace(name="a"), SimpleNamespace(name="b")
-    states = {"a": "twin not comparable", "b": "agrees"}
+    c = GridEntry("lenet_variants", "conv1", 0.5, model="lenet5_mini_d6")
+    ra, rb, rc = SimpleNamespace(name="a"), SimpleNamespace(name="b"), SimpleNamespace(name="c")
+    states = {"a": "twin not comparable", "b": "agrees", "c": "twin not stored"}
     monkeypatch.setattr(disagreements, "comparison_state", lambda res: states[res.name])
     monkeypatch.setattr(disagreements, "disagreement", lambda res: f"sentence of {res.name}.")
-    text = disagreements.disagreements([Stored(a, ra, None, "cmd"), Stored(b, rb, None, "cmd")])
-    assert "1 of 2 settings run so far are **not compared**" in text and "sentence of a." in text
+    cells = [Stored(a, ra, None, "cmd"), Stored(b, rb, None, "cmd"), Stored(c, rc, None, "cmd")]
+    text = disagreements.disagreements(cells)
+    assert "1 of 3 settings run so far are **not compared**" in text and "sentence of a." in text
+    assert "1 of 3 settings run so far are **not compared yet**" in text  # only the correct wiring is stored
+    assert f"released-code twin of {cells[2].title}." in text
     assert "In all 1 converged settings" in text and "sentence of b." not in text

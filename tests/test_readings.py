@@ -142,16 +142,23 @@ def test_criteria_intervals_and_hours_are_read_from_the_store(smoke_grid):
 
 def test_the_answer_counts_what_the_like_for_like_table_says():
     from oracle_core.analysis.answer import answer
+    from oracle_core.pages.summary import answer_markdown
 
-    table = pd.DataFrame({"setting": ["a", "b", "c", "d"], "under-trained": [False, False, False, True],
-                          "compared": ["released-code twin", "correct wiring (twin not stored)"] * 2,
-                          "verdict": ["agrees", "differs", "agrees", "under-trained"],
-                          "interval ±": [0.5, 0.3, 0.4, 0.9]})
+    table = pd.DataFrame({"setting": ["a", "b", "c", "d", "e"], "under-trained": [False, False, False, True, False],
+                          "compared": ["released-code twin"] * 4 + ["correct wiring (twin not stored)"],
+                          "verdict": ["agrees", "differs", "agrees", "under-trained", "twin not stored"],
+                          "interval ±": [0.5, 0.3, 0.4, 0.9, 0.1], "median gap pp": [0.1, 0.2, 0.3, -5.0, 0.1]})
     var = {"sd": 0.3, "settings": 1, "networks": 2}
     verdicts = pd.DataFrame({"nearer": ["released_code", "correct", None], "settled": [True, False, False]})
     a = answer(table, var, {"n_fail_ours": 2, "n_fail_paper_same": 1}, verdicts)
-    assert (a.n_compared, a.n_twin, a.n_agree, a.n_differ) == (3, 2, 2, 1)  # d is under-trained: left out
+    # d is under-trained and e has only its correctly wired run (not the paper's protocol): neither is compared
+    assert (a.n_compared, a.n_agree, a.n_differ, a.waiting) == (3, 2, 1, ("e",))
     assert a.mean_halfwidth == pytest.approx(0.4) and a.differing == ("b",)
+    text = answer_markdown(a, "converged")
+    assert "**2 of 3** converged settings" in text and "Not compared yet: 1 setting with only the correctly wired " \
+        "run stored (e); the grid queues its twin" in text
+    alone = answer(table.iloc[4:], var, {"n_fail_ours": 0, "n_fail_paper_same": 0}, verdicts)
+    assert answer_markdown(alone, "converged").startswith("No published setting has its released-code twin")
     assert (a.n_protocol_both, a.n_protocol_released, a.n_protocol_settled) == (2, 1, 1)
     assert (a.network_sd, a.networks, a.n_fail_ours, a.n_fail_paper_same) == (0.3, 2, 2, 1)
 

@@ -37,9 +37,9 @@ def test_a_registered_model_is_everywhere_the_package_lists_models(toy, tmp_path
     # the registry: built from the record
     assert MODELS["toy_lenet"] is toy and build_model("toy_lenet").conv1.out_channels == 12
     # the grid: its setting is one of the grid's entries
-    hits = [e for e in mnist_grid() if e.model == "toy_lenet"]
-    assert [(e.experiment, e.layers, e.ratio, e.n_masks, e.dataset) for e in hits] == [
-        ("lenet_variants", "conv1", 0.5, 1000, "mnist")]
+    hits = [e for e in mnist_grid() if e.model == "toy_lenet"]  # with its released-code twin (like for like)
+    assert [(e.experiment, e.layers, e.ratio, e.n_masks, e.dataset, e.wiring) for e in hits] == [
+        ("lenet_variants", "conv1", 0.5, 1000, "mnist", w) for w in ("correct", "released_code")]
     # the book: its page is a section of the large-model page, right after the other sections
     pages = bookbuild.pages()
     page = next(p for p in pages if p.source == "notebooks/toy_page.ipynb")

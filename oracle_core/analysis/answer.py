@@ -19,8 +19,7 @@ from .which_protocol import protocol_table, protocol_verdicts
 class Answer:
     """The study's answer at one profile, as numbers the front page and the summary word (pages/summary.py)."""
 
-    n_compared: int  # published settings with a converged run of ours
-    n_twin: int  # of those, compared with our released-code twin (the protocol the paper's code ran)
+    n_compared: int  # published settings compared: a converged released-code twin (the protocol the paper's code ran)
     n_agree: int  # inside the masks-and-networks interval
     n_differ: int
     mean_halfwidth: float
@@ -36,6 +35,7 @@ class Answer:
     n_fail_of: int = 0  # the converged correct-wiring settings the failure flags are counted over
     twin_short: tuple[tuple[str, float], ...] = ()  # (setting, median gap pp): a released-code twin far below the
     # paper's accuracy (not the run the paper measured), so the setting is left out of the comparison
+    waiting: tuple[str, ...] = ()  # settings with only their correct-wiring run stored: not compared until the twin is
     twin_short_collapse: tuple[dict[str, Collapse], ...] = ()  # per twin_short setting, the measured reason: its
     # collapsed retrainings under each wiring stored ("released_code", "correct") and among the paper's points
 
@@ -51,11 +51,11 @@ def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame,
     """``table``, ``var``: like_for_like(...); ``head``: collect.headline(...); ``verdicts``:
     which_protocol.protocol_verdicts(...); ``collapses``: setting name -> collapse.setting_collapses(...), for the
     settings whose released-code twin ends far below the paper's accuracy (missing: no reading)."""
-    ok = table[~table["under-trained"]]
+    ok = table[table["verdict"].isin(("agrees", "differs"))]
     short = short_twins(table)
     both = verdicts[verdicts["nearer"].notna()] if len(verdicts) else verdicts
     return Answer(
-        n_compared=len(ok), n_twin=int((ok["compared"] == "released-code twin").sum()),
+        n_compared=len(ok), waiting=tuple(table[table["verdict"] == "twin not stored"]["setting"]),
         n_agree=int((ok["verdict"] == "agrees").sum()), n_differ=int((ok["verdict"] == "differs").sum()),
         mean_halfwidth=float(ok["interval ±"].mean()) if len(ok) else float("nan"), network_sd=var["sd"],
         network_settings=var["settings"], networks=var["networks"], n_fail_ours=int(head["n_fail_ours"]),

@@ -81,7 +81,9 @@ def network_variance(stored: dict) -> dict[str, float]:
 
 def like_for_like(profile: str, root: Path | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """One row per published MNIST-family setting we have a run of (COLUMNS), and the between-network variance the
-    intervals use (its tau2, sd, and how many settings and networks it rests on)."""
+    intervals use (its tau2, sd, and how many settings and networks it rests on). Only a setting whose released-code
+    twin is stored (the protocol the paper's code ran) gets "agrees" or "differs"; one with only its correct-wiring run
+    is "twin not stored" (its difference is shown, not judged) until the grid runs the twin."""
     stored = _stored(profile, root)
     var = network_variance(stored)
     rows = []
@@ -105,7 +107,8 @@ def like_for_like(profile: str, root: Path | None = None) -> tuple[pd.DataFrame,
                      "ours released": np.nan if r is None else r[0], "se released": np.nan if r is None else r[1],
                      "compared": "released-code twin" if r is not None else "correct wiring (twin not stored)",
                      "difference": d, "interval ±": half,
-                     "verdict": "under-trained" if under else ("agrees" if abs(d) <= half else "differs"),
+                     "verdict": "under-trained" if under else ("twin not stored" if r is None else
+                                                               "agrees" if abs(d) <= half else "differs"),
                      "under-trained": under, "median gap pp": ours[2] - float(p["final_acc_median_percent"])})
     return pd.DataFrame(rows, columns=list(COLUMNS)), var
 
@@ -116,7 +119,8 @@ class Verdict:
     the figure pages' tables, a setting's sentence, the disagreements): ``state`` is "agrees" or "differs" (the
     difference inside or outside the masks-and-networks interval), "under-trained" (not compared; with ``twin`` it is
     the released-code twin that ends more than the threshold below the paper's accuracy, so it is not the run the
-    paper measured), "no paper number" or "not run yet"."""
+    paper measured), "twin not stored" (only the correct-wiring run is stored: not compared until the released-code
+    twin, the protocol the paper's code ran, is), "no paper number" or "not run yet"."""
 
     state: str
     ours: float = float("nan")  # the compared run's tau: the released-code twin where stored, else correct wiring
@@ -133,6 +137,8 @@ class Verdict:
             return f"not compared (released-code twin's median {self.median_gap_pp:+.1f} pp vs the paper's)"
         if self.state == "under-trained":
             return f"under-trained (median {self.median_gap_pp:+.1f} pp vs the paper's)"
+        if self.state == "twin not stored":
+            return "not compared yet (the released-code twin is not stored)"
         if self.state not in ("agrees", "differs"):
             return self.state
         where = "within" if self.state == "agrees" else "beyond"

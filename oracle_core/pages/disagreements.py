@@ -106,6 +106,7 @@ def disagreements(cs: list[StoredSetting], results_root: Path | None = None) -> 
     states = {id(c): comparison_state(c.result) for c in done}
     under = [c for c in done if states[id(c)] == "under-trained"]
     short = [c for c in done if states[id(c)] == "twin not comparable"]
+    waiting = [c for c in done if states[id(c)] == "twin not stored"]
     lines = []
     for c in done:
         if states[id(c)] != "differs":
@@ -129,7 +130,11 @@ def disagreements(cs: list[StoredSetting], results_root: Path | None = None) -> 
         parts.append(f"{len(short)} of {len(done)} settings run so far are **not compared**: the run of the paper's "
                      "protocol (our released-code twin) ends far below the paper's accuracy.\n\n"
                      + "\n".join(f"- **{c.title}**: {disagreement(c.result)}" for c in short))
-    compared = len(done) - len(under) - len(short)
+    if waiting:
+        parts.append(f"{len(waiting)} of {len(done)} settings run so far are **not compared yet**: only the correctly "
+                     "wired run is stored, and the paper's numbers come from its code's wiring; the grid queues the "
+                     "released-code twin of " + ", ".join(c.title for c in waiting) + ".")
+    compared = len(done) - len(under) - len(short) - len(waiting)
     if not lines:
         parts.append(f"In all {compared} converged settings the paper's Kendall tau lies inside the interval that the "
                      "masks and the pretrained network give around ours." if compared

@@ -93,9 +93,10 @@ def wiring_note(profile: str, results_root: Path | None = None) -> str:
     rel, settled = int((both["nearer"] == "released_code").sum()), int(both["settled"].sum())
     nearer = "the released code's wiring" if 2 * rel > len(both) else "the correct wiring" if 2 * rel < len(both) \
         else "neither wiring more often"
-    like = ("so the middle panel is the like-for-like comparison with the paper's, and the verdict compares the "
-            "paper's tau with that run where it is stored" if 2 * rel > len(both) else
-            "so the left panel is the one to compare with the paper's")
+    like = ("so the middle panel is the like-for-like comparison with the paper's" if 2 * rel > len(both) else
+            "though the paper's code ran the middle panel's wiring")
+    like += ("; the verdict compares the paper's tau with that run only, and a setting whose twin is not stored yet "
+             "is not compared")
     return (head + f"The paper's pruned train losses resemble {nearer} in {max(rel, len(both) - rel)} of the "
             f"{len(both)} settings where both are stored ({settled} of them by more than the pretrained network alone "
             f"moves the distance; the Wiring page has the distances), {like}.")

@@ -152,6 +152,11 @@ def disagreement(res: StudyResult) -> str:
                 "measured, and the correctly wired run is not the paper's protocol. "
                 + collapse_text(setting_collapses(s.profile, s.model, s.dataset, "+".join(s.layers), s.ratio,
                                                   res.dir.parent.parent))).rstrip()
+    if state == "twin not stored":
+        return (f"Our Kendall tau (correct wiring) is {ours:+.2f}, the paper's {theirs:+.2f} (difference "
+                f"{ours - theirs:+.2f}), with our median accuracy {med:.2f}% (paper {paper_med:.2f}%). Not compared "
+                "yet: the paper's code wires the pruned sub-networks differently (the Wiring page), and our run of its "
+                "protocol, the released-code twin on the same network and masks, is not stored yet.")
     if v.state not in ("agrees", "differs"):
         return (f"Our Kendall tau is {ours:+.2f}, the paper's {theirs:+.2f} (difference {ours - theirs:+.2f}), with "
                 f"our median accuracy {med:.2f}% (paper {paper_med:.2f}%). Not judged: the interval that carries the "

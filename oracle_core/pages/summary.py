@@ -62,14 +62,14 @@ def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VCon
 
 def answer_markdown(a: Answer, profile: str) -> str:
     """The study's answer in two to four computed sentences (front page and summary)."""
+    plural = len(a.waiting) > 1
+    waiting = (f"Not compared yet: {len(a.waiting)} setting{'s' if plural else ''} with only the correctly wired run "
+               f"stored ({', '.join(a.waiting)}); the grid queues {'their twins' if plural else 'its twin'} (the "
+               "paper's code's wiring on the same network and masks)." if a.waiting else "")
     if not a.n_compared:
-        return f"No published setting has a converged run of ours at the `{profile}` profile yet."
-    against = ("our correct-wiring run (no released-code twin, the protocol the paper's code ran, is stored yet "
-               "at this profile)" if not a.n_twin else
-               f"our run of the protocol its code ran (the released-code twin) in {a.n_twin} "
-               f"setting{'s' if a.n_twin > 1 else ''} and our correct-wiring run in the other "
-               f"{a.n_compared - a.n_twin}, whose twin is not stored yet"
-               if a.n_twin < a.n_compared else "our run of the protocol its code ran (the released-code twin)")
+        return (f"No published setting has its released-code twin (the protocol the paper's code ran) converged at the "
+                f"`{profile}` profile yet, so none is compared with the paper's. " + waiting).strip()
+    against = "our run of the protocol its code ran (the released-code twin: same network and masks, its wiring)"
     nets = (f"a between-network standard deviation of {a.network_sd:.2f} estimated from {a.networks} pretrained "
             f"networks on {a.network_settings} setting(s)" if a.network_settings else
             "no between-network term yet (no setting has two pretrained networks stored)")
@@ -77,6 +77,8 @@ def answer_markdown(a: Answer, profile: str) -> str:
             f"the masks and the pretrained network give (on average ±{a.mean_halfwidth:.2f}: bootstrap over each "
             f"side's masks plus {nets}) in **{a.n_agree} of {a.n_compared}** converged settings"
             + (f" and outside it in {a.n_differ} ({', '.join(a.differing)})." if a.n_differ else ".")]
+    if waiting:
+        text.append(waiting)
     if a.twin_short:
         names = ", ".join(f"{s} (median {g:+.1f} pp)" for s, g in a.twin_short)
         text.append(f"Left out of that comparison: in {len(a.twin_short)} setting(s), {names}, our released-code "
@@ -86,9 +88,10 @@ def answer_markdown(a: Answer, profile: str) -> str:
             reason = collapse_text(c, "the twin's" if len(a.twin_short) == 1 else f"the {s} twin's")
             if reason:
                 text.append(reason)
-    text.append(f"With the paper's own definition of the oracle (the lowest pruned loss over every candidate) and its "
-                f"own flags, **the oracle fails in {a.n_fail_ours} of our {a.n_fail_of or a.n_compared} converged "
-                f"settings**; the paper's numbers flag {a.n_fail_paper_same} of the same settings.")
+    text.append(f"In the study the paper intended (correct wiring), with its own definition of the oracle (the lowest "
+                f"pruned loss over every candidate) and its own flags, **the oracle fails in {a.n_fail_ours} of our "
+                f"{a.n_fail_of or a.n_compared} converged settings**; the paper's numbers flag {a.n_fail_paper_same} "
+                "of the same settings.")
     if a.network_settings:
         text.append(f"The pretrained network alone moves tau by a standard deviation of about {a.network_sd:.2f}, so "
                     "a single network's tau, the paper's or ours, is one draw: a fixed threshold on the difference "
