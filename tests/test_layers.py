@@ -169,3 +169,22 @@ def test_the_readmes_layout_names_every_module_of_every_layer():
     missing = [f"{layer}/{p.stem}" for layer in LAYERS for p in sorted((PKG / layer).glob("*.py"))
                if not p.stem.startswith("__") and f"`{p.stem}`" not in rows[layer]]
     assert not missing, "modules the README's layout table does not name: " + ", ".join(missing)
+
+
+def test_no_page_types_a_result_in_its_prose():
+    """Numbers in prose are computed, never typed: a notebook's markdown (and a model page's intro, which becomes
+    one) holds no signed decimal (a tau) and no decimal percentage; those come from the store or the paper's tables when
+    the page runs."""
+    import json
+
+    from oracle_core.models import MODELS
+
+    typed = re.compile(r"(?<![\w.])[-+]\d+\.\d+|\b\d+\.\d+\s?%")  # a tau, a measured percentage (not "95%")
+    repo = PKG.parent
+    texts = {str(p.relative_to(repo)): "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"]
+                                                  if c["cell_type"] == "markdown")
+             for p in sorted((repo / "notebooks").glob("*.ipynb"))}
+    texts.update({f"catalog {name}": r.page.intro for name, r in MODELS.items() if r.page is not None})
+    found = {k: m.group(0) for k, t in texts.items() if (m := typed.search(t))}
+    assert len(texts) > 10 and not found, found
+    assert typed.search("the paper's tau (-0.51)") and typed.search("98.47 %") and not typed.search("ratio 0.5, a 95% interval")
