@@ -116,12 +116,16 @@ def test_the_block_routes_gradients_as_max_pool2d_does_at_exact_ties(size):
 @pytest.mark.slow
 @pytest.mark.parametrize("k", [1, 3])
 def test_fused_training_follows_the_torch_kernels_trajectory(k):
+    """20 SGD steps: torch's own kernels differ between its AVX2 and AVX-512 paths, and by step 50 that difference
+    had flipped a discrete choice (a pooling or ReLU boundary) under AVX2 (emulated: final weights 6e-3 apart, the
+    size of a doubled weight decay's effect), while at 20 steps both CPU kinds agree to 3e-8 and a doubled weight
+    decay moves the weights by 8e-4: the tolerance below separates the two on every CPU."""
     torch.manual_seed(0)
     dense = build_model("lenet5_mini")
     models = [prune(dense, Mask.parse(t)) for t in ["conv1:0,1,2,3,4", "conv2:5,6,7,8,9", "conv1:0,2,4,6,8"][:k]]
-    x, xt = _images(50 * 32, dtype=torch.float32), _images(256, dtype=torch.float32, seed=1)
+    x, xt = _images(20 * 32, dtype=torch.float32), _images(256, dtype=torch.float32, seed=1)
     y, yt = torch.randint(0, 10, (len(x),)), torch.randint(0, 10, (256,))
-    recipe = Recipe(epochs=1, lr_steps=((0, 0.05),), batch_size=32, weight_decay=1e-4)  # 50 SGD steps
+    recipe = Recipe(epochs=1, lr_steps=((0, 0.05),), batch_size=32, weight_decay=1e-4)  # 20 SGD steps
     seeds = [7, 8, 9][:k]
     if k == 3:  # a stack needs one shape: three conv1 masks
         models = [prune(dense, Mask.parse(t)) for t in ["conv1:0,1,2,3,4", "conv1:5,6,7,8,9", "conv1:0,2,4,6,8"]]
@@ -130,11 +134,11 @@ def test_fused_training_follows_the_torch_kernels_trajectory(k):
     new, new_wide = engine.train([copy.deepcopy(m) for m in models], x, y, xt, yt, recipe, seeds, record_steps=True,
                                  kernel="fused")
     assert isinstance(new_wide, fused.FusedLeNet) and not isinstance(ref_wide, fused.FusedLeNet)
-    assert_same_trajectory(ref, new, steps=50)
+    assert_same_trajectory(ref, new, steps=20, tol=1e-5)
     for i, m in enumerate(models):
         got, want = engine.unstack(new_wide, m, k, i), engine.unstack(ref_wide, m, k, i)
         for name in want:
-            torch.testing.assert_close(got[name], want[name], atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(got[name], want[name], atol=1e-5, rtol=0)
 
 
 def test_fused_evaluation_equals_the_torch_kernels():

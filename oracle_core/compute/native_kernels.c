@@ -9,6 +9,7 @@ typedef int vi __attribute__((vector_size(V * 4)));
 #define SEL(m, v) ((vf)((vi)(v) & (m)))
 
 static inline vf loadv(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline vf loadn(const float *p, int n) { vf v = (vf){0}; memcpy(&v, p, (size_t)n * sizeof(float)); return v; }
 
 void wgrad_f32(const float *x, int shared, const float *out, const uint8_t *arg, const float *g,
                float *dw, float *db, int nk, int ci_n, int co_n, int h, int w, int hp, int wp, int nb) {
@@ -72,6 +73,39 @@ void wgrad_f32(const float *x, int shared, const float *out, const uint8_t *arg,
     }
 }
 
+/* One chunk of n <= V images of one pooled output: the images left over after whole chunks go through the same
+   vector arithmetic (zero-padded lanes), so every image's four window values are computed by one instruction
+   sequence and an exact tie is a tie on every CPU (a scalar tail loop compiled for Intel's tuning broke them). */
+static inline __attribute__((always_inline)) void fwd_chunk(const float *xk, const float *wk, float bv, float *out,
+        uint8_t *arg, int ci_n, long xs_c, long xs_r, int nb, int pi, int pj, long o, int b0, int n) {
+    vf a0 = (vf){0} + bv, a1 = a0, a2 = a0, a3 = a0;
+    for (int ci = 0; ci < ci_n; ci++) {
+        const float *xp = xk + (long)ci * xs_c + (long)(2 * pi) * xs_r + (long)(2 * pj) * nb + b0;
+        const float *wc = wk + ci * 25;
+#pragma GCC unroll 6
+        for (int R = 0; R < 6; R++) {
+#pragma GCC unroll 6
+            for (int C = 0; C < 6; C++) {
+                vf xv = n == V ? loadv(xp + (long)R * xs_r + (long)C * nb) : loadn(xp + (long)R * xs_r + (long)C * nb, n);
+                if (R < 5 && C < 5) a0 += wc[R * 5 + C] * xv;
+                if (R < 5 && C > 0) a1 += wc[R * 5 + C - 1] * xv;
+                if (R > 0 && C < 5) a2 += wc[(R - 1) * 5 + C] * xv;
+                if (R > 0 && C > 0) a3 += wc[(R - 1) * 5 + C - 1] * xv;
+            }
+        }
+    }
+    vf m = a0;
+    vi idx = (vi){0};
+    vi gt = a1 > m; m = SEL(gt, a1) + SEL(~gt, m); idx = (gt & 1) | (~gt & idx);
+    gt = a2 > m; m = SEL(gt, a2) + SEL(~gt, m); idx = (gt & 2) | (~gt & idx);
+    gt = a3 > m; m = SEL(gt, a3) + SEL(~gt, m); idx = (gt & 3) | (~gt & idx);
+    vf zero = (vf){0};
+    m = SEL(m > zero, m);
+    if (n == V) memcpy(out + o + b0, &m, sizeof m);
+    else memcpy(out + o + b0, &m, (size_t)n * sizeof(float));
+    for (int l = 0; l < n; l++) arg[o + b0 + l] = (uint8_t)idx[l];
+}
+
 /* relu(maxpool2x2(conv5x5 + bias)) and each window's argmax (the first maximum, row-major, as max_pool2d) with the
    batch innermost. For one (k, co) and one chunk of V images the four window positions' accumulators stay in
    registers; each input value of the 6x6 patch under a pooled output feeds up to four multiply-adds. */
@@ -88,53 +122,8 @@ void fwd_f32(const float *x, int shared, const float *wt, const float *bias, flo
                 for (int pj = 0; pj < wp; pj++) {
                     const long o = ob + ((long)pi * wp + pj) * nb;
                     int b0 = 0;
-                    for (; b0 + V <= nb; b0 += V) {
-                        vf a0 = (vf){0} + bv, a1 = a0, a2 = a0, a3 = a0;
-                        for (int ci = 0; ci < ci_n; ci++) {
-                            const float *xp = xk + (long)ci * xs_c + (long)(2 * pi) * xs_r + (long)(2 * pj) * nb + b0;
-                            const float *wc = wk + ci * 25;
-#pragma GCC unroll 6
-                            for (int R = 0; R < 6; R++) {
-#pragma GCC unroll 6
-                                for (int C = 0; C < 6; C++) {
-                                    vf xv = loadv(xp + (long)R * xs_r + (long)C * nb);
-                                    if (R < 5 && C < 5) a0 += wc[R * 5 + C] * xv;
-                                    if (R < 5 && C > 0) a1 += wc[R * 5 + C - 1] * xv;
-                                    if (R > 0 && C < 5) a2 += wc[(R - 1) * 5 + C] * xv;
-                                    if (R > 0 && C > 0) a3 += wc[(R - 1) * 5 + C - 1] * xv;
-                                }
-                            }
-                        }
-                        vf m = a0;
-                        vi idx = (vi){0};
-                        vi gt = a1 > m; m = SEL(gt, a1) + SEL(~gt, m); idx = (gt & 1) | (~gt & idx);
-                        gt = a2 > m; m = SEL(gt, a2) + SEL(~gt, m); idx = (gt & 2) | (~gt & idx);
-                        gt = a3 > m; m = SEL(gt, a3) + SEL(~gt, m); idx = (gt & 3) | (~gt & idx);
-                        vf zero = (vf){0};
-                        m = SEL(m > zero, m);
-                        memcpy(out + o + b0, &m, sizeof m);
-                        for (int l = 0; l < V; l++) arg[o + b0 + l] = (uint8_t)idx[l];
-                    }
-                    for (; b0 < nb; b0++) { /* the images left over after whole chunks */
-                        float s[4] = {bv, bv, bv, bv};
-                        for (int ci = 0; ci < ci_n; ci++) {
-                            const float *xp = xk + (long)ci * xs_c + (long)(2 * pi) * xs_r + (long)(2 * pj) * nb + b0;
-                            const float *wc = wk + ci * 25;
-                            for (int R = 0; R < 6; R++) for (int C = 0; C < 6; C++) {
-                                float xv = xp[(long)R * xs_r + (long)C * nb];
-                                if (R < 5 && C < 5) s[0] += wc[R * 5 + C] * xv;
-                                if (R < 5 && C > 0) s[1] += wc[R * 5 + C - 1] * xv;
-                                if (R > 0 && C < 5) s[2] += wc[(R - 1) * 5 + C] * xv;
-                                if (R > 0 && C > 0) s[3] += wc[(R - 1) * 5 + C - 1] * xv;
-                            }
-                        }
-                        float m = s[0]; int i = 0;
-                        if (s[1] > m) { m = s[1]; i = 1; }
-                        if (s[2] > m) { m = s[2]; i = 2; }
-                        if (s[3] > m) { m = s[3]; i = 3; }
-                        out[o + b0] = m > 0.f ? m : 0.f;
-                        arg[o + b0] = (uint8_t)i;
-                    }
+                    for (; b0 + V <= nb; b0 += V) fwd_chunk(xk, wk, bv, out, arg, ci_n, xs_c, xs_r, nb, pi, pj, o, b0, V);
+                    if (b0 < nb) fwd_chunk(xk, wk, bv, out, arg, ci_n, xs_c, xs_r, nb, pi, pj, o, b0, nb - b0);
                 }
             }
         }

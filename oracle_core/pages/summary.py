@@ -38,7 +38,7 @@ def like_for_like_view(lfl: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"tau paper": t["paper tau"], "tau ours correct": t["ours correct"],
                         "tau ours released": t["ours released"],
                         "compared": t["compared"].map({"released-code twin": "released twin"}).fillna(
-                            "correct (no twin yet)"),
+                            "none (no twin yet)"),
                         "tau difference": t["difference"], "interval ± (tau)": t["interval ±"],
                         "verdict": t["verdict"]})
     return out
