@@ -35,9 +35,9 @@ class Answer:
     n_fail_of: int = 0  # the converged correct-wiring settings the failure flags are counted over
     twin_short: tuple[tuple[str, float], ...] = ()  # (setting, median gap pp): a released-code twin far below the
     # paper's accuracy (not the run the paper measured), so the setting is left out of the comparison
-    waiting: tuple[str, ...] = ()  # settings with only their correct-wiring run stored: not compared until the twin is
     twin_short_collapse: tuple[dict[str, Collapse], ...] = ()  # per twin_short setting, the measured reason: its
     # collapsed retrainings under each wiring stored ("released_code", "correct") and among the paper's points
+    waiting: tuple[str, ...] = ()  # settings with only their correct-wiring run stored: not compared until the twin is
 
 
 def short_twins(table: pd.DataFrame) -> pd.DataFrame:
