@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data import get_dataset_info
-from ..experiment.grid import mnist_grid
-from ..experiment.results import StudyResult, stored_result
+from ..experiment.results import StudyResult
 from . import reference
+from .stored import stored_settings
 
 __all__ = ["CHANCE_MARGIN_PP", "Collapse", "count", "paper_collapse", "result_collapse", "setting_collapses"]
 
@@ -69,13 +69,11 @@ def setting_collapses(profile: str, model: str, dataset: str, layers: str, ratio
     pretrained network, one retraining per mask) where it is stored, and "paper" -> the paper's points where it
     published a panel."""
     out = {}
-    for e in mnist_grid():
-        if ((e.model, e.dataset, e.layers, float(e.ratio)) != (model, dataset, layers, float(ratio)) or e.seed
-                or e.repeats or e.short_retrain or not e.runs_at(profile) or e.wiring in out):
-            continue
-        res = stored_result(e.spec(profile), e.experiment, root)
-        if res is not None:
-            out[e.wiring] = result_collapse(res)
+    for wiring in ("correct", "released_code"):
+        found = stored_settings(profile, None, root, wiring=wiring, where=lambda e: (
+            e.model, e.dataset, e.layers, float(e.ratio)) == (model, dataset, layers, float(ratio)))
+        if found and found[0].result is not None:
+            out[wiring] = result_collapse(found[0].result)
     paper = paper_collapse(model, dataset, layers, ratio)
     if paper is not None:
         out["paper"] = paper
