@@ -21,6 +21,17 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.notebook)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The machine the tests ran on, last in the output (CI's report shows the tail): results and tolerances are
+    promised on every CPU kind, so a failure must say which kind it came from."""
+    import torch
+
+    from oracle_core.experiment.envinfo import device_name
+
+    terminalreporter.write_line(f"machine: {device_name(torch.device('cpu'))}, torch kernels "
+                                f"{torch.backends.cpu.get_cpu_capability()}")
+
+
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory) -> Path:
     """One shared smoke-profile results root (pretraining is reused across tests)."""
