@@ -201,7 +201,8 @@ def test_a_released_twin_far_below_the_papers_accuracy_is_named_not_called_under
                           "interval ±": [0.5, 0.6], "median gap pp": [0.1, -37.1]})
     a = answer(table, {"sd": 0.2, "settings": 1, "networks": 2}, {"n_fail_ours": 1, "n_fail_paper_same": 1,
                                                                     "n_converged": 2}, pd.DataFrame())
-    assert a.n_compared == 1 and a.twin_short == (("conv3 @ 0.8", -37.1),) and a.n_fail_of == 2
+    assert a.n_compared == 1 and a.n_fail_of == 2
+    assert [(t.setting, t.median_gap_pp) for t in a.twin_short] == [("conv3 @ 0.8", -37.1)]
     text = answer_markdown(a, "converged")
     assert "conv3 @ 0.8 (median -37.1 pp)" in text and "not the run the paper measured" in text
     assert "**1 of 1** converged settings" in text and "fails in 1 of our 2 converged settings" in text
@@ -239,7 +240,7 @@ def test_a_short_twin_is_explained_by_its_collapsed_retrainings_on_the_front_pag
     a = answer(table, {"sd": 0.2, "settings": 1, "networks": 2}, {"n_fail_ours": 1, "n_fail_paper_same": 1,
                                                                     "n_converged": 2}, pd.DataFrame(),
                {"conv3 @ 0.8": c})
-    assert a.twin_short_collapse == (c,)
+    assert [t.collapse for t in a.twin_short] == [c]
     text = answer_markdown(a, "converged")
     assert ("Measured: 2 of the twin's 4 retrainings end no better than naming one class for every test image "
             "(at most 12.35%; its median 28.18%), against 0 of 3 correctly wired (median 88.00%) and 0 of the "

@@ -16,6 +16,17 @@ from .which_protocol import protocol_table, protocol_verdicts
 
 
 @dataclass(frozen=True)
+class ShortTwin:
+    """A released-code twin far below the paper's accuracy (not the run the paper measured, so left out of the
+    comparison), with the measured reason: its collapsed retrainings under each wiring stored ("released_code",
+    "correct") and among the paper's points (empty: no reading)."""
+
+    setting: str
+    median_gap_pp: float
+    collapse: dict[str, Collapse]
+
+
+@dataclass(frozen=True)
 class Answer:
     """The study's answer at one profile, as numbers the front page and the summary word (pages/summary.py)."""
 
@@ -33,10 +44,7 @@ class Answer:
     n_protocol_both: int  # settings with both twins stored
     differing: tuple[str, ...]  # the settings outside the interval
     n_fail_of: int = 0  # the converged correct-wiring settings the failure flags are counted over
-    twin_short: tuple[tuple[str, float], ...] = ()  # (setting, median gap pp): a released-code twin far below the
-    # paper's accuracy (not the run the paper measured), so the setting is left out of the comparison
-    twin_short_collapse: tuple[dict[str, Collapse], ...] = ()  # per twin_short setting, the measured reason: its
-    # collapsed retrainings under each wiring stored ("released_code", "correct") and among the paper's points
+    twin_short: tuple[ShortTwin, ...] = ()  # settings left out: their released-code twin ends far below the paper
     waiting: tuple[str, ...] = ()  # settings with only their correct-wiring run stored: not compared until the twin is
 
 
@@ -63,8 +71,8 @@ def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame,
         else 0, n_protocol_released=int((both["nearer"] == "released_code").sum()) if len(both) else 0,
         n_protocol_both=len(both), differing=tuple(ok[ok["verdict"] == "differs"]["setting"]),
         n_fail_of=int(head.get("n_converged", len(ok))),
-        twin_short=tuple((r["setting"], float(r["median gap pp"])) for _, r in short.iterrows()),
-        twin_short_collapse=tuple((collapses or {}).get(r["setting"], {}) for _, r in short.iterrows()))
+        twin_short=tuple(ShortTwin(r["setting"], float(r["median gap pp"]), (collapses or {}).get(r["setting"], {}))
+                         for _, r in short.iterrows()))
 
 
 def study_answer(profile: str, root: Path | None = None) -> Answer:

@@ -80,12 +80,12 @@ def answer_markdown(a: Answer, profile: str) -> str:
     if waiting:
         text.append(waiting)
     if a.twin_short:
-        names = ", ".join(f"{s} (median {g:+.1f} pp)" for s, g in a.twin_short)
+        names = ", ".join(f"{t.setting} (median {t.median_gap_pp:+.1f} pp)" for t in a.twin_short)
         text.append(f"Left out of that comparison: in {len(a.twin_short)} setting(s), {names}, our released-code "
                     "twin's networks end far below the paper's accuracy, so that twin is not the run the paper "
                     "measured.")
-        for (s, _g), c in zip(a.twin_short, a.twin_short_collapse):
-            reason = collapse_text(c, "the twin's" if len(a.twin_short) == 1 else f"the {s} twin's")
+        for t in a.twin_short:
+            reason = collapse_text(t.collapse, "the twin's" if len(a.twin_short) == 1 else f"the {t.setting} twin's")
             if reason:
                 text.append(reason)
     text.append(f"In the study the paper intended (correct wiring), with its own definition of the oracle (the lowest "
