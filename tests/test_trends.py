@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from oracle_core.analysis import trends
+from oracle_core.pages.trends import trend_sentences
 
 
 def _table(rows):
@@ -26,7 +27,7 @@ def test_a_reproduced_a_contradicted_and_an_unread_trend():
     few = trends.trends(_table(_ratio_rows([-0.6, -0.5, -0.4, -0.3], [-0.7, -0.6, -0.9, -0.9], under=(0.4, 0.5))))
     assert few.loc["pruning ratio (conv1)", "reproduced"] == "not yet"
     assert few.loc["pruning ratio (conv1)", "converged ours"] == 2
-    text = trends.trend_sentences(few, "converged")
+    text = trend_sentences({"correct": few}, "converged")
     assert "not read yet, 2 converged setting(s) of 4" in text and "from -0.60 to -0.30" in text
     assert "still to converge: 0.4, 0.5." in text  # the under-trained settings are named as still to converge
 
@@ -36,10 +37,13 @@ def test_an_unread_axis_names_its_missing_settings_and_why_they_cannot_run():
             for ds, tau, ours in (("mnist", -0.5, -0.3), ("fashion_mnist", -0.4, -0.2), ("kmnist", -0.3, None))]
     tr = trends.trends(_table(rows))
     assert tr.loc["dataset", "not yet ours"] == ("kmnist",)
-    text = trends.trend_sentences(tr, "converged", cannot_run={"kmnist": "its files are absent"})
-    line = next(x for x in text.splitlines() if x.startswith("- **dataset**"))
-    assert line.endswith("still to converge: kmnist (its files are absent).")
-    assert "(its files are absent)" not in trends.trend_sentences(tr, "converged")
+    text = trend_sentences({"correct": tr}, "converged", cannot_run={"kmnist": "its files are absent"})
+    lines = text.splitlines()
+    axis = next(i for i, x in enumerate(lines) if x.startswith("- **dataset**"))
+    intended = "  - as the paper intended, our correctly wired runs at `converged`: not read yet"
+    assert lines[axis + 1].startswith(intended)
+    assert lines[axis + 1].endswith("still to converge: kmnist (its files are absent).")
+    assert "(its files are absent)" not in trend_sentences({"correct": tr}, "converged")
 
 
 def test_cannot_run_names_the_axis_datasets_whose_files_are_absent(tmp_path):
@@ -120,12 +124,48 @@ def test_a_direction_is_read_only_when_it_holds_under_resampling():
     assert tight["reproduced"] == "yes" and tight["direction holds"] > 0.99
     loose = trends.trends(rows, ({k: 0.2 for k in keys}, 0.09)).loc["pruning ratio (conv1)"]
     assert loose["reproduced"] == "not settled" and loose["direction holds"] < trends.SETTLED
-    text = trends.trend_sentences(trends.trends(rows, ({k: 0.2 for k in keys}, 0.09)), "converged")
+    text = trend_sentences({"correct": trends.trends(rows, ({k: 0.2 for k in keys}, 0.09))}, "converged")
     assert "**not settled**" in text and "of resamples over masks and pretrained networks" in text
 
 
 def test_an_unread_axis_says_which_way_its_points_go_so_far():
     rows = [("lenet5_mini", ds, "conv1", 0.5, tau, ours, None if ours is None else "converged", False)
             for ds, tau, ours in (("mnist", -0.5, -0.27), ("fashion_mnist", -0.4, -0.53), ("kmnist", -0.3, None))]
-    text = trends.trend_sentences(trends.trends(_table(rows)), "converged")
+    text = trend_sentences({"correct": trends.trends(_table(rows))}, "converged")
     assert "the 2 converged so far go from -0.27 to -0.53, against the paper's direction" in text
+
+
+def test_each_axis_reads_the_twins_first_then_the_correct_wiring():
+    """The paper's trend is compared with our runs of its code's wiring (the released-code twins), and the study it
+    intended (correct wiring) is read beside it: two sub-items per axis, in that order, each from its own runs."""
+    up = trends.trends(_table(_ratio_rows([-0.6, -0.5, -0.4, -0.3], [-0.7, -0.6, -0.5, -0.2])))
+    down = trends.trends(_table(_ratio_rows([-0.6, -0.5, -0.4, -0.3], [-0.2, -0.3, -0.4, -0.5])))
+    text = trend_sentences({"correct": down, "released_code": up}, "converged")
+    lines = text.splitlines()
+    axis = lines.index(next(x for x in lines if x.startswith("- **pruning ratio (conv1)**")))
+    assert lines[axis + 1].startswith("  - like with like, our released-code twins")
+    assert "is reproduced" in lines[axis + 1]
+    assert lines[axis + 2].startswith("  - as the paper intended") and "is not reproduced" in lines[axis + 2]
+    with pytest.raises(ValueError, match="no reading called"):
+        trend_sentences({"twin": up}, "converged")
+
+
+def test_the_twins_trend_reads_the_twins_taus():
+    """with_paper at the released code's wiring carries the twin's tau (the one like_for_like compares), not the
+    correct wiring's; study_trends reads both from the committed store."""
+    from oracle_core.analysis import collect
+    from oracle_core.analysis.like_for_like import like_for_like
+
+    runs = collect.runs_table(None)
+    table, _ = like_for_like("converged")
+    row = table[table["setting"] == "conv1 @ 0.8"].iloc[0]
+    for wiring, column in (("released_code", "ours released"), ("correct", "ours correct")):
+        t = collect.with_paper(runs, "converged", wiring=wiring)
+        ours = t[(t["model"] == "lenet5_mini") & (t["dataset"] == "mnist") & (t["layers"] == "conv1")
+                 & (t["ratio"] == 0.8)]["our_tau"]
+        assert float(ours.iloc[0]) == pytest.approx(row[column])
+    assert row["ours released"] != pytest.approx(row["ours correct"])
+    both = trends.study_trends(runs, "converged")
+    assert list(both) == ["released_code", "correct"]
+    ratio = {w: t.loc["pruning ratio (conv1)"] for w, t in both.items()}
+    assert ratio["released_code"]["our first"] != pytest.approx(ratio["correct"]["our first"])

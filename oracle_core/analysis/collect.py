@@ -71,11 +71,12 @@ def canonical_keys() -> set[str]:
     return keys
 
 
-def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
-    """Every published setting (reference_results.csv) with our run beside it where one exists (correct wiring,
-    at ``profile`` when given, else the most thorough profile that has one: one row per published setting), with
+def with_paper(runs: pd.DataFrame, profile: str | None = None, wiring: str = "correct") -> pd.DataFrame:
+    """Every published setting (reference_results.csv) with our run beside it where one exists (at ``wiring``: the
+    correct one, the study the paper intended, or "released_code", the twin run as the paper's code ran; at
+    ``profile`` when given, else the most thorough profile that has one: one row per published setting), with
     the 95% interval of our tau over the masks and the pretrained networks (our_tau_lo, our_tau_hi; MNIST family)
-    and the verdict (like_for_like.Verdict.text)."""
+    and the setting's verdict (like_for_like.Verdict.text, which compares the twin whatever ``wiring`` is)."""
     if profile is not None and not runs.empty:
         runs = runs[runs["profile"] == profile]
     ref = reference.results_table().copy()
@@ -86,7 +87,7 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
                    "oracle_final_acc_percent": "paper_oracle_acc_%", "final_acc_median_percent": "paper_median_acc_%"})
     if runs.empty:
         return ref.assign(our_tau=None, profile=None, under_trained=False, verdict="not run yet")
-    ours = runs[(runs["wiring"] == "correct") & ~runs["experiment"].isin(AUXILIARY_EXPERIMENTS)].copy()
+    ours = runs[(runs["wiring"] == wiring) & ~runs["experiment"].isin(AUXILIARY_EXPERIMENTS)].copy()
     ours["our_tau"] = ours["kendall_tau"]
     ours["our_p"] = ours["p_value"]
     ours["our_anomaly_%"] = 100 * ours["anomaly_ratio"]
@@ -104,7 +105,7 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
     t["under_trained"] = [bool(r) and under_trained(m, pm) for r, m, pm in
                           zip(ran, t["our_median_acc_%"], t["paper_median_acc_%"])]
     root = runs.attrs.get("root")  # the store runs_table read: the verdicts come from the same one
-    intervals = {pr: tau_intervals(pr, root) for pr in t["profile"].dropna().unique()}
+    intervals = {pr: tau_intervals(pr, root, wiring=wiring) for pr in t["profile"].dropna().unique()}
     ci = [intervals[pr].get((m, d, la, float(r)), (None, None)) if isinstance(pr, str) else (None, None)
           for pr, m, d, la, r in zip(t["profile"], t["model"], t["dataset"], t["layers"], t["ratio"])]
     t["our_tau_lo"], t["our_tau_hi"] = [c[0] for c in ci], [c[1] for c in ci]

@@ -158,8 +158,9 @@ def verdicts(profile: str, root: Path | None = None) -> dict[tuple, Verdict]:
         for _, r in table.iterrows()}
 
 
-def tau_intervals(profile: str, root: Path | None = None, z: float = 1.959964) -> dict[tuple, tuple[float, float]]:
-    """(model, dataset, layers, ratio) -> 95% interval of our correct-wiring tau (seed 0) that carries both sources
+def tau_intervals(profile: str, root: Path | None = None, z: float = 1.959964,
+                  wiring: str = "correct") -> dict[tuple, tuple[float, float]]:
+    """(model, dataset, layers, ratio) -> 95% interval of our tau at ``wiring`` (seed 0) that carries both sources
     of variation the verdicts use: the bootstrap over its masks and the between-network variance, tau +- z *
     sqrt(se^2 + tau2). What the front page draws around each of our stars."""
     stored = _stored(profile, root)
@@ -167,7 +168,7 @@ def tau_intervals(profile: str, root: Path | None = None, z: float = 1.959964) -
     tau2 = 0.0 if tau2 != tau2 else tau2
     out = {}
     for (m, d, la, r, w, seed), (tau, se, _acc) in stored.items():
-        if w == "correct" and seed == 0:
+        if w == wiring and seed == 0:
             half = z * float(np.sqrt(se ** 2 + tau2))
             out[(m, d, la, float(r))] = (tau - half, tau + half)
     return out
@@ -204,9 +205,9 @@ def verdict_in(table: dict[tuple, Verdict], model: str, dataset: str, layers: st
     return Verdict("not run yet" if has_paper else "no paper number")
 
 
-def tau_uncertainty(profile: str, root: Path | None = None) -> tuple[dict, float]:
-    """(setting key (model, dataset, layers, ratio) -> our correct-wiring tau's bootstrap standard error at seed 0,
+def tau_uncertainty(profile: str, root: Path | None = None, wiring: str = "correct") -> tuple[dict, float]:
+    """(setting key (model, dataset, layers, ratio) -> our tau's bootstrap standard error at ``wiring``, seed 0,
     the between-network variance): what analysis.trends resamples to say whether a trend's direction is settled."""
     stored = _stored(profile, root)
-    ses = {k[:4]: se for k, (_tau, se, _acc) in stored.items() if k[4] == "correct" and k[5] == 0}
+    ses = {k[:4]: se for k, (_tau, se, _acc) in stored.items() if k[4] == wiring and k[5] == 0}
     return ses, network_variance(stored)["tau2"]

@@ -1,16 +1,21 @@
 """The paper's trends along each axis of task complexity (pruning ratio, pruned layers, dataset, depth, width), and
-whether our converged runs reproduce them, in plain words, from collect.with_paper's table. A trend is the sign of
-Kendall's tau between the axis position and the settings' taus (the paper reads a weaker oracle, tau rising toward
-0, as the task gets harder); ours is only read once at least MIN_POINTS converged settings of the axis exist, at two
-or more places along it."""
+whether our converged runs reproduce them, from collect.with_paper's table (pages/trends.py words them). A trend is
+the sign of Kendall's tau between the axis position and the settings' taus (the paper reads a weaker oracle, tau
+rising toward 0, as the task gets harder); ours is only read once at least MIN_POINTS converged settings of the axis
+exist, at two or more places along it. Ours is read twice (study_trends): from the released-code twins, the runs
+compared with the paper's numbers (like with like), and from the correctly wired runs, the study the paper intended."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
+
+from .collect import with_paper
+from .like_for_like import tau_uncertainty
 
 MIN_POINTS = 3  # converged settings an axis needs before our trend is read
 SETTLED = 0.95  # share of resamples (masks and pretrained networks) in which our direction must hold
@@ -60,9 +65,6 @@ def _direction(pos: list[float], tau: list[float]) -> int:
         return 0
     t = kendalltau(pos, tau).statistic
     return 0 if t != t or t == 0 else (1 if t > 0 else -1)
-
-
-_WORDS = {1: "rises (a weaker oracle)", -1: "falls (a stronger oracle)", 0: "shows no clear direction"}
 
 
 def direction_holds(pos: list[float], tau: list[float], se: list[float], tau2: float, direction: int,
@@ -117,34 +119,10 @@ def trends(table: pd.DataFrame, uncertainty: tuple[dict, float] | None = None) -
     return pd.DataFrame(rows).set_index("axis")
 
 
-def _still_to_run(values: tuple, cannot_run: dict[str, str]) -> str:
-    """The axis's settings without a converged run, each with the reason it cannot run here where one is given."""
-    return ", ".join(f"{v} ({cannot_run[v]})" if v in cannot_run else f"{v}" for v in values)
+WIRINGS = ("released_code", "correct")  # the like-for-like reading first, then the study the paper intended
 
 
-def trend_sentences(tr: pd.DataFrame, profile: str, cannot_run: dict[str, str] | None = None) -> str:
-    """Markdown: one line per axis, the paper's trend and ours in plain words. ``cannot_run``: why a value of an
-    axis (e.g. a dataset whose files are absent) has no run, named beside it while its trend is not read."""
-    lines = []
-    for axis, r in tr.iterrows():
-        paper = (f"as {r['harder']}, the paper's tau {_WORDS[r['paper direction']]}, from {r['paper first']:+.2f} "
-                 f"to {r['paper last']:+.2f} over {r['settings']} settings")
-        if r["reproduced"] == "not yet":
-            ours = (f"ours at `{profile}`: not read yet, {r['converged ours']} converged setting(s) of "
-                    f"{r['settings']} (at least {MIN_POINTS}, at two or more places along the axis, are needed); "
-                    + (f"the {r['converged ours']} converged so far go from {r['our first']:+.2f} to "
-                       f"{r['our last']:+.2f}, " + ("the paper's direction" if (r['our last'] - r['our first']) *
-                                                    r['paper direction'] > 0 else "against the paper's direction")
-                       + "; " if r["converged ours"] >= 2 and r["our last"] != r["our first"] else "")
-                    + f"still to converge: {_still_to_run(r['not yet ours'], cannot_run or {})}")
-        else:
-            holds = r.get("direction holds", float("nan"))
-            share = "" if holds != holds else (f" (that direction holds in {100 * holds:.0f}% of resamples over masks "
-                                               "and pretrained networks)")
-            ours = (f"ours at `{profile}` {_WORDS[r['our direction']]}, from {r['our first']:+.2f} to "
-                    f"{r['our last']:+.2f} over {r['converged ours']} converged settings{share}: "
-                    + ("**the trend is reproduced**" if r["reproduced"] == "yes" else
-                       "**the trend is not reproduced**" if r["reproduced"] == "no" else
-                       f"**not settled** (a direction is read only when it holds in at least {100 * SETTLED:.0f}%)"))
-        lines.append(f"- **{axis}**: {paper}; {ours}.")
-    return "\n".join(lines)
+def study_trends(runs: pd.DataFrame, profile: str, root: Path | None = None) -> dict[str, pd.DataFrame]:
+    """wiring -> trends(...) at ``profile`` for each of WIRINGS: the released-code twins (the runs a published tau is
+    compared with) and the correctly wired runs, each with its own settings' bootstrap errors."""
+    return {w: trends(with_paper(runs, profile, wiring=w), tau_uncertainty(profile, root, wiring=w)) for w in WIRINGS}
