@@ -488,10 +488,15 @@ def test_a_figure_row_shows_the_released_code_twin_between_ours_and_the_papers(m
     assert "python -m oracle_core run twin2" in figure.missing_commands([base, other])
     ratio_chart = figure.tau_vs_ratio(t.reset_index().assign(layer="conv1", ratio=0.5)).to_json()
     assert "ours, released code's wiring" in ratio_chart
+    axis = figure.tau_vs(t, "setting", "layers").to_dict()  # the axis charts (depth, width, dataset, summary)
+    drawn = {(r["setting"], r["source"]): r["tau"] for rows in axis["datasets"].values() for r in rows if "source" in r}
+    assert drawn[("conv1 @ 0.5", "ours, released code's wiring")] == pytest.approx(-0.55)
+    assert ("conv2 @ 0.5", "ours, released code's wiring") not in drawn and ("conv2 @ 0.5", "ours") in drawn
     base.twin = other.twin = None
     assert [len(r["hconcat"]) for r in figure.compare_grid([base, other], "converged").to_dict()["vconcat"]] == [2, 2]
     assert "ours, released code's wiring" not in figure.tau_vs_ratio(
         figure.setting_table([base]).reset_index().assign(layer="conv1", ratio=0.5)).to_json()
+    assert "ours, released code's wiring" not in figure.tau_vs(figure.setting_table([base]), "setting", "x").to_json()
 
 
 @pytest.mark.parametrize("nearer, settled, needles", [

@@ -279,13 +279,18 @@ def panel_grid(cs: list[StoredSetting], source: str = "ours", y: str = "final_te
 
 
 def tau_vs(table: pd.DataFrame, x: str, x_title: str, order: list[str] | None = None) -> alt.LayerChart:
-    """Kendall tau against one axis of task complexity (dataset, depth, width, ratio, layers): ours and the
-    paper's as two lines with the same colors as everywhere else."""
+    """Kendall tau against one axis of task complexity (dataset, depth, width, ratio, layers): the paper's, ours
+    (correct wiring) and, where stored, our released-code twins (the runs a published tau is compared with), as
+    lines with the same colors and names as tau_vs_ratio."""
     t = table.reset_index()
-    long = pd.concat([t.assign(source="paper", tau=t["tau paper"]), t.assign(source="ours", tau=t["tau ours"])])
+    released = "tau ours released" in t and t["tau ours released"].notna().any()
+    names = ["paper", "ours", "ours, released code's wiring"][:3 if released else 2]
+    long = pd.concat([t.assign(source="paper", tau=t["tau paper"]), t.assign(source="ours", tau=t["tau ours"])]
+                     + ([t.assign(source=names[2], tau=t["tau ours released"])] if released else []))
     long = long.dropna(subset=["tau"])[[x, "source", "tau"]]
     enc_x = alt.X(f"{x}:O" if order is None else f"{x}:N", sort=order, title=x_title)
-    color = alt.Color("source:N", scale=alt.Scale(domain=["paper", "ours"], range=[charts.COLORS["paper"], "#1f77b4"]),
+    color = alt.Color("source:N", scale=alt.Scale(domain=names, range=[charts.COLORS["paper"], "#1f77b4",
+                                                                       "#ff7f0e"][:len(names)]),
                       legend=alt.Legend(title=None, orient="bottom"))
     base = alt.Chart(long).encode(x=enc_x, y=alt.Y("tau:Q", title="Kendall tau (pruned train loss vs final acc)",
                                                     scale=alt.Scale(domain=[-1, 1])), color=color,

@@ -46,7 +46,7 @@ def like_for_like_view(lfl: pd.DataFrame) -> pd.DataFrame:
 
 def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VConcatChart:
     """Tau against each axis of task complexity (analysis.trends.AXES, the axes the trend sentences read), one
-    panel per axis, ours and the paper's."""
+    panel per axis: the paper's, our released-code twins' where stored, our correctly wired runs' (tau_vs)."""
     panels = []
     for axis in AXES:
         def where(e: GridEntry, axis=axis) -> bool:  # stored_settings keeps the correct wiring, no checks
