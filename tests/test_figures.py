@@ -361,10 +361,18 @@ def test_the_pretrained_networks_conclusion_follows_cochrans_q(taus, ses, needle
     assert r.sd_between == pytest.approx(between_network_variance([(taus, ses)])["sd"])
     text = beyond.networks_conclusion([r])
     assert needle in text and f"seeds {', '.join(str(i) for i in range(len(taus)))}" in text
-    assert f"tau from {min(taus):+.2f} to {max(taus):+.2f}" in text and "lies outside the range of ours" in text
+    assert f"tau from {min(taus):+.2f} to {max(taus):+.2f}" in text
     assert f"{r.sd_between:.2f} once the masks' own noise is taken out" in text
+    # like with like: the paper's tau is set against the released-code twins' range only, never the correct wiring's
+    assert "lies outside" not in text and "twins are not stored, so the paper's tau is not compared" in text
     assert text in beyond.conclusions(None, pd.DataFrame(), ((), None), [r])
     assert networks.network_readings(nets.iloc[:1]) == []  # one network: nothing to compare
+    twins = nets.assign(wiring="released_code", tau=[-0.5 - 0.05 * i for i in range(len(taus))])
+    both = networks.network_readings(pd.concat([nets.assign(wiring="correct"), twins]))
+    assert [x.wiring for x in both] == ["correct", "released_code"] and both[1].paper_within is True
+    text = beyond.networks_conclusion(both)
+    assert len(text.splitlines()) == 1 and "lies within the range of our released-code twins" in text
+    assert text.index("Run as the paper's code ran") < text.index("Correctly wired") and needle in text
 
 
 @pytest.mark.parametrize("taus,epochs,needles", [

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..compute.surgery import WIRINGS
 from . import reference
 from .oracle import result_oracle
 from .panel import scatter_stats
@@ -23,28 +24,32 @@ HETEROGENEITY_P = 0.05  # Cochran's Q p-value below which the pretrained network
 
 
 def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.DataFrame:
-    """One row per stored network of every setting run from two or more (index: the setting's label): seed, N, tau,
-    its 95% interval and standard error over that network's masks, anomaly ratio (the paper's oracle), median
-    accuracy, and the paper's tau."""
+    """One row per stored network of every setting run from two or more (index: the setting's label), under each
+    wiring stored (``wiring``: "correct", the study the paper intended, or "released_code", the twin run as the
+    paper's code ran, on the same networks and masks): seed, N, tau, its 95% interval and standard error over that
+    network's masks, anomaly ratio (the paper's oracle), median accuracy, and the paper's tau."""
     def key(e) -> tuple:  # the wiring too: a released-code twin is another protocol, not another network
         return e.model, e.dataset, e.layers, e.ratio, e.wiring
 
     rows = []
-    others = [c for c in stored_settings(profile, "pretrain_seed", results_root) if c.result is not None]
-    for k in dict.fromkeys(key(c.entry) for c in others):
-        base = stored_settings(profile, "lenet_mnist", results_root, where=lambda e, k=k: key(e) == k)
-        nets = [c for c in base if c.result is not None] + [c for c in others if key(c.entry) == k]
-        ref = reference.paper_row(k[0], k[1], k[2], k[3])
-        for c in nets:
-            pm, po = c.result.per_mask, result_oracle(c.result)
-            st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy(),
-                               oracle_y=None if po is None else po["final_test_acc"])
-            lo, hi = st["tau_ci"]
-            rows.append({"setting": c.label, "seed": c.entry.seed, "N": len(pm), "tau": st["kendall_tau"],
-                         "tau 95% CI": f"[{lo:+.2f}, {hi:+.2f}]", "tau s.e.": st["tau_se"],
-                         "anomaly %": 100 * st["anomaly_ratio"],
-                         "median acc %": 100 * float(pm["final_test_acc"].median()),
-                         "paper tau": np.nan if ref is None else float(ref["kendall_tau"])})
+    for wiring in WIRINGS:
+        others = [c for c in stored_settings(profile, "pretrain_seed", results_root, wiring=wiring)
+                  if c.result is not None]
+        for k in dict.fromkeys(key(c.entry) for c in others):
+            base = stored_settings(profile, "lenet_mnist", results_root, wiring=wiring,
+                                   where=lambda e, k=k: key(e) == k)
+            nets = [c for c in base if c.result is not None] + [c for c in others if key(c.entry) == k]
+            ref = reference.paper_row(k[0], k[1], k[2], k[3])
+            for c in nets:
+                pm, po = c.result.per_mask, result_oracle(c.result)
+                st = scatter_stats(pm["pruned_train_loss"].to_numpy(), pm["final_test_acc"].to_numpy(),
+                                   oracle_y=None if po is None else po["final_test_acc"])
+                lo, hi = st["tau_ci"]
+                rows.append({"setting": c.label, "wiring": wiring, "seed": c.entry.seed, "N": len(pm),
+                             "tau": st["kendall_tau"], "tau 95% CI": f"[{lo:+.2f}, {hi:+.2f}]",
+                             "tau s.e.": st["tau_se"], "anomaly %": 100 * st["anomaly_ratio"],
+                             "median acc %": 100 * float(pm["final_test_acc"].median()),
+                             "paper tau": np.nan if ref is None else float(ref["kendall_tau"])})
     return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
 
 
@@ -52,7 +57,8 @@ def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.Da
 class NetworkReading:
     """One setting's networks: their taus' range and standard deviation, the between-network standard deviation
     net of the masks' noise (DerSimonian-Laird, the figure the verdicts' intervals use), the masks' mean standard
-    error, Cochran's Q and p, whether the networks differ, and whether the paper's tau lies within their range."""
+    error, Cochran's Q and p, whether the networks differ, and whether the paper's tau lies within their range (the
+    pages compare it only with the released-code twins' range: the protocol the paper's code ran)."""
 
     setting: str
     k: int
@@ -68,14 +74,16 @@ class NetworkReading:
     differ: bool
     paper_tau: float
     paper_within: bool | None  # None: no paper number
+    wiring: str = "correct"
 
 
 def network_readings(nets: pd.DataFrame) -> list[NetworkReading]:
-    """``nets``: pretrained_networks(...). One NetworkReading per setting with two or more networks."""
+    """``nets``: pretrained_networks(...). One NetworkReading per setting and wiring with two or more networks."""
     out = []
     if nets.empty:
         return out
-    for setting, g in nets.groupby(level=0, sort=False):
+    nets = nets if "wiring" in nets else nets.assign(wiring="correct")
+    for (setting, wiring), g in nets.groupby([nets.index, "wiring"], sort=False):
         if len(g) < 2:
             continue
         h = heterogeneity(list(g["tau"]), list(g["tau s.e."]))
@@ -84,5 +92,5 @@ def network_readings(nets: pd.DataFrame) -> list[NetworkReading]:
         out.append(NetworkReading(setting, h["k"], tuple(int(s) for s in g["seed"]), lo, hi, h["sd between"],
                                   dl["sd"], h["mean se"], int(g["N"].iloc[0]), h["Q"], h["p"],
                                   h["p"] < HETEROGENEITY_P, theirs,
-                                  None if theirs != theirs else bool(lo <= theirs <= hi)))
+                                  None if theirs != theirs else bool(lo <= theirs <= hi), wiring))
     return out

@@ -76,21 +76,41 @@ def noise_view(noise: pd.DataFrame) -> pd.DataFrame:
     return t.drop(columns=["state", "command", "paper median acc %"], errors="ignore")
 
 
+def _network_spread(r: NetworkReading) -> str:
+    """How far one wiring's networks move tau, against what the masks drawn explain (Cochran's Q)."""
+    return (f"tau from {r.lo:+.2f} to {r.hi:+.2f} (their standard deviation {r.sd_taus:.2f}; {r.sd_between:.2f} once "
+            f"the masks' own noise is taken out, the figure the verdicts use), while the masks drawn move one "
+            f"network's tau by a standard error of about {r.mean_se:.2f} (bootstrap over its {r.n_masks} masks); "
+            f"Cochran's Q = {r.q:.1f}, p = {r.p:.2g}: "
+            + ("**the networks differ by more than the masks explain**, so a tau measured on one pretrained network, "
+               "with an interval over its masks, understates how far another network's tau may lie."
+               if r.differ else "the networks differ by no more than the masks drawn explain."))
+
+
 def networks_conclusion(readings: list[NetworkReading]) -> str:
-    """One line per setting with two or more pretrained networks (analysis.networks.network_readings)."""
-    out = []
+    """One item per setting with two or more pretrained networks (analysis.networks.network_readings): the released-
+    code twins first, the only runs the paper's tau is compared with (the protocol its code ran), then the correctly
+    wired runs (the study the paper intended)."""
+    by_setting: dict[str, dict[str, NetworkReading]] = {}
     for r in readings:
-        paper = "" if r.paper_within is None else (
-            f" The paper's tau ({r.paper_tau:+.2f}, from one network) lies "
-            + ("within" if r.paper_within else "outside") + " the range of ours.")
-        out.append(f"- {r.setting}: {r.k} pretrained networks (seeds {', '.join(str(s) for s in r.seeds)}) give "
-                   f"tau from {r.lo:+.2f} to {r.hi:+.2f} (their standard deviation {r.sd_taus:.2f}; "
-                   f"{r.sd_between:.2f} once the masks' own noise is taken out, the figure the verdicts use), while "
-                   f"the masks drawn move one network's tau by a standard error of about {r.mean_se:.2f} (bootstrap "
-                   f"over its {r.n_masks} masks); Cochran's Q = {r.q:.1f}, p = {r.p:.2g}: "
-                   + ("**the networks differ by more than the masks explain**, so a tau measured on one pretrained "
-                      "network, with an interval over its masks, understates how far another network's tau may lie."
-                      if r.differ else "the networks differ by no more than the masks drawn explain.") + paper)
+        by_setting.setdefault(r.setting, {})[r.wiring] = r
+    out = []
+    for setting, rs in by_setting.items():
+        first = rs.get("released_code") or rs["correct"]
+        parts = [f"- {setting}: {first.k} pretrained networks (seeds {', '.join(str(s) for s in first.seeds)})."]
+        twin = rs.get("released_code")
+        if twin is not None:
+            paper = "" if twin.paper_within is None else (
+                f" The paper's tau ({twin.paper_tau:+.2f}, from one network) lies "
+                + ("within" if twin.paper_within else "outside") + " the range of our released-code twins.")
+            parts.append(f"Run as the paper's code ran (released-code twins: same networks and masks), they give "
+                         f"{_network_spread(twin)}{paper}")
+        if "correct" in rs:
+            alone = "" if twin is not None else (
+                " Their released-code twins are not stored, so the paper's tau is not compared with them here.")
+            parts.append(f"Correctly wired (the study the paper intended), {rs['correct'].k} networks give "
+                         f"{_network_spread(rs['correct'])}{alone}")
+        out.append(" ".join(parts))
     return "\n".join(out)
 
 
