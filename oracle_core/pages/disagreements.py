@@ -51,13 +51,15 @@ def sample_interval_check(c: StoredSetting) -> str:
 
 def pretrain_seed_check(c: StoredSetting, results_root: Path | None = None) -> str:
     """A sentence with the same setting from another pretrained network (another seed, so its own sample of
-    masks), when stored: the paper's code seeds nothing, so its network is one draw among many."""
+    masks), when stored: the paper's code seeds nothing, so its network is one draw among many. ``c`` is the run the
+    verdict compared (the released-code twin where stored), so the gap to the paper is that run's."""
     m = reasons.other_networks(c, results_root)
     if m is None:
         return ""
     out = [f"{tau:+.2f} (seed {seed}, median accuracy {100 * acc:.2f}%)" for seed, tau, acc in m.others]
+    ours = "our released-code twin's" if c.entry.wiring == "released_code" else "our"
     text = (f" Measured: from another pretrained network, with its own sample of masks, tau is {', '.join(out)}, "
-            f"against our {m.ours:+.2f} (seed 0).")
+            f"against {ours} {m.ours:+.2f} (seed 0).")
     if m.gap is None:
         return text
     return text + (f" The {len(m.others) + 1} pretrained networks' taus span {m.spread:.2f}, "
@@ -112,7 +114,9 @@ def disagreements(cs: list[StoredSetting], results_root: Path | None = None) -> 
         if states[id(c)] != "differs":
             continue
         text = disagreement(c.result)
-        seed, noise = pretrain_seed_check(c, results_root), noise_ceiling_check(c, results_root)
+        judged = c.twin if c.twin is not None and c.twin.result is not None else c  # "differs": twin compared
+        seed = pretrain_seed_check(judged, results_root)  # the networks of the run the verdict compared
+        noise = noise_ceiling_check(c, results_root)
         measured = (sample_interval_check(c) + longer_retraining_check(c, results_root)
                     + released_wiring_check(c, results_root) + seed + noise)
         untested = [r for r, done in zip(UNTESTED_REASONS, (seed, noise)) if not done]
