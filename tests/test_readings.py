@@ -161,6 +161,34 @@ def test_the_answer_counts_what_the_like_for_like_table_says():
     assert answer_markdown(alone, "converged").startswith("No published setting has its released-code twin")
     assert (a.n_protocol_both, a.n_protocol_released, a.n_protocol_settled) == (2, 1, 1)
     assert (a.network_sd, a.networks, a.n_fail_ours, a.n_fail_paper_same) == (0.3, 2, 2, 1)
+    # the flags counted on the released-code twins lead (like with like), the correct wiring's follow
+    twins = answer(table, var, {"n_fail_ours": 2, "n_fail_paper_same": 1, "n_converged": 4, "n_fail_twin": 0,
+                                "n_twin_converged": 3, "n_fail_paper_twin_same": 1}, verdicts)
+    text = answer_markdown(twins, "converged")
+    assert ("**the oracle fails in 0 of our 3 converged released-code twins**; the paper's numbers flag 1 of the "
+            "same settings. In the study the paper intended (correct wiring) it fails in 2 of our 4") in text
+
+
+def test_the_headline_setting_and_the_flags_are_read_under_both_wirings():
+    """The front page's headline tau is the released-code twin's (the number the paper's is compared with), with the
+    correct wiring's beside it; the failure flags are counted on each wiring's converged runs."""
+    from oracle_core.analysis import collect
+    from oracle_core.analysis.agreement import oracle_fails
+    from oracle_core.analysis.like_for_like import like_for_like
+
+    runs = collect.runs_table(None)
+    h = collect.headline(runs, "converged")
+    table, _ = like_for_like("converged")
+    row = table[table["setting"] == "conv1 @ 0.5"].iloc[0]
+    assert h["tau_headline_twin"] == pytest.approx(row["ours released"])
+    assert h["tau_headline_ours"] == pytest.approx(row["ours correct"])
+    assert h["headline_md"].startswith(f"our run of the protocol its code ran (the released-code twin) gives tau "
+                                       f"**{row['ours released']:+.2f}**, our correctly wired run")
+    tw = collect.with_paper(runs, "converged", wiring="released_code")
+    ok = tw[tw["profile"].notna() & ~tw["under_trained"].astype(bool)]
+    assert h["n_twin_converged"] == len(ok) > 0
+    assert h["n_fail_twin"] == sum(oracle_fails(a, b, c / 100) for a, b, c in
+                                   zip(ok["our_tau"], ok["our_p"], ok["our_anomaly_%"]))
 
 
 def test_tau_intervals_carry_the_masks_and_the_networks(monkeypatch):

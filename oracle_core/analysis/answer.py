@@ -44,6 +44,9 @@ class Answer:
     n_protocol_both: int  # settings with both twins stored
     differing: tuple[str, ...]  # the settings outside the interval
     n_fail_of: int = 0  # the converged correct-wiring settings the failure flags are counted over
+    n_fail_twin: int = 0  # the paper's flags on our converged released-code twins (the runs compared with the paper)
+    n_fail_twin_of: int = 0  # the converged twins they are counted over
+    n_fail_paper_twin_same: int = 0  # the paper's flags on the same settings, from its own numbers
     twin_short: tuple[ShortTwin, ...] = ()  # settings left out: their released-code twin ends far below the paper
     waiting: tuple[str, ...] = ()  # settings with only their correct-wiring run stored: not compared until the twin is
 
@@ -70,7 +73,9 @@ def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame,
         n_fail_paper_same=int(head["n_fail_paper_same"]), n_protocol_settled=int(both["settled"].sum()) if len(both)
         else 0, n_protocol_released=int((both["nearer"] == "released_code").sum()) if len(both) else 0,
         n_protocol_both=len(both), differing=tuple(ok[ok["verdict"] == "differs"]["setting"]),
-        n_fail_of=int(head.get("n_converged", len(ok))),
+        n_fail_of=int(head.get("n_converged", len(ok))), n_fail_twin=int(head.get("n_fail_twin", 0)),
+        n_fail_twin_of=int(head.get("n_twin_converged", 0)),
+        n_fail_paper_twin_same=int(head.get("n_fail_paper_twin_same", 0)),
         twin_short=tuple(ShortTwin(r["setting"], float(r["median gap pp"]), (collapses or {}).get(r["setting"], {}))
                          for _, r in short.iterrows()))
 

@@ -115,41 +115,70 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None, wiring: str = "co
     return t
 
 
-def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
-    """The front page's numbers, computed from the store: how many settings were re-run, how many of them are
-    under-trained (left out of every count), how many converged ones agree with the paper, where the paper's
-    flags say the oracle fails (ours and the paper's on the same converged settings), and the headline tau."""
-    t = with_paper(runs, profile)
+def _flags(t: pd.DataFrame) -> dict[str, int]:
+    """The paper's failure flags (agreement.oracle_fails) on a with_paper table: our converged settings, how many the
+    flags mark as failing on our numbers and on the paper's numbers for the same settings, and on all the paper's."""
     done = t[t["profile"].notna()]
     converged = done[~done["under_trained"].astype(bool)]
     paper_p = pd.to_numeric(t["paper_p"].astype(str).str.replace("<", "", regex=False), errors="coerce")
     fails_paper = [oracle_fails(a, b, c / 100) for a, b, c in zip(t["paper_tau"], paper_p, t["paper_anomaly_%"])]
-    fails_paper_same = [f for f, i in zip(fails_paper, t.index) if i in converged.index]
-    fails_ours = [oracle_fails(a, b, c / 100) for a, b, c in
-                  zip(converged["our_tau"], converged["our_p"], converged["our_anomaly_%"])]
-    head = done[(done["model"] == "lenet5_mini") & (done["dataset"] == "mnist") & (done["layers"] == "conv1")
-                & (done["ratio"] == 0.5)]
+    return {"n_done": len(done), "n_converged": len(converged),
+            "n_fail_ours": int(sum(oracle_fails(a, b, c / 100) for a, b, c in
+                                   zip(converged["our_tau"], converged["our_p"], converged["our_anomaly_%"]))),
+            "n_fail_paper_same": int(sum(f for f, i in zip(fails_paper, t.index) if i in converged.index)),
+            "n_fail_paper": int(sum(fails_paper))}
+
+
+def _is_headline(t: pd.DataFrame) -> pd.Series:
+    return (t["model"] == "lenet5_mini") & (t["dataset"] == "mnist") & (t["layers"] == "conv1") & (t["ratio"] == 0.5)
+
+
+def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
+    """The front page's numbers, computed from the store: how many settings were re-run (correct wiring), how many
+    of them are under-trained (left out of every count), how many converged ones agree with the paper, where the
+    paper's flags say the oracle fails (on our released-code twins, the runs compared with the paper's numbers
+    (``*_twin``), and on our correctly wired runs, the study the paper intended; the paper's flags on the same
+    settings beside each), and the headline tau (the twin's, which the paper's is compared with, and the correct)."""
+    t = with_paper(runs, profile)
+    tw = with_paper(runs, profile, wiring="released_code")
+    flags, twin_flags = _flags(t), _flags(tw)
+    done = t[t["profile"].notna()]
+    converged = done[~done["under_trained"].astype(bool)]
+    head = done[_is_headline(done)]
+    head_twin = tw[tw["profile"].notna() & _is_headline(tw)]
     devices = sorted(str(d) for d in runs["device"].dropna().unique()) if not runs.empty else []
     return {
-        "profile_name": f"`{profile}`", "n_published": len(t), "n_done": len(done),
-        "n_under": len(done) - len(converged), "n_converged": len(converged),
+        "profile_name": f"`{profile}`", "n_published": len(t), "n_done": flags["n_done"],
+        "n_under": flags["n_done"] - flags["n_converged"], "n_converged": flags["n_converged"],
         "n_agree": int(converged["verdict"].str.startswith("agrees").sum()),
         "n_disagree": int(converged["verdict"].str.startswith("differs").sum()),
-        "n_fail_ours": int(sum(fails_ours)), "n_fail_paper": int(sum(fails_paper)),
-        "n_fail_paper_same": int(sum(fails_paper_same)),
+        "n_fail_ours": flags["n_fail_ours"], "n_fail_paper": flags["n_fail_paper"],
+        "n_fail_paper_same": flags["n_fail_paper_same"],
+        "n_twin_converged": twin_flags["n_converged"], "n_fail_twin": twin_flags["n_fail_ours"],
+        "n_fail_paper_twin_same": twin_flags["n_fail_paper_same"],
         "tau_headline_ours": float(head["our_tau"].iloc[0]) if len(head) else float("nan"),
-        "tau_headline_paper": float(t[(t["model"] == "lenet5_mini") & (t["dataset"] == "mnist")
-                                      & (t["layers"] == "conv1") & (t["ratio"] == 0.5)]["paper_tau"].iloc[0]),
-        "headline_md": ("we have no finished run at this profile yet" if not len(head) else
-                        f"our tau is **{float(head['our_tau'].iloc[0]):+.2f}**" + (
-                            f", but that run is under-trained (median final accuracy "
-                            f"{float(head['our_median_acc_%'].iloc[0]):.2f}% against the paper's "
-                            f"{float(head['paper_median_acc_%'].iloc[0]):.2f}%)" if bool(head['under_trained'].iloc[0])
-                            else "")),
+        "tau_headline_twin": float(head_twin["our_tau"].iloc[0]) if len(head_twin) else float("nan"),
+        "tau_headline_paper": float(t[_is_headline(t)]["paper_tau"].iloc[0]),
+        "headline_md": _headline_md(head, head_twin),
         "n_converged_runs": int((runs["profile"] == "converged").sum()) if not runs.empty else 0,
         "n_runs": len(runs), "devices_md": ", ".join(f"`{d}`" for d in devices) or "no device yet",
         "hours": float(runs["wall_s"].fillna(0).sum() / 3600) if not runs.empty else 0.0,
     }
+
+
+def _headline_md(head: pd.DataFrame, head_twin: pd.DataFrame) -> str:
+    """The headline setting in words: the released-code twin's tau (the number the paper's is compared with) and the
+    correctly wired run's beside it, each flagged when under-trained."""
+    def one(h: pd.DataFrame) -> str:
+        r = h.iloc[0]
+        return f"**{float(r['our_tau']):+.2f}**" + (
+            f" (under-trained: median final accuracy {float(r['our_median_acc_%']):.2f}% against the paper's "
+            f"{float(r['paper_median_acc_%']):.2f}%)" if bool(r["under_trained"]) else "")
+    if not len(head) and not len(head_twin):
+        return "we have no finished run at this profile yet"
+    twin = (f"our run of the protocol its code ran (the released-code twin) gives tau {one(head_twin)}"
+            if len(head_twin) else "the run of the protocol its code ran (the released-code twin) is not stored yet")
+    return twin + (f", our correctly wired run {one(head)}" if len(head) else "")
 
 
 def profile_pairs(runs: pd.DataFrame, short: str = "cpu", full: str = "converged") -> pd.DataFrame:

@@ -88,10 +88,17 @@ def answer_markdown(a: Answer, profile: str) -> str:
             reason = collapse_text(t.collapse, "the twin's" if len(a.twin_short) == 1 else f"the {t.setting} twin's")
             if reason:
                 text.append(reason)
-    text.append(f"In the study the paper intended (correct wiring), with its own definition of the oracle (the lowest "
-                f"pruned loss over every candidate) and its own flags, **the oracle fails in {a.n_fail_ours} of our "
-                f"{a.n_fail_of or a.n_compared} converged settings**; the paper's numbers flag {a.n_fail_paper_same} "
-                "of the same settings.")
+    oracle = "its own definition of the oracle (the lowest pruned loss over every candidate) and its own flags"
+    if a.n_fail_twin_of:
+        text.append(f"With {oracle}, **the oracle fails in {a.n_fail_twin} of our {a.n_fail_twin_of} converged "
+                    f"released-code twins**; the paper's numbers flag {a.n_fail_paper_twin_same} of the same "
+                    f"settings. In the study the paper intended (correct wiring) it fails in {a.n_fail_ours} of our "
+                    f"{a.n_fail_of or a.n_compared} converged settings (the paper's numbers flag "
+                    f"{a.n_fail_paper_same} of those).")
+    else:
+        text.append(f"In the study the paper intended (correct wiring), with {oracle}, **the oracle fails in "
+                    f"{a.n_fail_ours} of our {a.n_fail_of or a.n_compared} converged settings**; the paper's numbers "
+                    f"flag {a.n_fail_paper_same} of the same settings.")
     if a.network_settings:
         text.append(f"The pretrained network alone moves tau by a standard deviation of about {a.network_sd:.2f}, so "
                     "a single network's tau, the paper's or ours, is one draw: a fixed threshold on the difference "
