@@ -561,3 +561,31 @@ def test_a_twin_far_below_the_papers_accuracy_or_not_stored_is_named_and_not_cou
     assert "1 of 3 settings run so far are **not compared yet**" in text  # only the correct wiring is stored
     assert f"released-code twin of {cells[2].title}." in text
     assert "In all 1 converged settings" in text and "sentence of b." not in text
+
+
+def test_the_overview_draws_the_twins_the_verdicts_compare_beside_the_correct_wiring():
+    """The front page's one chart: the paper's tau, our released-code twin's (triangles, with its own interval) and
+    our correctly wired run's (stars); a twin far below the paper's accuracy is hollow and named as not compared."""
+    from oracle_core.pages import charts
+
+    def rows(taus, under, lo):
+        return pd.DataFrame({"model": "lenet5_mini", "dataset": "mnist", "layers": ["conv1", "conv2"],
+                             "ratio": 0.5, "paper_tau": [-0.5, -0.6], "our_tau": taus, "profile": "converged",
+                             "under_trained": under, "our_tau_lo": lo, "our_tau_hi": [t + 0.2 for t in taus]})
+
+    correct = rows([-0.3, -0.2], [False, False], [-0.5, -0.4])
+    twins = rows([-0.45, -0.1], [False, True], [-0.65, -0.3])
+    spec = charts.tau_overview(correct, twins).to_dict()
+    data = [r for rows_ in spec["datasets"].values() for r in rows_]
+    points = {(r["setting"], r["source"]): r["tau"] for r in data if "tau" in r and "source" in r}
+    twin = "ours, released code's wiring (converged)"
+    assert points[("lenet5_mini / mnist / conv1 @ 0.5", twin)] == -0.45
+    assert points[("lenet5_mini / mnist / conv2 @ 0.5", twin + ", far below the paper's accuracy: not compared")] \
+        == -0.1
+    assert points[("lenet5_mini / mnist / conv1 @ 0.5", "ours (converged)")] == -0.3
+    bars = {(r["setting"], r["source"]): r["our_tau_lo"] for r in data if "our_tau_lo" in r}
+    assert bars == {("lenet5_mini / mnist / conv1 @ 0.5", "ours (converged)"): -0.5,
+                    ("lenet5_mini / mnist / conv2 @ 0.5", "ours (converged)"): -0.4,
+                    ("lenet5_mini / mnist / conv1 @ 0.5", twin): -0.65}  # the twin not compared has no interval
+    assert "triangle-up" in json.dumps(spec)
+    assert "triangle-up" not in json.dumps(charts.tau_overview(correct).to_dict())

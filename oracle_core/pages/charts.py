@@ -129,48 +129,70 @@ def grid(panels: list, columns: int = 4) -> alt.VConcatChart:
     return alt.vconcat(*rows).resolve_scale(color="shared")
 
 
-def tau_overview(table: pd.DataFrame) -> alt.Chart:
-    """Kendall tau of every published setting (paper) with ours beside it: the study's answer in one chart.
-    ``table`` is collect.with_paper(...)."""
-    t = table.copy()
-    t["setting"] = t["model"] + " / " + t["dataset"] + " / " + t["layers"] + " @ " + t["ratio"].map("{:g}".format)
+def _overview_rows(t: pd.DataFrame, name: str, short: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One wiring's points for tau_overview (source: ``name`` and its profile, marked ``short`` where the run ends
+    far below the paper's accuracy, so not compared) and its compared settings' intervals."""
     ran = t.dropna(subset=["our_tau"])
     under = ran["under_trained"].astype(bool) if "under_trained" in ran else pd.Series(False, index=ran.index)
-    label = "ours (" + ran["profile"].fillna("") + ")"
-    long = pd.concat([
-        t.assign(source="paper", tau=t["paper_tau"], compared=True)[["setting", "source", "tau", "compared"]],
-        ran.assign(source=label.where(~under, label + ", under-trained: not compared"), tau=ran["our_tau"],
-                   compared=~under)[["setting", "source", "tau", "compared"]],
-    ])
+    label = name + " (" + ran["profile"].fillna("") + ")"
+    points = ran.assign(source=label.where(~under, label + f", {short}: not compared"),
+                        tau=ran["our_tau"], compared=~under)[["setting", "source", "tau", "compared"]]
+    cols = ["setting", "our_tau_lo", "our_tau_hi", "source"]
+    bars = (ran[~under].assign(source=label[~under])[cols].dropna() if "our_tau_lo" in ran
+            else pd.DataFrame(columns=cols))
+    return points, bars
+
+
+def tau_overview(table: pd.DataFrame, twins: pd.DataFrame | None = None) -> alt.Chart:
+    """Kendall tau of every published setting (paper) with ours beside it: the study's answer in one chart.
+    ``table`` is collect.with_paper(...) (our correctly wired runs, stars); ``twins``, where given, the same at the
+    released code's wiring (triangles: the runs the paper's taus are compared with), each row split per source."""
+    def named(df: pd.DataFrame) -> pd.DataFrame:
+        return df.assign(setting=df["model"] + " / " + df["dataset"] + " / " + df["layers"] + " @ "
+                         + df["ratio"].map("{:g}".format))
+
+    t = named(table)
+    parts = [_overview_rows(t, "ours", "under-trained")]
+    if twins is not None:
+        parts.append(_overview_rows(named(twins), "ours, released code's wiring", "far below the paper's accuracy"))
+    paper_rows = t.assign(source="paper", tau=t["paper_tau"], compared=True)[["setting", "source", "tau", "compared"]]
+    long = pd.concat([paper_rows] + [p for p, _ in parts])
+    have = pd.concat([b for _, b in parts])
     order = list(t["setting"])
-    sources = sorted(long["source"].unique(), key=lambda s: (s != "paper", "under-trained" in s))
-    palette = iter(["#1f77b4", "#ff7f0e", "#9467bd"])
-    legend = alt.Legend(orient="bottom", title=None, labelLimit=400, symbolSize=120)
-    colors = [COLORS["paper"] if s == "paper" else "#9ecae1" if "under-trained" in s else next(palette)
-              for s in sources]
+    sources = sorted(long["source"].unique(), key=lambda s: (s != "paper", "released code" in s, "not compared" in s))
+    palettes = {False: iter(["#1f77b4", "#9467bd"]), True: iter(["#ff7f0e", "#8c564b"])}
+
+    def color(s: str) -> str:
+        twin = "released code" in s
+        if s == "paper":
+            return COLORS["paper"]
+        return ("#fdd0a2" if twin else "#9ecae1") if "not compared" in s else next(palettes[twin])
+
+    colors = [color(s) for s in sources]
+    shapes = ["circle" if s == "paper" else "triangle-up" if "released code" in s else STAR for s in sources]
+    legend = alt.Legend(orient="bottom", title=None, labelLimit=400, symbolSize=120, columns=1)
+    offset = alt.YOffset("source:N", scale=alt.Scale(domain=sources))
     base = alt.Chart(long).encode(
-        y=alt.Y("setting:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)),
+        y=alt.Y("setting:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)), yOffset=offset,
         x=alt.X("tau:Q", title="Kendall tau: pruned train loss vs final test accuracy",
                 scale=alt.Scale(domain=[-1, 1])),
         color=alt.Color("source:N", scale=alt.Scale(domain=sources, range=colors), legend=legend),
-        shape=alt.Shape("source:N", scale=alt.Scale(domain=sources, range=["circle" if s == "paper" else STAR
-                                                                         for s in sources]), legend=legend),
+        shape=alt.Shape("source:N", scale=alt.Scale(domain=sources, range=shapes), legend=legend),
         tooltip=["setting", "source", alt.Tooltip("tau:Q", format="+.2f")])
     paper = base.transform_filter(alt.datum.source == "paper").mark_point(size=60, filled=True)
-    ours = base.transform_filter((alt.datum.source != "paper") & alt.datum.compared).mark_point(size=260, filled=True)
-    hollow = base.transform_filter(~alt.datum.compared).mark_point(size=200, filled=False, strokeWidth=1.5)
-    # each of our compared stars with its 95% interval over the masks and the pretrained networks (the one the
-    # verdicts use): a bar behind the star, where the store has it
-    cols = ["setting", "our_tau_lo", "our_tau_hi"]
-    have = ran[~under][cols].dropna() if "our_tau_lo" in ran else pd.DataFrame(columns=cols)
-    bars = alt.Chart(have).mark_rule(strokeWidth=2, opacity=0.55, color="#1f77b4", clip=True).encode(
-        y=alt.Y("setting:N", sort=order), x="our_tau_lo:Q", x2="our_tau_hi:Q",
-        tooltip=["setting", alt.Tooltip("our_tau_lo:Q", title="95% interval from", format="+.2f"),
+    ours = base.transform_filter((alt.datum.source != "paper") & alt.datum.compared).mark_point(size=200, filled=True)
+    hollow = base.transform_filter(~alt.datum.compared).mark_point(size=160, filled=False, strokeWidth=1.5)
+    # each of our compared points with its 95% interval over the masks and the pretrained networks (the one the
+    # verdicts use): a bar behind the point, in its source's colour, where the store has it
+    bars = alt.Chart(have).mark_rule(strokeWidth=2, opacity=0.55, clip=True).encode(
+        y=alt.Y("setting:N", sort=order), yOffset=offset, x="our_tau_lo:Q", x2="our_tau_hi:Q",
+        color=alt.Color("source:N", scale=alt.Scale(domain=sources, range=colors), legend=legend),
+        tooltip=["setting", "source", alt.Tooltip("our_tau_lo:Q", title="95% interval from", format="+.2f"),
                  alt.Tooltip("our_tau_hi:Q", title="to", format="+.2f")])
     zero = alt.Chart(pd.DataFrame({"tau": [0.0, -FAIL_TAU, FAIL_TAU]})).mark_rule(
         strokeDash=[3, 3], color="#999").encode(x="tau:Q")
     return alt.layer(zero, bars, paper, hollow, ours).properties(
-        width=420, height=alt.Step(14), title=alt.TitleParams(
+        width=420, height=alt.Step(6 if twins is not None else 14), title=alt.TitleParams(  # per source with twins
             "Does the oracle's pick survive retraining?",
             subtitle=[f"tau near -1: yes; |tau| < {FAIL_TAU:g} (dashed): no",
                       "bar: our tau's 95% interval over the masks and the pretrained networks"], anchor="start"))
