@@ -181,6 +181,13 @@ def test_the_headline_setting_and_the_flags_are_read_under_both_wirings():
     table, _ = like_for_like("converged")
     row = table[table["setting"] == "conv1 @ 0.5"].iloc[0]
     assert h["tau_headline_twin"] == pytest.approx(row["ours released"])
+    from oracle_core.pages.summary import like_for_like_view  # the compared run's median accuracy beside the paper's
+    twin_row = collect.with_paper(runs, "converged", wiring="released_code").pipe(
+        lambda t: t[(t["model"] == "lenet5_mini") & (t["dataset"] == "mnist") & (t["layers"] == "conv1")
+                    & (t["ratio"] == 0.5)]).iloc[0]
+    view = like_for_like_view(table).loc["conv1 @ 0.5"]
+    assert view["median acc % ours compared"] == pytest.approx(twin_row["our_median_acc_%"])
+    assert view["median acc % paper"] == pytest.approx(twin_row["paper_median_acc_%"])
     assert h["tau_headline_ours"] == pytest.approx(row["ours correct"])
     assert h["headline_md"].startswith(f"our run of the protocol its code ran (the released-code twin) gives tau "
                                        f"**{row['ours released']:+.2f}**, our correctly wired run")

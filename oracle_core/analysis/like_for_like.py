@@ -32,7 +32,7 @@ from .uncertainty import agreement_halfwidth, between_network_variance
 FIGURE_AND_NETWORKS = ("lenet_mnist", "lenet_variants", "mnist_variants", "pretrain_seed")
 COLUMNS = ("setting", "model", "dataset", "layers", "ratio", "paper tau", "paper se", "ours correct", "se correct",
            "ours released", "se released", "compared", "difference", "interval ±", "verdict", "under-trained",
-           "median gap pp")
+           "median gap pp", "paper median acc %", "compared median acc %")
 
 
 def _tau_se(pm: pd.DataFrame) -> tuple[float, float]:
@@ -109,7 +109,8 @@ def like_for_like(profile: str, root: Path | None = None) -> tuple[pd.DataFrame,
                      "difference": d, "interval ±": half,
                      "verdict": "under-trained" if under else ("twin not stored" if r is None else
                                                                "agrees" if abs(d) <= half else "differs"),
-                     "under-trained": under, "median gap pp": ours[2] - float(p["final_acc_median_percent"])})
+                     "under-trained": under, "median gap pp": ours[2] - float(p["final_acc_median_percent"]),
+                     "paper median acc %": float(p["final_acc_median_percent"]), "compared median acc %": ours[2]})
     return pd.DataFrame(rows, columns=list(COLUMNS)), var
 
 

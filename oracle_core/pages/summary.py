@@ -33,14 +33,16 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
 
 def like_for_like_view(lfl: pd.DataFrame) -> pd.DataFrame:
     """like_for_like's table as the summary shows it: every tau named as one (so it prints as every tau in the book
-    does, tables.formatter), the compared run in two words, the verdict."""
+    does, tables.formatter), the compared run in two words, its median final accuracy beside the paper's (the
+    compared run: the released-code twin, or the correct wiring while the twin is not stored), the verdict."""
     t = lfl.set_index("setting")
     out = pd.DataFrame({"tau paper": t["paper tau"], "tau ours correct": t["ours correct"],
                         "tau ours released": t["ours released"],
                         "compared": t["compared"].map({"released-code twin": "released twin"}).fillna(
                             "none (no twin yet)"),
                         "tau difference": t["difference"], "interval ± (tau)": t["interval ±"],
-                        "verdict": t["verdict"]})
+                        "median acc % paper": t["paper median acc %"],
+                        "median acc % ours compared": t["compared median acc %"], "verdict": t["verdict"]})
     return out
 
 
