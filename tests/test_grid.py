@@ -134,6 +134,9 @@ def test_converged_plan_runs_the_priority_settings_first_and_projects_the_hours_
     rows = plan("converged")
     labels = [r["entry"].label for r in rows]
     assert labels[:len(CONVERGED_ORDER)] == list(CONVERGED_ORDER)  # the issue's order: conv1, conv2, conv3 @ 0.5, ...
+    # a setting whose correct run is stored gets its released-code twin before Figure 2's new settings start
+    twin = labels.index("lenet5_mini/mnist conv1+conv2+conv3@0.5 [released_code]")
+    assert twin < labels.index("lenet5_mini/mnist conv2@0.2") > labels.index("lenet5_mini/mnist conv1+conv3@0.5")
     assert all(r["spec"].retrain.epochs == 30 for r in rows if not r["entry"].short_retrain)
     noise = [r for r in rows if r["entry"].experiment == "noise_ceiling"]
     assert [r["spec"].repeats for r in noise] == [3, 3] and all(r["masks"] == 135 for r in noise)
