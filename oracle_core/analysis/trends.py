@@ -119,10 +119,10 @@ def trends(table: pd.DataFrame, uncertainty: tuple[dict, float] | None = None) -
     return pd.DataFrame(rows).set_index("axis")
 
 
-WIRINGS = ("released_code", "correct")  # the like-for-like reading first, then the study the paper intended
+READ_ORDER = ("released_code", "correct")  # wirings: the like-for-like reading first, then the study the paper intended
 
 
 def study_trends(runs: pd.DataFrame, profile: str, root: Path | None = None) -> dict[str, pd.DataFrame]:
-    """wiring -> trends(...) at ``profile`` for each of WIRINGS: the released-code twins (the runs a published tau is
-    compared with) and the correctly wired runs, each with its own settings' bootstrap errors."""
-    return {w: trends(with_paper(runs, profile, wiring=w), tau_uncertainty(profile, root, wiring=w)) for w in WIRINGS}
+    """wiring -> trends(...) at ``profile`` for each of READ_ORDER: the released-code twins (the runs a published tau
+    is compared with) and the correctly wired runs, each with its own settings' bootstrap errors."""
+    return {w: trends(with_paper(runs, profile, wiring=w), tau_uncertainty(profile, root, wiring=w)) for w in READ_ORDER}
