@@ -125,4 +125,5 @@ READ_ORDER = ("released_code", "correct")  # wirings: the like-for-like reading 
 def study_trends(runs: pd.DataFrame, profile: str, root: Path | None = None) -> dict[str, pd.DataFrame]:
     """wiring -> trends(...) at ``profile`` for each of READ_ORDER: the released-code twins (the runs a published tau
     is compared with) and the correctly wired runs, each with its own settings' bootstrap errors."""
-    return {w: trends(with_paper(runs, profile, wiring=w), tau_uncertainty(profile, root, wiring=w)) for w in READ_ORDER}
+    return {w: trends(with_paper(runs, profile, wiring=w), tau_uncertainty(profile, root, wiring=w))
+            for w in READ_ORDER}
