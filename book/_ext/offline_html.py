@@ -39,7 +39,14 @@ function wrap(text, chars) {
 function narrowed(spec, avail, shrink) {
   const chars = Math.max(20, Math.floor((avail - 12) / CHAR_PX));
   let categories = 0;  // the most categories of a broken-label axis seen below the node being laid out
-  const walk = node => {
+  let offsets = 1;  // the most sub-rows (yOffset categories) a category row is split into anywhere in the chart
+  const countOffsets = node => {
+    if (!node || typeof node !== 'object') return;
+    const off = node.encoding && node.encoding.yOffset;
+    if (off && off.scale && Array.isArray(off.scale.domain)) offsets = Math.max(offsets, off.scale.domain.length);
+    for (const k of ['vconcat', 'hconcat', 'concat', 'layer']) for (const c of node[k] || []) countOffsets(c);
+    if (node.spec) countOffsets(node.spec);
+  };
     if (!node || typeof node !== 'object') return;
     if (node.hconcat) { node.vconcat = node.hconcat; delete node.hconcat; }
     if (node.columns) node.columns = 1;
@@ -66,7 +73,8 @@ function narrowed(spec, avail, shrink) {
       categories = Math.max(categories, enc.sort.length);
       split = true;
     }
-    if (split && node.height && node.height.step) node.height.step = Math.max(node.height.step, 40);
+    // the step is per sub-row where a row is split by yOffset: the whole row gets the 40 px
+    if (split && node.height && node.height.step) node.height.step = Math.max(node.height.step, Math.ceil(40 / offsets));
     if (split && typeof node.height === 'number' && categories) node.height = Math.max(node.height, categories * 40);
     categories = Math.max(outer, categories);
     // a legend beside the plot takes the width the plot needs: below it, in two columns
@@ -85,6 +93,7 @@ function narrowed(spec, avail, shrink) {
     return split;
   };
   const s = JSON.parse(JSON.stringify(spec));
+  countOffsets(s);
   walk(s);
   return s;
 }

@@ -129,13 +129,14 @@ def grid(panels: list, columns: int = 4) -> alt.VConcatChart:
     return alt.vconcat(*rows).resolve_scale(color="shared")
 
 
-def _overview_rows(t: pd.DataFrame, name: str, short: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One wiring's points for tau_overview (source: ``name`` and its profile, marked ``short`` where the run ends
-    far below the paper's accuracy, so not compared) and its compared settings' intervals."""
+def _overview_rows(t: pd.DataFrame, name: str, why: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One wiring's points for tau_overview (source: ``name`` and its profile, marked not compared, with ``why``
+    where given, when the run ends far below the paper's accuracy) and its compared settings' intervals. Legend labels
+    stay short: a phone's column holds about 55 characters."""
     ran = t.dropna(subset=["our_tau"])
     under = ran["under_trained"].astype(bool) if "under_trained" in ran else pd.Series(False, index=ran.index)
     label = name + " (" + ran["profile"].fillna("") + ")"
-    points = ran.assign(source=label.where(~under, label + f", {short}: not compared"),
+    points = ran.assign(source=label.where(~under, label + (f", {why}: not compared" if why else ", not compared")),
                         tau=ran["our_tau"], compared=~under)[["setting", "source", "tau", "compared"]]
     cols = ["setting", "our_tau_lo", "our_tau_hi", "source"]
     bars = (ran[~under].assign(source=label[~under])[cols].dropna() if "our_tau_lo" in ran
@@ -154,22 +155,22 @@ def tau_overview(table: pd.DataFrame, twins: pd.DataFrame | None = None) -> alt.
     t = named(table)
     parts = [_overview_rows(t, "ours", "under-trained")]
     if twins is not None:
-        parts.append(_overview_rows(named(twins), "ours, released code's wiring", "far below the paper's accuracy"))
+        parts.append(_overview_rows(named(twins), "ours, released-code twin"))  # hollow: far below the paper's
     paper_rows = t.assign(source="paper", tau=t["paper_tau"], compared=True)[["setting", "source", "tau", "compared"]]
     long = pd.concat([paper_rows] + [p for p, _ in parts])
     have = pd.concat([b for _, b in parts])
     order = list(t["setting"])
-    sources = sorted(long["source"].unique(), key=lambda s: (s != "paper", "released code" in s, "not compared" in s))
+    sources = sorted(long["source"].unique(), key=lambda s: (s != "paper", "twin" in s, "not compared" in s))
     palettes = {False: iter(["#1f77b4", "#9467bd"]), True: iter(["#ff7f0e", "#8c564b"])}
 
     def color(s: str) -> str:
-        twin = "released code" in s
+        twin = "twin" in s
         if s == "paper":
             return COLORS["paper"]
         return ("#fdd0a2" if twin else "#9ecae1") if "not compared" in s else next(palettes[twin])
 
     colors = [color(s) for s in sources]
-    shapes = ["circle" if s == "paper" else "triangle-up" if "released code" in s else STAR for s in sources]
+    shapes = ["circle" if s == "paper" else "triangle-up" if "twin" in s else STAR for s in sources]
     legend = alt.Legend(orient="bottom", title=None, labelLimit=400, symbolSize=120, columns=1)
     offset = alt.YOffset("source:N", scale=alt.Scale(domain=sources))
     base = alt.Chart(long).encode(
