@@ -177,3 +177,20 @@ def test_the_build_writes_a_source_archive_a_reader_can_build_the_book_from(tmp_
             return {m.name for m in tar.getmembers() if m.isfile()}
 
     assert files(again) == files(out)  # the same files under the same folder, nothing of the set-up or the data
+
+
+def test_the_books_chart_script_bundles():
+    """The script that draws every chart (book/_ext/offline_html.py) is bundled with the vega libraries at build time;
+    a syntax slip in it fails here in a second rather than at the end of a book build."""
+    import importlib.util
+
+    import altair
+    import vl_convert
+
+    spec = importlib.util.spec_from_file_location("offline_html", REPO / "book" / "_ext" / "offline_html.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    bundle = vl_convert.javascript_bundle(ext._DRAW, vl_version="v" + ".".join(altair.VEGALITE_VERSION.split(".")[:2]))
+    assert "function narrowed" in bundle or "narrowed" in bundle
+    with pytest.raises(Exception):  # the check can fail: the same script with a function's head cut off
+        vl_convert.javascript_bundle(ext._DRAW.replace("const walk = node => {", "", 1))

@@ -47,6 +47,7 @@ function narrowed(spec, avail, shrink) {
     for (const k of ['vconcat', 'hconcat', 'concat', 'layer']) for (const c of node[k] || []) countOffsets(c);
     if (node.spec) countOffsets(node.spec);
   };
+  const walk = node => {
     if (!node || typeof node !== 'object') return;
     if (node.hconcat) { node.vconcat = node.hconcat; delete node.hconcat; }
     if (node.columns) node.columns = 1;
