@@ -129,15 +129,15 @@ def grid(panels: list, columns: int = 4) -> alt.VConcatChart:
     return alt.vconcat(*rows).resolve_scale(color="shared")
 
 
-def _overview_rows(t: pd.DataFrame, name: str, why: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One wiring's points for tau_overview (source: ``name`` and its profile, marked not compared, with ``why``
-    where given, when the run ends far below the paper's accuracy) and its compared settings' intervals. Legend labels
-    stay short: a phone's column holds about 55 characters."""
+def _overview_rows(t: pd.DataFrame, name: str, why: str, profiled: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One wiring's points for tau_overview (source: ``name``, with its profile when ``profiled``, marked ``why`` and
+    "not compared" when the run ends far below the paper's accuracy) and its compared settings' intervals. Legend
+    labels stay short: below a phone's plot there is room for about 30 characters."""
     ran = t.dropna(subset=["our_tau"])
     under = ran["under_trained"].astype(bool) if "under_trained" in ran else pd.Series(False, index=ran.index)
-    label = name + " (" + ran["profile"].fillna("") + ")"
-    points = ran.assign(source=label.where(~under, label + (f", {why}: not compared" if why else ", not compared")),
-                        tau=ran["our_tau"], compared=~under)[["setting", "source", "tau", "compared"]]
+    label = name + (" (" + ran["profile"].fillna("") + ")" if profiled else pd.Series("", index=ran.index))
+    points = ran.assign(source=label.where(~under, label + f", {why}"), tau=ran["our_tau"],
+                        compared=~under)[["setting", "source", "tau", "compared"]]
     cols = ["setting", "our_tau_lo", "our_tau_hi", "source"]
     bars = (ran[~under].assign(source=label[~under])[cols].dropna() if "our_tau_lo" in ran
             else pd.DataFrame(columns=cols))
@@ -153,9 +153,11 @@ def tau_overview(table: pd.DataFrame, twins: pd.DataFrame | None = None) -> alt.
                          + df["ratio"].map("{:g}".format))
 
     t = named(table)
-    parts = [_overview_rows(t, "ours", "under-trained")]
-    if twins is not None:
-        parts.append(_overview_rows(named(twins), "ours, released-code twin"))  # hollow: far below the paper's
+    profiles = set(t["profile"].dropna()) | (set(twins["profile"].dropna()) if twins is not None else set())
+    profiled = len(profiles) > 1  # one profile: named once in the subtitle, not in every label
+    parts = [_overview_rows(t, "ours", "under-trained", profiled)]
+    if twins is not None:  # hollow: far below the paper's accuracy, so not the run the paper measured
+        parts.append(_overview_rows(named(twins), "ours, twin", "not compared", profiled))
     paper_rows = t.assign(source="paper", tau=t["paper_tau"], compared=True)[["setting", "source", "tau", "compared"]]
     long = pd.concat([paper_rows] + [p for p, _ in parts])
     have = pd.concat([b for _, b in parts])
@@ -196,4 +198,7 @@ def tau_overview(table: pd.DataFrame, twins: pd.DataFrame | None = None) -> alt.
         width=420, height=alt.Step(6 if twins is not None else 14), title=alt.TitleParams(  # per source with twins
             "Does the oracle's pick survive retraining?",
             subtitle=[f"tau near -1: yes; |tau| < {FAIL_TAU:g} (dashed): no",
-                      "bar: our tau's 95% interval over the masks and the pretrained networks"], anchor="start"))
+                      "bar: our tau's 95% interval over the masks and the pretrained networks"]
+            + ([f"ours at the {next(iter(profiles))} profile"] if len(profiles) == 1 else [])
+            + (["star: correct wiring; twin (triangle): the released code's wiring, same network and masks"]
+               if twins is not None else []), anchor="start"))
