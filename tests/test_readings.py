@@ -106,7 +106,8 @@ def test_the_measured_reasons_read_the_runs_that_check_a_setting(monkeypatch):
     nets = reasons.other_networks(c)
     t0, t1 = ours.summary["kendall_tau"], other.summary["kendall_tau"]
     assert nets.ours == t0 and nets.others == ((1, t1, other.summary["final_acc_median"]),)
-    assert nets.spread == pytest.approx(abs(t1 - t0)) and nets.gap == pytest.approx(abs(t0 + 0.51))
+    assert nets.spread == pytest.approx(abs(t1 - t0)) and (nets.lo, nets.hi) == (min(t0, t1), max(t0, t1))
+    assert nets.paper_within == (min(t0, t1) <= -0.51 <= max(t0, t1))
 
     ceiling = reasons.noise_ceiling(c)
     assert ceiling["repeats"] == 3 and ceiling["N"] == 12 and ceiling["tau between repeats"] == pytest.approx(1.0)

@@ -96,15 +96,24 @@ class OtherNetworks:
     paper: float | None
 
     @property
-    def spread(self) -> float:
-        """Range of every network's tau, ours included."""
-        taus = [self.ours, *(t for _, t, _ in self.others)]
-        return max(taus) - min(taus)
+    def lo(self) -> float:
+        """The lowest tau of every network, ours included."""
+        return min(self.ours, *(t for _, t, _ in self.others))
 
     @property
-    def gap(self) -> float | None:
-        """|our tau - the paper's|."""
-        return None if self.paper is None else abs(self.ours - self.paper)
+    def hi(self) -> float:
+        return max(self.ours, *(t for _, t, _ in self.others))
+
+    @property
+    def spread(self) -> float:
+        """Range of every network's tau, ours included."""
+        return self.hi - self.lo
+
+    @property
+    def paper_within(self) -> bool | None:
+        """Whether the paper's tau (one network's) lies within the range of our networks' taus: if it does, which
+        network was pretrained can by itself account for the difference (None: no paper number)."""
+        return None if self.paper is None else bool(self.lo <= self.paper <= self.hi)
 
 
 def other_networks(c: StoredSetting, results_root: Path | None = None) -> OtherNetworks | None:

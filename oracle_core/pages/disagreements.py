@@ -60,14 +60,13 @@ def pretrain_seed_check(c: StoredSetting, results_root: Path | None = None) -> s
     ours = "our released-code twin's" if c.entry.wiring == "released_code" else "our"
     text = (f" Measured: from another pretrained network, with its own sample of masks, tau is {', '.join(out)}, "
             f"against {ours} {m.ours:+.2f} (seed 0).")
-    if m.gap is None:
+    if m.paper_within is None:
         return text
-    return text + (f" The {len(m.others) + 1} pretrained networks' taus span {m.spread:.2f}, "
-                   + (f"more than our gap to the paper's ({m.gap:.2f}): which network was pretrained can by itself "
-                      "account for the difference, and one network's tau (the paper's too) is one draw of a "
-                      "spread this wide." if m.spread >= m.gap else
-                      f"less than our gap to the paper's ({m.gap:.2f}): the pretrained network alone does not "
-                      "account for the difference."))
+    return text + (f" The {len(m.others) + 1} pretrained networks' taus range from {m.lo:+.2f} to {m.hi:+.2f}; the "
+                   f"paper's ({m.paper:+.2f}) lies "
+                   + ("within that range: which network was pretrained can by itself account for the difference, and "
+                      "one network's tau (the paper's too) is one draw of a spread this wide." if m.paper_within else
+                      "outside it: the pretrained network alone does not account for the difference."))
 
 
 def noise_ceiling_check(c: StoredSetting, results_root: Path | None = None) -> str:
