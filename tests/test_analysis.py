@@ -151,3 +151,14 @@ def test_repeat_taus_measure_reproducibility_and_the_attenuation_of_one_retraini
     assert t["tau pruned loss vs mean of repeats"] < single < 0 and 0 < t["attenuation by one retraining"] < 1
     assert np.isclose(t["attenuation by one retraining"],
                       1 - abs(single) / abs(t["tau pruned loss vs mean of repeats"]))
+
+
+def test_the_paper_is_within_our_networks_range_by_one_rule():
+    """Both readings that set the paper's tau against our networks (the networks section and a differing setting's
+    check) go through this one rule: ends included, no verdict without a paper number or without networks."""
+    from oracle_core.analysis.uncertainty import within_networks_range
+
+    assert within_networks_range(-0.2, [-0.4, -0.2]) is True
+    assert within_networks_range(0.24, [-0.42, 0.05, -0.1]) is False
+    assert within_networks_range(None, [0.1, 0.2]) is None and within_networks_range(float("nan"), [0.1]) is None
+    assert within_networks_range(0.1, []) is None

@@ -109,6 +109,8 @@ def test_grid_list_prints_every_setting_and_its_state(smoke_grid):
     lines = p.stdout.strip().splitlines()
     assert len(lines) == len(plan("smoke")) + 1  # (the lesson's short runs are not needed at smoke)
     assert sum(" done" in line for line in lines) == 10
+    # a setting whose data is not here is not "0 left": the summary says which data it waits for
+    assert "data missing" in p.stdout and "wait for their data" in lines[-1] and "kmnist" in lines[-1]
 
 
 @pytest.mark.slow

@@ -115,11 +115,16 @@ def with_paper(runs: pd.DataFrame, profile: str | None = None, wiring: str = "co
     return t
 
 
+def _done_converged(t: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A with_paper table's settings we have a run of, and those of them not under-trained (every count reads these)."""
+    done = t[t["profile"].notna()]
+    return done, done[~done["under_trained"].astype(bool)]
+
+
 def _flags(t: pd.DataFrame) -> dict[str, int]:
     """The paper's failure flags (agreement.oracle_fails) on a with_paper table: our converged settings, how many the
     flags mark as failing on our numbers and on the paper's numbers for the same settings, and on all the paper's."""
-    done = t[t["profile"].notna()]
-    converged = done[~done["under_trained"].astype(bool)]
+    done, converged = _done_converged(t)
     paper_p = pd.to_numeric(t["paper_p"].astype(str).str.replace("<", "", regex=False), errors="coerce")
     fails_paper = [oracle_fails(a, b, c / 100) for a, b, c in zip(t["paper_tau"], paper_p, t["paper_anomaly_%"])]
     return {"n_done": len(done), "n_converged": len(converged),
@@ -142,8 +147,7 @@ def headline(runs: pd.DataFrame, profile: str) -> dict[str, object]:
     t = with_paper(runs, profile)
     tw = with_paper(runs, profile, wiring="released_code")
     flags, twin_flags = _flags(t), _flags(tw)
-    done = t[t["profile"].notna()]
-    converged = done[~done["under_trained"].astype(bool)]
+    done, converged = _done_converged(t)
     head = done[_is_headline(done)]
     head_twin = tw[tw["profile"].notna() & _is_headline(tw)]
     devices = sorted(str(d) for d in runs["device"].dropna().unique()) if not runs.empty else []

@@ -18,7 +18,7 @@ from . import reference
 from .oracle import result_oracle
 from .panel import scatter_stats
 from .stored import stored_settings
-from .uncertainty import between_network_variance, heterogeneity
+from .uncertainty import between_network_variance, heterogeneity, within_networks_range
 
 HETEROGENEITY_P = 0.05  # Cochran's Q p-value below which the pretrained networks' taus are read as different
 
@@ -92,5 +92,5 @@ def network_readings(nets: pd.DataFrame) -> list[NetworkReading]:
         out.append(NetworkReading(setting, h["k"], tuple(int(s) for s in g["seed"]), lo, hi, h["sd between"],
                                   dl["sd"], h["mean se"], int(g["N"].iloc[0]), h["Q"], h["p"],
                                   h["p"] < HETEROGENEITY_P, theirs,
-                                  None if theirs != theirs else bool(lo <= theirs <= hi), wiring))
+                                  within_networks_range(theirs, list(g["tau"])), wiring))
     return out

@@ -13,7 +13,7 @@ from ..experiment.grid import mnist_grid
 from ..experiment.results import stored_result
 from . import reference
 from .stored import StoredSetting
-from .uncertainty import repeat_taus
+from .uncertainty import repeat_taus, within_networks_range
 
 __all__ = ["CHECK_PROFILE", "LongerRetraining", "OtherNetworks", "SampleInterval", "longer_retraining",
            "noise_ceiling", "other_networks", "paper_tau", "released_wiring", "sample_interval"]
@@ -111,9 +111,8 @@ class OtherNetworks:
 
     @property
     def paper_within(self) -> bool | None:
-        """Whether the paper's tau (one network's) lies within the range of our networks' taus: if it does, which
-        network was pretrained can by itself account for the difference (None: no paper number)."""
-        return None if self.paper is None else bool(self.lo <= self.paper <= self.hi)
+        """Whether the paper's tau lies within our networks' range (uncertainty.within_networks_range)."""
+        return within_networks_range(self.paper, [self.ours, *(t for _, t, _ in self.others)])
 
 
 def other_networks(c: StoredSetting, results_root: Path | None = None) -> OtherNetworks | None:

@@ -28,6 +28,15 @@ def repeat_taus(masks: pd.DataFrame) -> dict[str, float]:
 
 
 
+def within_networks_range(paper_tau: float | None, taus: list[float]) -> bool | None:
+    """Whether the paper's tau (one pretrained network's) lies within the range of our networks' taus: if it does,
+    which network was pretrained can by itself account for a difference. None where the paper gives no tau. The
+    one rule every page that sets the paper's tau against our networks reads."""
+    if paper_tau is None or paper_tau != paper_tau or not taus:
+        return None
+    return bool(min(taus) <= paper_tau <= max(taus))
+
+
 def heterogeneity(taus: list[float], ses: list[float]) -> dict[str, float]:
     """Whether several independent estimates of tau (e.g. from different pretrained networks, each with its own
     masks) differ by more than their standard errors allow: Cochran's Q = sum w (tau - weighted mean)^2 with

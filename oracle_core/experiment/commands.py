@@ -127,9 +127,12 @@ def _grid(args: argparse.Namespace) -> int:
                 print(f"{r['entry'].label:<48} {r['masks']:>5} masks  {r['spec'].key}  {rate}  {state}")
             hours, typical = projected_hours(prog, args.workers)
             left = sum(r["left"] for r in prog if r["data"])
+            missing = [r for r in prog if not r["data"]]
             print(f"{len(prog)} settings, {sum(r['masks'] for r in prog)} mask-retrainings, {left} left"
                   + (f"; measured median {typical:.0f} s per mask per worker: about {hours:.1f} h left with "
-                     f"{args.workers} worker(s)" if hours is not None else "; no measured time per mask yet"))
+                     f"{args.workers} worker(s)" if hours is not None else "; no measured time per mask yet")
+                  + (f"; {len(missing)} setting(s) wait for their data ({sorted({r['entry'].dataset for r in missing})}"
+                     ": `python -m oracle_core.data fetch NAME` says where the files go)" if missing else ""))
             return 0
         results = run_grid(args.profile, args.workers, args.only, args.results, args.data)
     except OracleError as exc:
