@@ -36,7 +36,7 @@ def test_every_published_lenet_setting_is_in_the_grid_once():
     assert sorted((e.layers, e.ratio) for e in twins if e.runs_at("cpu")) == [(f"conv{i}", 0.5) for i in (1, 2, 3)]
     seeds = {(e.layers, e.ratio, e.seed, e.wiring) for e in mnist_grid() if e.seed}  # other networks, both wirings
     assert seeds == {(layer, r, s, w) for layer, r, n in (("conv1", 0.5, 5), ("conv2", 0.5, 3), ("conv3", 0.5, 3),
-                                                          ("conv1", 0.8, 3))
+                                                          ("conv1", 0.8, 3), ("conv3", 0.8, 3))
                      for s in range(1, n) for w in ("correct", "released_code")}
     assert all(e.experiment == "pretrain_seed" and e.profiles == ("converged",) for e in mnist_grid() if e.seed)
 
@@ -46,8 +46,8 @@ def test_released_code_twins_share_the_network_and_the_sampled_masks():
     pretrained once) and the same candidates and seeded sample of masks to retrain."""
     rows = {r["entry"].label: r["spec"] for r in plan("converged")}
     twins = [label for label in rows if "[released_code]" in label]
-    assert len(twins) == 25 + 8 + 4 + 2 + 2 + 2  # every Figure 2, 4 and 5 setting (seed 0); conv1 seeds 1-4; conv2,
-    # conv3 and conv1 @ 0.8 seeds 1-2
+    assert len(twins) == 25 + 8 + 4 + 2 + 2 + 2 + 2  # every Figure 2, 4 and 5 setting (seed 0); conv1 seeds 1-4;
+    # conv2, conv3, conv1 @ 0.8 and conv3 @ 0.8 seeds 1-2
     for label in twins:
         twin, base = rows[label], rows[label.replace(" [released_code]", "")]
         assert twin.pretrain_key() == base.pretrain_key() and twin.key != base.key

@@ -284,3 +284,49 @@ def test_a_short_twin_is_explained_by_its_collapsed_retrainings_on_the_front_pag
     healthy = collapse_text({"released_code": count([0.5, 0.6], 0.1135)})
     assert healthy.startswith("None of the twin's 2 retrainings") and "does not explain the gap" in healthy
     assert collapse_text({"correct": count([0.9], 0.1135)}) == ""
+
+
+def test_a_short_twin_is_set_against_the_same_settings_twins_from_other_networks(monkeypatch):
+    """Whether the pretrained network alone accounts for a released-code twin far below the paper's accuracy is
+    measured from that setting's twins from other networks: one reaching the paper's median accuracy says it can,
+    none reaching it says it does not; the front page and the setting's sentence print the same reading."""
+    from oracle_core.analysis import collapse
+    from oracle_core.analysis.answer import answer
+    from oracle_core.pages.setting import collapse_text, networks_text
+    from oracle_core.pages.summary import answer_markdown
+
+    def stored_twin(seed, accs):
+        res = _result(_masks(n=len(accs)).assign(final_test_acc=accs), profile="converged")
+        res.spec.dataset = "mnist"
+        return stored.StoredSetting(GridEntry("pretrain_seed", "conv3", 0.8, seed=seed, wiring="released_code"),
+                                    res, None, "cmd", "converged")
+
+    asked = []
+
+    def fake(profile, experiment, root=None, wiring="correct", where=None):
+        asked.append((profile, experiment, wiring))
+        twins = [stored_twin(2, [0.1135, 0.3, 0.35]), stored_twin(1, [0.82, 0.84, 0.86])]
+        return [c for c in twins if where(c.entry)]
+
+    monkeypatch.setattr(collapse, "stored_settings", fake)
+    nets = collapse.network_twins("converged", "lenet5_mini", "mnist", "conv3", 0.8)
+    assert asked == [("converged", "pretrain_seed", "released_code")]
+    assert [(t.seed, t.collapse.n, t.short) for t in nets] == [(1, 0, False), (2, 1, True)]  # paper median 82.56%
+    assert collapse.network_twins("converged", "lenet5_mini", "mnist", "conv2", 0.8) == ()
+
+    text = networks_text(nets)
+    assert "network 1: median 84.00%, 0 of 3 collapsed; network 2: median 30.00%, 1 of 3 collapsed" in text
+    assert "with network 1 the twin ends within 1 pp of the paper's median accuracy" in text
+    assert "can by itself account for the gap" in text
+    none_reach = networks_text(nets[1:])
+    assert "it ends far below the paper's accuracy too" in none_reach and "does not account" in none_reach
+    assert networks_text(()) == ""
+
+    c = {"released_code": collapse.count([0.1135, 0.45, 0.5], 0.1135)}
+    assert collapse_text(c, networks=nets).endswith(text)
+    table = pd.DataFrame({"setting": ["a", "conv3 @ 0.8"], "under-trained": [False, True],
+                          "compared": ["released-code twin"] * 2, "verdict": ["agrees", "under-trained"],
+                          "interval ±": [0.5, 0.6], "median gap pp": [0.1, -37.1]})
+    a = answer(table, {"sd": 0.2, "settings": 1, "networks": 2}, {"n_fail_ours": 0, "n_fail_paper_same": 0},
+               pd.DataFrame(), {"conv3 @ 0.8": c}, {"conv3 @ 0.8": nets})
+    assert a.twin_short[0].networks == nets and text in answer_markdown(a, "converged")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .collapse import Collapse, setting_collapses
+from .collapse import Collapse, NetworkTwin, network_twins, setting_collapses
 from .collect import headline, runs_table
 from .like_for_like import like_for_like
 from .which_protocol import protocol_table, protocol_verdicts
@@ -19,11 +19,13 @@ from .which_protocol import protocol_table, protocol_verdicts
 class ShortTwin:
     """A released-code twin far below the paper's accuracy (not the run the paper measured, so left out of the
     comparison), with the measured reason: its collapsed retrainings under each wiring stored ("released_code",
-    "correct") and among the paper's points (empty: no reading)."""
+    "correct") and among the paper's points (empty: no reading), and the same setting's twins from the other
+    pretrained networks stored (whether the network alone accounts for the gap)."""
 
     setting: str
     median_gap_pp: float
     collapse: dict[str, Collapse]
+    networks: tuple[NetworkTwin, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,12 @@ def short_twins(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame,
-           collapses: dict[str, dict[str, Collapse]] | None = None) -> Answer:
+           collapses: dict[str, dict[str, Collapse]] | None = None,
+           networks: dict[str, tuple[NetworkTwin, ...]] | None = None) -> Answer:
     """``table``, ``var``: like_for_like(...); ``head``: collect.headline(...); ``verdicts``:
-    which_protocol.protocol_verdicts(...); ``collapses``: setting name -> collapse.setting_collapses(...), for the
-    settings whose released-code twin ends far below the paper's accuracy (missing: no reading)."""
+    which_protocol.protocol_verdicts(...); ``collapses``: setting name -> collapse.setting_collapses(...), and
+    ``networks``: setting name -> collapse.network_twins(...), for the settings whose released-code twin ends far
+    below the paper's accuracy (missing: no reading)."""
     ok = table[table["verdict"].isin(("agrees", "differs"))]
     short = short_twins(table)
     both = verdicts[verdicts["nearer"].notna()] if len(verdicts) else verdicts
@@ -76,8 +80,8 @@ def answer(table: pd.DataFrame, var: dict, head: dict, verdicts: pd.DataFrame,
         n_fail_of=int(head.get("n_converged", len(ok))), n_fail_twin=int(head.get("n_fail_twin", 0)),
         n_fail_twin_of=int(head.get("n_twin_converged", 0)),
         n_fail_paper_twin_same=int(head.get("n_fail_paper_twin_same", 0)),
-        twin_short=tuple(ShortTwin(r["setting"], float(r["median gap pp"]), (collapses or {}).get(r["setting"], {}))
-                         for _, r in short.iterrows()))
+        twin_short=tuple(ShortTwin(r["setting"], float(r["median gap pp"]), (collapses or {}).get(r["setting"], {}),
+                                   (networks or {}).get(r["setting"], ())) for _, r in short.iterrows()))
 
 
 def study_answer(profile: str, root: Path | None = None) -> Answer:
@@ -88,6 +92,8 @@ def study_answer(profile: str, root: Path | None = None) -> Answer:
     short = short_twins(table)
     collapses = {r["setting"]: setting_collapses(profile, r["model"], r["dataset"], r["layers"], r["ratio"], root)
                  for _, r in short.iterrows()}
-    return answer(table, var, head, protocol_verdicts(protocol_table(profile, root)), collapses)
+    networks = {r["setting"]: network_twins(profile, r["model"], r["dataset"], r["layers"], r["ratio"], root)
+                for _, r in short.iterrows()}
+    return answer(table, var, head, protocol_verdicts(protocol_table(profile, root)), collapses, networks)
 
 

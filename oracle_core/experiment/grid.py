@@ -140,9 +140,11 @@ FIGURE2_ORDER = tuple(f"lenet5_mini/mnist {layer}@{r:g}{w}" for r in (0.2, 0.8, 
 VARIANT_TWINS = (("lenet5_mini", "fashion_mnist"), ("lenet5_mini_d6", "mnist"), ("lenet5_mini_d8", "mnist"),
                  ("lenet5_mini_w20", "mnist"), ("lenet5_mini_w40", "mnist"), ("lenet5_mini_d7", "mnist"),
                  ("lenet5_mini_w30", "mnist"), ("lenet5_mini", "kmnist"))
-# (layer, ratio) -> the other pretrained networks' seeds: each layer at 0.5, and conv1 @ 0.8, the one setting whose
-# twin differs from the paper's tau (so whether the network alone can account for it is measured, not guessed)
-PRETRAIN_SEEDS = {("conv1", 0.5): (1, 2, 3, 4), ("conv2", 0.5): (1, 2), ("conv3", 0.5): (1, 2), ("conv1", 0.8): (1, 2)}
+# (layer, ratio) -> the other pretrained networks' seeds: each layer at 0.5; conv1 @ 0.8, the one setting whose
+# twin differs from the paper's tau; conv3 @ 0.8, whose twin ends far below the paper's accuracy (11 of 45
+# retrainings collapse): whether the network alone can account for each is measured, not guessed
+PRETRAIN_SEEDS = {("conv1", 0.5): (1, 2, 3, 4), ("conv2", 0.5): (1, 2), ("conv3", 0.5): (1, 2), ("conv1", 0.8): (1, 2),
+                  ("conv3", 0.8): (1, 2)}
 STORED_MULTI_LAYERS = ("conv1+conv3", "conv1+conv2+conv3")  # the multi-layer settings run first at converged
 
 
@@ -178,7 +180,11 @@ CONVERGED_ORDER = ("lenet5_mini/mnist conv1@0.5", "lenet5_mini/mnist conv2@0.5",
                      for w in ("", " [released_code]")),
                    # issue 29: the rest of Figure 2 under both wirings, its multi-layer row, then the depth and
                    # width axes' missing points; the lesson's remaining short runs follow by priority
-                   *FIGURE2_ORDER,
+                   *FIGURE2_ORDER[:FIGURE2_ORDER.index("lenet5_mini/mnist conv2@0.8")],
+                   # conv3 @ 0.8's twin is left out (far below the paper's accuracy): two more networks, both wirings
+                   *(f"lenet5_mini/mnist conv3@0.8{w} seed {seed}" for seed in PRETRAIN_SEEDS[("conv3", 0.8)]
+                     for w in ("", " [released_code]")),
+                   *FIGURE2_ORDER[FIGURE2_ORDER.index("lenet5_mini/mnist conv2@0.8"):],
                    *(f"lenet5_mini/mnist {layers}@0.5{w}" for layers in MULTI_LAYERS
                      for w in ("", " [released_code]") if layers not in STORED_MULTI_LAYERS),
                    "lenet5_mini_d7/mnist conv1@0.5", "lenet5_mini_w30/mnist conv1@0.5",

@@ -11,7 +11,7 @@ from IPython.display import HTML
 
 from ..analysis import reference, single
 from ..analysis.agreement import UNDERTRAINED_PP
-from ..analysis.collapse import Collapse, setting_collapses
+from ..analysis.collapse import Collapse, NetworkTwin, network_twins, setting_collapses
 from ..analysis.like_for_like import comparison_state, verdict_of
 from ..analysis.oracle import paper_oracle
 from ..analysis.single import StudyResult, check_summary, run_command, stored_result
@@ -102,14 +102,37 @@ def comparison_table(res: StudyResult) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def collapse_text(c: dict[str, Collapse], whose: str = "the twin's") -> str:
-    """The measured reason a released-code twin ends far below the paper's accuracy, as one sentence (the front
-    page's answer and the setting's own sentence print it): how many of its retrainings collapsed to naming one class,
-    beside the correctly wired run and the paper's points (``c``: collapse.setting_collapses(...)); "" without the
-    twin's reading."""
+def collapse_text(c: dict[str, Collapse], whose: str = "the twin's", networks: tuple[NetworkTwin, ...] = ()) -> str:
+    """The measured reason a released-code twin ends far below the paper's accuracy, as one or two sentences (the
+    front page's answer and the setting's own sentence print it): how many of its retrainings collapsed to naming one
+    class, beside the correctly wired run and the paper's points (``c``: collapse.setting_collapses(...)), then the
+    same setting's twins from other pretrained networks (``networks``: collapse.network_twins(...)), which say
+    whether the network alone accounts for the gap; "" without the twin's reading."""
     r = c.get("released_code")
     if r is None or not r.of:
         return ""
+    return (_collapse_sentence(r, c, whose) + " " + networks_text(networks)).strip()
+
+
+def networks_text(networks: tuple[NetworkTwin, ...]) -> str:
+    """Whether the pretrained network alone accounts for a released-code twin far below the paper's accuracy: the
+    twins of the same setting from other networks, each with its median and collapsed retrainings; "" without any."""
+    if not networks:
+        return ""
+    each = "; ".join(f"network {t.seed}: median {100 * t.collapse.median:.2f}%, {t.collapse.n} of {t.collapse.of} "
+                     "collapsed" for t in networks)
+    n = len(networks)
+    head = f"From {n} other pretrained network{'s' if n > 1 else ''} (each its own sample of masks), the twin gives {each}"
+    reach = [t.seed for t in networks if not t.short]
+    if not reach:
+        return (f"{head}: {'every one ends' if n > 1 else 'it ends'} far below the paper's accuracy too, so the "
+                "pretrained network alone does not account for the gap.")
+    return (f"{head}: with network{'s' if len(reach) > 1 else ''} {', '.join(map(str, reach))} the twin ends within "
+            f"{UNDERTRAINED_PP:g} pp of the paper's median accuracy or above it, so which network was pretrained can "
+            "by itself account for the gap.")
+
+
+def _collapse_sentence(r: Collapse, c: dict[str, Collapse], whose: str) -> str:
     others = []
     if c.get("correct") is not None and c["correct"].of:
         k = c["correct"]
@@ -151,7 +174,9 @@ def disagreement(res: StudyResult) -> str:
                 f"ends {-v.median_gap_pp:.1f} pp below the paper's median accuracy, so it is not the run the paper "
                 "measured, and the correctly wired run is not the paper's protocol. "
                 + collapse_text(setting_collapses(s.profile, s.model, s.dataset, "+".join(s.layers), s.ratio,
-                                                  res.dir.parent.parent))).rstrip()
+                                                  res.dir.parent.parent), "the twin's",
+                                network_twins(s.profile, s.model, s.dataset, "+".join(s.layers), s.ratio,
+                                              res.dir.parent.parent))).rstrip()
     if state == "twin not stored":
         return (f"Our Kendall tau (correct wiring) is {ours:+.2f}, the paper's {theirs:+.2f} (difference "
                 f"{ours - theirs:+.2f}), with our median accuracy {med:.2f}% (paper {paper_med:.2f}%). Not compared "

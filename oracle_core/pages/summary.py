@@ -104,7 +104,8 @@ def answer_markdown(a: Answer, profile: str) -> str:
                     "twin's networks end far below the paper's accuracy, so that twin is not the run the paper "
                     "measured.")
         for t in a.twin_short:
-            reason = collapse_text(t.collapse, "the twin's" if len(a.twin_short) == 1 else f"the {t.setting} twin's")
+            reason = collapse_text(t.collapse, "the twin's" if len(a.twin_short) == 1 else f"the {t.setting} twin's",
+                                   t.networks)
             if reason:
                 text.append(reason)
     oracle = "its own definition of the oracle (the lowest pruned loss over every candidate) and its own flags"
