@@ -330,3 +330,17 @@ def test_a_short_twin_is_set_against_the_same_settings_twins_from_other_networks
     a = answer(table, {"sd": 0.2, "settings": 1, "networks": 2}, {"n_fail_ours": 0, "n_fail_paper_same": 0},
                pd.DataFrame(), {"conv3 @ 0.8": c}, {"conv3 @ 0.8": nets})
     assert a.twin_short[0].networks == nets and text in answer_markdown(a, "converged")
+
+
+def test_a_left_out_twin_is_named_even_when_no_setting_is_compared_yet():
+    from oracle_core.analysis.answer import answer
+    from oracle_core.analysis.collapse import count
+    from oracle_core.pages.summary import answer_markdown
+
+    table = pd.DataFrame({"setting": ["conv3 @ 0.8"], "under-trained": [True], "compared": ["released-code twin"],
+                          "verdict": ["under-trained"], "interval ±": [0.6], "median gap pp": [-37.1]})
+    a = answer(table, {"sd": 0.2, "settings": 1, "networks": 2}, {"n_fail_ours": 0, "n_fail_paper_same": 0},
+               pd.DataFrame(), {"conv3 @ 0.8": {"released_code": count([0.1135, 0.45], 0.1135)}})
+    text = answer_markdown(a, "converged")
+    assert text.startswith("No published setting has its released-code twin")
+    assert "conv3 @ 0.8 (median -37.1 pp)" in text and "Measured: 1 of the twin's 2 retrainings" in text

@@ -85,9 +85,21 @@ def answer_markdown(a: Answer, profile: str) -> str:
     waiting = (f"Not compared yet: {len(a.waiting)} setting{'s' if plural else ''} with only the correctly wired run "
                f"stored ({', '.join(a.waiting)}); the grid queues {'their twins' if plural else 'its twin'} (the "
                "paper's code's wiring on the same network and masks)." if a.waiting else "")
+    left_out = []
+    if a.twin_short:
+        names = ", ".join(f"{t.setting} (median {t.median_gap_pp:+.1f} pp)" for t in a.twin_short)
+        left_out.append(f"Left out of that comparison: in {len(a.twin_short)} setting(s), {names}, our released-code "
+                        "twin's networks end far below the paper's accuracy, so that twin is not the run the paper "
+                        "measured.")
+        for t in a.twin_short:
+            reason = collapse_text(t.collapse, "the twin's" if len(a.twin_short) == 1 else f"the {t.setting} twin's",
+                                   t.networks)
+            if reason:
+                left_out.append(reason)
     if not a.n_compared:
-        return (f"No published setting has its released-code twin (the protocol the paper's code ran) converged at the "
-                f"`{profile}` profile yet, so none is compared with the paper's. " + waiting).strip()
+        return " ".join([f"No published setting has its released-code twin (the protocol the paper's code ran) "
+                         f"converged at the `{profile}` profile yet, so none is compared with the paper's.",
+                         *([waiting] if waiting else []), *left_out])
     against = "our run of the protocol its code ran (the released-code twin: same network and masks, its wiring)"
     nets = (f"a between-network standard deviation of {a.network_sd:.2f} estimated from {a.networks} pretrained "
             f"networks on {a.network_settings} setting(s)" if a.network_settings else
@@ -98,16 +110,7 @@ def answer_markdown(a: Answer, profile: str) -> str:
             + (f" and outside it in {a.n_differ} ({', '.join(a.differing)})." if a.n_differ else ".")]
     if waiting:
         text.append(waiting)
-    if a.twin_short:
-        names = ", ".join(f"{t.setting} (median {t.median_gap_pp:+.1f} pp)" for t in a.twin_short)
-        text.append(f"Left out of that comparison: in {len(a.twin_short)} setting(s), {names}, our released-code "
-                    "twin's networks end far below the paper's accuracy, so that twin is not the run the paper "
-                    "measured.")
-        for t in a.twin_short:
-            reason = collapse_text(t.collapse, "the twin's" if len(a.twin_short) == 1 else f"the {t.setting} twin's",
-                                   t.networks)
-            if reason:
-                text.append(reason)
+    text += left_out
     oracle = "its own definition of the oracle (the lowest pruned loss over every candidate) and its own flags"
     if a.n_fail_twin_of:
         text.append(f"With {oracle}, **the oracle fails in {a.n_fail_twin} of our {a.n_fail_twin_of} converged "
