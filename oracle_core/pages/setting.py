@@ -122,7 +122,8 @@ def networks_text(networks: tuple[NetworkTwin, ...]) -> str:
     each = "; ".join(f"network {t.seed}: median {100 * t.collapse.median:.2f}%, {t.collapse.n} of {t.collapse.of} "
                      "collapsed" for t in networks)
     n = len(networks)
-    head = f"From {n} other pretrained network{'s' if n > 1 else ''} (each its own sample of masks), the twin gives {each}"
+    head = (f"From {n} other pretrained network{'s' if n > 1 else ''} (each its own sample of masks), the twin "
+            f"gives {each}")
     reach = [t.seed for t in networks if not t.short]
     if not reach:
         return (f"{head}: {'every one ends' if n > 1 else 'it ends'} far below the paper's accuracy too, so the "
