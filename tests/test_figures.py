@@ -590,3 +590,30 @@ def test_the_overview_draws_the_twins_the_verdicts_compare_beside_the_correct_wi
                     ("lenet5_mini / mnist / conv1 @ 0.5", twin): -0.65}  # the twin not compared has no interval
     assert "triangle-up" in json.dumps(spec)
     assert "triangle-up" not in json.dumps(charts.tau_overview(correct).to_dict())
+
+
+def test_a_network_far_below_the_papers_accuracy_is_left_out_of_every_network_reading():
+    """A pretrained network whose retrainings end far below the paper's accuracy (a collapsed twin) has a tau that
+    answers nothing: it is named, and left out of the networks' range, Q and spread, and of the between-network
+    variance every verdict's interval uses."""
+    import pandas as pd
+
+    from oracle_core.analysis import like_for_like, networks
+    from oracle_core.pages import beyond
+
+    nets = pd.DataFrame({"seed": [0, 1, 2], "N": 45, "tau": [0.6, -0.2, -0.3], "tau s.e.": 0.1, "paper tau": -0.09,
+                         "under-trained": [True, False, False], "wiring": "released_code"},
+                        index=["conv3 @ 0.8"] * 3)
+    [r] = networks.network_readings(nets)
+    assert (r.k, r.seeds, r.left_out, r.lo, r.hi) == (2, (1, 2), (0,), -0.3, -0.2) and r.paper_within is False
+    text = beyond.networks_conclusion([r])
+    assert "3 pretrained networks (seeds 0, 1, 2)" in text and "network 0 left out: median final accuracy" in text
+    [few] = networks.network_readings(nets.assign(**{"under-trained": [True, True, False]}))
+    assert few.k == 1 and few.left_out == (0, 1) and few.paper_within is None
+    text = beyond.networks_conclusion([few])
+    assert "1 converged network (networks 0, 1 left out" in text and "too few to read" in text
+
+    key = ("lenet5_mini", "mnist", "conv3", 0.8, "released_code")  # paper median 82.56%
+    stored = {(*key, 0): (0.6, 0.1, 45.0), (*key, 1): (-0.2, 0.1, 85.0), (*key, 2): (-0.3, 0.1, 84.0)}
+    kept = like_for_like.network_variance({k: v for k, v in stored.items() if k[-1]})
+    assert like_for_like.network_variance(stored) == kept and kept["networks"] == 2

@@ -116,6 +116,10 @@ def test_the_measured_reasons_read_the_runs_that_check_a_setting(monkeypatch):
     lr = reasons.longer_retraining(c)
     assert (lr.n, lr.tau, lr.ours, lr.epochs, lr.our_epochs, lr.images) == (12, longer.summary["kendall_tau"], t0,
                                                                              30, 2, 7500)
+    low = _result(_masks(seed=1).assign(final_test_acc=0.5))  # far below the paper's 98.47%: its tau answers nothing
+    store[("pretrain_seed", 1, "correct", "smoke")] = low
+    assert reasons.other_networks(c) is None
+    store[("pretrain_seed", 1, "correct", "smoke")] = other
     monkeypatch.setattr(reasons, "stored_result", lambda spec, exp, root=None: None)  # nothing stored: no reading
     assert [reasons.other_networks(c), reasons.noise_ceiling(c), reasons.released_wiring(c),
             reasons.longer_retraining(c)] == [None] * 4

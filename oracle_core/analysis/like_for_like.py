@@ -72,9 +72,13 @@ def _paper_se(panel: str) -> float:
 
 
 def network_variance(stored: dict) -> dict[str, float]:
-    """Between-network variance of tau from the settings stored with two or more networks (per wiring)."""
+    """Between-network variance of tau from the settings stored with two or more converged networks (per wiring): a
+    network whose median accuracy ends far below the paper's (agreement.under_trained) is left out, as everywhere."""
     groups: dict[tuple, list] = {}
-    for (m, d, la, r, w, _seed), (tau, se, _acc) in stored.items():
+    for (m, d, la, r, w, _seed), (tau, se, acc) in stored.items():
+        ref = reference.paper_row(m, d, la, r)
+        if ref is not None and under_trained(acc, float(ref["final_acc_median_percent"])):
+            continue
         groups.setdefault((m, d, la, r, w), []).append((tau, se))
     return between_network_variance([([t for t, _ in g], [s for _, s in g]) for g in groups.values() if len(g) > 1])
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..compute.surgery import WIRINGS
 from . import reference
+from .agreement import under_trained
 from .oracle import result_oracle
 from .panel import scatter_stats
 from .stored import stored_settings
@@ -49,7 +50,10 @@ def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.Da
                              "tau": st["kendall_tau"], "tau 95% CI": f"[{lo:+.2f}, {hi:+.2f}]",
                              "tau s.e.": st["tau_se"], "anomaly %": 100 * st["anomaly_ratio"],
                              "median acc %": 100 * float(pm["final_test_acc"].median()),
-                             "paper tau": np.nan if ref is None else float(ref["kendall_tau"])})
+                             "paper tau": np.nan if ref is None else float(ref["kendall_tau"]),
+                             "paper median acc %": np.nan if ref is None else float(ref["final_acc_median_percent"]),
+                             "under-trained": ref is not None and under_trained(
+                                 100 * float(pm["final_test_acc"].median()), float(ref["final_acc_median_percent"]))})
     return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
 
 
@@ -75,16 +79,29 @@ class NetworkReading:
     paper_tau: float
     paper_within: bool | None  # None: no paper number
     wiring: str = "correct"
+    left_out: tuple[int, ...] = ()  # seeds of networks far below the paper's accuracy: their tau answers nothing
 
 
 def network_readings(nets: pd.DataFrame) -> list[NetworkReading]:
-    """``nets``: pretrained_networks(...). One NetworkReading per setting and wiring with two or more networks."""
+    """``nets``: pretrained_networks(...). One NetworkReading per setting and wiring with two or more networks: a
+    network whose median final accuracy ends far below the paper's (agreement.under_trained, e.g. its retrainings
+    collapse) is left out of the range, Q and spread, as every count leaves such runs out, and named (``left_out``).
+    With fewer than two converged networks the reading holds only who was left out (``k`` < 2, numbers NaN)."""
     out = []
     if nets.empty:
         return out
     nets = nets if "wiring" in nets else nets.assign(wiring="correct")
-    for (setting, wiring), g in nets.groupby([nets.index, "wiring"], sort=False):
+    nets = nets if "under-trained" in nets else nets.assign(**{"under-trained": False})
+    for (setting, wiring), every in nets.groupby([nets.index, "wiring"], sort=False):
+        if len(every) < 2:
+            continue
+        g = every[~every["under-trained"].astype(bool)]
+        left_out = tuple(int(x) for x in every[every["under-trained"].astype(bool)]["seed"])
         if len(g) < 2:
+            nan = float("nan")
+            out.append(NetworkReading(setting, len(g), tuple(int(x) for x in g["seed"]), nan, nan, nan, nan, nan,
+                                      int(every["N"].iloc[0]), nan, nan, False, float(every["paper tau"].iloc[0]),
+                                      None, wiring, left_out))
             continue
         h = heterogeneity(list(g["tau"]), list(g["tau s.e."]))
         dl = between_network_variance([(list(g["tau"]), list(g["tau s.e."]))])
@@ -92,5 +109,5 @@ def network_readings(nets: pd.DataFrame) -> list[NetworkReading]:
         out.append(NetworkReading(setting, h["k"], tuple(int(s) for s in g["seed"]), lo, hi, h["sd between"],
                                   dl["sd"], h["mean se"], int(g["N"].iloc[0]), h["Q"], h["p"],
                                   h["p"] < HETEROGENEITY_P, theirs,
-                                  within_networks_range(theirs, list(g["tau"])), wiring))
+                                  within_networks_range(theirs, list(g["tau"])), wiring, left_out))
     return out

@@ -12,6 +12,7 @@ from ..compute.stats import bootstrap
 from ..experiment.grid import mnist_grid
 from ..experiment.results import stored_result
 from . import reference
+from .agreement import under_trained
 from .stored import StoredSetting
 from .uncertainty import repeat_taus, within_networks_range
 
@@ -89,7 +90,8 @@ def _checks(c: StoredSetting, experiment: str):
 
 @dataclass(frozen=True)
 class OtherNetworks:
-    """The same setting from other pretrained networks (other seeds, each with its own sample of masks)."""
+    """The same setting from other pretrained networks (other seeds, each with its own sample of masks), those far
+    below the paper's accuracy left out (their tau answers nothing, as everywhere)."""
 
     ours: float  # seed 0's tau
     others: tuple[tuple[int, float, float], ...]  # (seed, tau, median final accuracy) of each other network
@@ -119,9 +121,12 @@ def other_networks(c: StoredSetting, results_root: Path | None = None) -> OtherN
     if c.result is None or c.entry.seed or c.result.summary["kendall_tau"] is None:
         return None
     others = []
+    e = c.entry
+    ref = reference.paper_row(e.model, e.dataset, e.layers, e.ratio)
     for g in _checks(c, "pretrain_seed"):
         r = stored_result(g.spec(c.result.spec.profile), g.experiment, results_root)
-        if r is not None and r.summary["kendall_tau"] is not None:
+        if r is not None and r.summary["kendall_tau"] is not None and not (ref is not None and under_trained(
+                100 * float(r.summary["final_acc_median"]), float(ref["final_acc_median_percent"]))):
             others.append((g.seed, float(r.summary["kendall_tau"]), float(r.summary["final_acc_median"])))
     if not others:
         return None

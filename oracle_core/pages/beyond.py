@@ -7,6 +7,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from ..analysis.agreement import UNDERTRAINED_PP
 from ..analysis.criteria import RegretReading
 from ..analysis.networks import NetworkReading
 from ..analysis.noise import (
@@ -76,12 +77,24 @@ def noise_view(noise: pd.DataFrame) -> pd.DataFrame:
     return t.drop(columns=["state", "command", "paper median acc %"], errors="ignore")
 
 
+def _left_out(r: NetworkReading) -> str:
+    if not r.left_out:
+        return ""
+    nets = ", ".join(map(str, r.left_out))
+    return (f" (network{'s' if len(r.left_out) > 1 else ''} {nets} left out: median final accuracy more than "
+            f"{UNDERTRAINED_PP:g} pp below the paper's, so {'their' if len(r.left_out) > 1 else 'its'} tau answers "
+            "nothing)")
+
+
 def _network_spread(r: NetworkReading) -> str:
     """How far one wiring's networks move tau, against what the masks drawn explain (Cochran's Q)."""
+    if r.k < 2:
+        return (f"{r.k} converged network{'' if r.k == 1 else 's'}{_left_out(r)}, too few to read how far the "
+                "network moves tau.")
     return (f"tau from {r.lo:+.2f} to {r.hi:+.2f} (their standard deviation {r.sd_taus:.2f}; {r.sd_between:.2f} once "
             f"the masks' own noise is taken out, the figure the verdicts use), while the masks drawn move one "
             f"network's tau by a standard error of about {r.mean_se:.2f} (bootstrap over its {r.n_masks} masks); "
-            f"Cochran's Q = {r.q:.1f}, p = {r.p:.2g}: "
+            f"Cochran's Q = {r.q:.1f}, p = {r.p:.2g}{_left_out(r)}: "
             + ("**the networks differ by more than the masks explain**, so a tau measured on one pretrained network, "
                "with an interval over its masks, understates how far another network's tau may lie."
                if r.differ else "the networks differ by no more than the masks drawn explain."))
@@ -97,19 +110,21 @@ def networks_conclusion(readings: list[NetworkReading]) -> str:
     out = []
     for setting, rs in by_setting.items():
         first = rs.get("released_code") or rs["correct"]
-        parts = [f"- {setting}: {first.k} pretrained networks (seeds {', '.join(str(s) for s in first.seeds)})."]
+        seeds = sorted({*first.seeds, *first.left_out})
+        parts = [f"- {setting}: {len(seeds)} pretrained networks (seeds {', '.join(map(str, seeds))})."]
         twin = rs.get("released_code")
         if twin is not None:
             paper = "" if twin.paper_within is None else (
                 f" The paper's tau ({twin.paper_tau:+.2f}, from one network) lies "
                 + ("within" if twin.paper_within else "outside") + " the range of our released-code twins.")
-            parts.append(f"Run as the paper's code ran (released-code twins: same networks and masks), they give "
-                         f"{_network_spread(twin)}{paper}")
+            parts.append("Run as the paper's code ran (released-code twins: same networks and masks), "
+                         + ("they give " if twin.k >= 2 else "") + f"{_network_spread(twin)}{paper}")
         if "correct" in rs:
             alone = "" if twin is not None else (
                 " Their released-code twins are not stored, so the paper's tau is not compared with them here.")
-            parts.append(f"Correctly wired (the study the paper intended), {rs['correct'].k} networks give "
-                         f"{_network_spread(rs['correct'])}{alone}")
+            c = rs["correct"]
+            parts.append("Correctly wired (the study the paper intended), "
+                         + (f"{c.k} networks give " if c.k >= 2 else "") + f"{_network_spread(c)}{alone}")
         out.append(" ".join(parts))
     return "\n".join(out)
 
