@@ -19,7 +19,9 @@ def readable(table: pd.DataFrame, twins: pd.DataFrame | None = None) -> pd.DataF
     """collect.with_paper's table as the page shows it: one named setting per row, the paper's number beside ours
     for each quantity, and the verdict. ``twins`` (with_paper at the released code's wiring) puts our released-code
     twin's numbers between the paper's and the correctly wired run's: the verdict compares the paper's with the
-    twin, so the number it judges stands next to it; the correct wiring is the study the paper intended."""
+    twin, so the number it judges stands next to it; the correct wiring is the study the paper intended. (Our N (the
+    profile's sample), the p values and the correct wiring's anomaly ratio stay on the figure pages: more columns
+    would not fit the page's.)"""
     t = table
     name = (t["model"].str.replace("lenet5_mini", "LeNet5-Mini") + " / " + t["dataset"] + " / " + t["layers"]
             + " @ " + t["ratio"].map("{:g}".format))
@@ -32,15 +34,13 @@ def readable(table: pd.DataFrame, twins: pd.DataFrame | None = None) -> pd.DataF
                             "verdict": t["verdict"]})
     else:
         key = ["model", "dataset", "layers", "ratio"]
-        tw = t[key].merge(twins[key + ["n_masks", "our_tau", "our_p", "our_anomaly_%", "our_median_acc_%"]],
+        tw = t[key].merge(twins[key + ["our_tau", "our_anomaly_%", "our_median_acc_%"]],
                           on=key, how="left")
         tw.index = t.index
-        out = pd.DataFrame({"N paper": t["paper_n"], "N ours": t["n_masks"].fillna(tw["n_masks"]),
+        out = pd.DataFrame({"N paper": t["paper_n"],
                             "tau paper": t["paper_tau"], "tau ours twin": tw["our_tau"],
                             "tau ours correct": t["our_tau"],
-                            "p paper": t["paper_p"], "p ours twin": tw["our_p"], "p ours correct": t["our_p"],
                             "anomaly % paper": t["paper_anomaly_%"], "anomaly % ours twin": tw["our_anomaly_%"],
-                            "anomaly % ours correct": t["our_anomaly_%"],
                             "median acc % paper": t["paper_median_acc_%"],
                             "median acc % ours twin": tw["our_median_acc_%"],
                             "median acc % ours correct": t["our_median_acc_%"], "verdict": t["verdict"]})
