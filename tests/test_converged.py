@@ -73,10 +73,27 @@ def test_every_stored_twin_shares_its_networks_bytes_and_its_sampled_masks():
     twins = runs[(runs["wiring"] == "released_code") & (runs["profile"] == "converged")]
     assert len(twins), "no released-code twin is stored at converged"
     key = ["experiment", "model", "dataset", "layers", "ratio", "seed", "profile", "repeats"]
+    from oracle_core.experiment.spec import StudySpec
+
     for _, t in twins.iterrows():
+        a = root / t["folder"]
+        mine = set(pd.read_csv(a / "masks.csv", dtype={"mask_id": str})["mask_id"])
+        assert len(mine) == 45, t["folder"]
         base = runs[(runs["wiring"] == "correct")].merge(t[key].to_frame().T, on=key)
-        assert len(base) == 1, t["folder"]
-        a, b = root / t["folder"], root / base["folder"].iloc[0]
-        assert (a / "pretrained.pt").read_bytes() == (b / "pretrained.pt").read_bytes()
-        ids = [set(pd.read_csv(d / "masks.csv", dtype={"mask_id": str})["mask_id"]) for d in (a, b)]
-        assert ids[0] == ids[1] and len(ids[0]) == 45
+        if len(base):
+            assert len(base) == 1, t["folder"]
+            b = root / base["folder"].iloc[0]
+            assert (a / "pretrained.pt").read_bytes() == (b / "pretrained.pt").read_bytes()
+            assert mine == set(pd.read_csv(b / "masks.csv", dtype={"mask_id": str})["mask_id"]), t["folder"]
+            continue
+        # the grid may run a twin before its correct run (conv3 @ 0.8's other networks): the same network as the
+        # shared pretrained store's, and every mask the correct run has retrained so far is one of the twin's
+        spec = StudySpec.from_dict(json.loads((a / "spec.json").read_text())["spec"])
+        shared = root / "pretrained" / spec.pretrain_key() / "pretrained.pt"
+        assert (a / "pretrained.pt").read_bytes() == shared.read_bytes(), t["folder"]
+        b = root / t["experiment"] / replace(spec, wiring="correct").key
+        done = [f for f in (b / "shards").glob("*.csv") if not f.name.startswith("curves")] if b.exists() else []
+        if b.exists():
+            assert (b / "pretrained.pt").read_bytes() == shared.read_bytes(), b
+        for f in done:
+            assert set(pd.read_csv(f, dtype={"mask_id": str})["mask_id"]) <= mine, f
