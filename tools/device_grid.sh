@@ -8,12 +8,16 @@
 #
 #   usage (on the device machine, in the repository root): bash tools/device_grid.sh SECONDS 'ONLY' WORKERS
 #
+# Size WORKERS to the call (measured on an H200, bench/RESULTS.md): a setting is one group of ~48 masks, 86 million
+# model-images, about 150 s of the GPU alone at the engine's K = 8 rate, and nothing of it is stored until the
+# group ends. 12 workers for 430 s kept the GPU at 99% and finished no setting; with 2-3 workers settings finish.
+#
 # It checks the GPU path first with a smoke run into a scratch store (a failure stops here, costing seconds),
 # then runs `grid --profile converged --only ONLY` for at most SECONDS (a setting cut off mid-way keeps the
 # shards of its finished groups; the store resumes it), and packs every file the grid wrote under results/
 # into $OUT/results.tgz, with the grid's log and the GPU's utilisation beside it.
 set -u
-secs=${1:?seconds for the grid}; only=${2:?--only patterns}; workers=${3:-8}
+secs=${1:?seconds for the grid}; only=${2:?--only patterns}; workers=${3:-3}
 export PYTHONUNBUFFERED=1 ORACLE_CODE_VERSION="$(cat .devdata/commit)" ORACLE_DATA=/tmp/data ORACLE_RESULTS="$PWD/results"
 mkdir -p /tmp/data && tar -xzf .devdata/mnist.tgz -C /tmp/data || exit 2
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
