@@ -298,6 +298,12 @@ def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap
     assert f"mean of 3 retrainings of {t['N']} masks" in text
     assert f"tau is {t['tau pruned loss vs mean of repeats']:+.2f}" in text
     assert f"at tau {t['tau between repeats']:.2f}" in text
+    # a smoke network ends far below the paper's accuracy, so the real rule leaves it out of the check (as every
+    # network reading does); judged as a converged one, it is quoted
+    from oracle_core.analysis.agreement import below_paper
+    assert below_paper("lenet5_mini", "mnist", "conv1", 0.5, 100 * other.summary["final_acc_median"])
+    assert disagreements.pretrain_seed_check(cell, tmp_path) == ""
+    monkeypatch.setattr(reasons, "below_paper", lambda *a: False)
     seeded = disagreements.pretrain_seed_check(cell, tmp_path)
     assert f"tau is {other.summary['kendall_tau']:+.2f} (seed 1" in seeded
     taus = [res.summary["kendall_tau"], other.summary["kendall_tau"]]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+from . import reference
+
 # the paper's own informal flags for an oracle that fails (oracle_fails)
 FAIL_TAU, FAIL_P, FAIL_ANOMALY = 0.2, 0.05, 0.5  # |tau| below, p above, anomaly ratio at or above
 UNDERTRAINED_PP = 1.0  # a median final accuracy this many percentage points below the paper's: not converged
@@ -19,6 +21,13 @@ def under_trained(median_acc_pct: float | None, paper_median_acc_pct: float | No
         return False
     a, b = float(median_acc_pct), float(paper_median_acc_pct)
     return not (math.isnan(a) or math.isnan(b)) and a < b - UNDERTRAINED_PP
+
+
+def below_paper(model: str, dataset: str, layers, ratio: float, median_acc_pct: float | None) -> bool:
+    """under_trained against the paper's median accuracy for the same setting (False where the paper has no number):
+    the one place a run is looked up and judged, for every reading that leaves such runs out."""
+    ref = reference.paper_row(model, dataset, layers, ratio)
+    return ref is not None and under_trained(median_acc_pct, float(ref["final_acc_median_percent"]))
 
 
 def oracle_fails(tau: float | None, p: float | None, anomaly_ratio: float) -> bool:

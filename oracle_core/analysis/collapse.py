@@ -17,7 +17,7 @@ import numpy as np
 from ..data import get_dataset_info
 from ..experiment.results import StudyResult
 from . import reference
-from .agreement import under_trained
+from .agreement import below_paper
 from .stored import stored_settings
 
 __all__ = ["CHANCE_MARGIN_PP", "Collapse", "NetworkTwin", "count", "network_twins", "paper_collapse", "result_collapse",
@@ -97,12 +97,10 @@ def network_twins(profile: str, model: str, dataset: str, layers: str, ratio: fl
     """The setting's released-code twins from the other pretrained networks stored at ``profile`` (the
     pretrain_seed experiment), by seed. Whether the pretrained network alone can account for a twin far below the
     paper's accuracy is then measured: if another network's twin reaches the paper's accuracy, it can."""
-    ref = reference.paper_row(model, dataset, layers, ratio)
-    paper_median = None if ref is None else float(ref["final_acc_median_percent"])
     out = []
     for c in stored_settings(profile, "pretrain_seed", root, wiring="released_code", where=lambda e: (
             e.model, e.dataset, e.layers, float(e.ratio)) == (model, dataset, layers, float(ratio))):
         if c.result is not None:
             k = result_collapse(c.result)
-            out.append(NetworkTwin(c.entry.seed, k, under_trained(100 * k.median, paper_median)))
+            out.append(NetworkTwin(c.entry.seed, k, below_paper(model, dataset, layers, ratio, 100 * k.median)))
     return tuple(sorted(out, key=lambda t: t.seed))

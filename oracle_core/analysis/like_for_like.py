@@ -25,7 +25,7 @@ from ..experiment.grid import mnist_grid
 from ..experiment.results import stored_result
 from ..experiment.store import MANIFEST_JSON, find_runs
 from . import reference
-from .agreement import under_trained
+from .agreement import below_paper, under_trained
 from .panel import scatter_stats
 from .uncertainty import agreement_halfwidth, between_network_variance
 
@@ -76,8 +76,7 @@ def network_variance(stored: dict) -> dict[str, float]:
     network whose median accuracy ends far below the paper's (agreement.under_trained) is left out, as everywhere."""
     groups: dict[tuple, list] = {}
     for (m, d, la, r, w, _seed), (tau, se, acc) in stored.items():
-        ref = reference.paper_row(m, d, la, r)
-        if ref is not None and under_trained(acc, float(ref["final_acc_median_percent"])):
+        if below_paper(m, d, la, r, acc):
             continue
         groups.setdefault((m, d, la, r, w), []).append((tau, se))
     return between_network_variance([([t for t, _ in g], [s for _, s in g]) for g in groups.values() if len(g) > 1])
@@ -190,10 +189,9 @@ def comparison_state(res) -> str:
     paper's); "undefined" (all final accuracies tie, no tau); "twin not comparable" (the released-code twin ends too
     far below the paper's); else the like-for-like Verdict's state ("agrees", "differs", ...)."""
     s, sm = res.spec, res.summary
-    ref = reference.paper_row(s.model, s.dataset, s.layers, s.ratio)
-    if ref is None:
+    if reference.paper_row(s.model, s.dataset, s.layers, s.ratio) is None:
         return "no paper number"
-    if under_trained(100 * float(sm["final_acc_median"]), float(ref["final_acc_median_percent"])):
+    if below_paper(s.model, s.dataset, s.layers, s.ratio, 100 * float(sm["final_acc_median"])):
         return "under-trained"
     if sm["kendall_tau"] is None:
         return "undefined"

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..compute.surgery import WIRINGS
 from . import reference
-from .agreement import under_trained
+from .agreement import below_paper
 from .oracle import result_oracle
 from .panel import scatter_stats
 from .stored import stored_settings
@@ -52,8 +52,7 @@ def pretrained_networks(profile: str, results_root: Path | None = None) -> pd.Da
                              "median acc %": 100 * float(pm["final_test_acc"].median()),
                              "paper tau": np.nan if ref is None else float(ref["kendall_tau"]),
                              "paper median acc %": np.nan if ref is None else float(ref["final_acc_median_percent"]),
-                             "under-trained": ref is not None and under_trained(
-                                 100 * float(pm["final_test_acc"].median()), float(ref["final_acc_median_percent"]))})
+                             "under-trained": below_paper(*k[:4], 100 * float(pm["final_test_acc"].median()))})
     return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
 
 

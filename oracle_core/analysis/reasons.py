@@ -12,7 +12,7 @@ from ..compute.stats import bootstrap
 from ..experiment.grid import mnist_grid
 from ..experiment.results import stored_result
 from . import reference
-from .agreement import under_trained
+from .agreement import below_paper
 from .stored import StoredSetting
 from .uncertainty import repeat_taus, within_networks_range
 
@@ -122,11 +122,10 @@ def other_networks(c: StoredSetting, results_root: Path | None = None) -> OtherN
         return None
     others = []
     e = c.entry
-    ref = reference.paper_row(e.model, e.dataset, e.layers, e.ratio)
     for g in _checks(c, "pretrain_seed"):
         r = stored_result(g.spec(c.result.spec.profile), g.experiment, results_root)
-        if r is not None and r.summary["kendall_tau"] is not None and not (ref is not None and under_trained(
-                100 * float(r.summary["final_acc_median"]), float(ref["final_acc_median_percent"]))):
+        if r is not None and r.summary["kendall_tau"] is not None and not below_paper(
+                e.model, e.dataset, e.layers, e.ratio, 100 * float(r.summary["final_acc_median"])):
             others.append((g.seed, float(r.summary["kendall_tau"]), float(r.summary["final_acc_median"])))
     if not others:
         return None
