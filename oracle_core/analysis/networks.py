@@ -80,6 +80,14 @@ class NetworkReading:
     wiring: str = "correct"
     left_out: tuple[int, ...] = ()  # seeds of networks far below the paper's accuracy: their tau answers nothing
 
+    @classmethod
+    def too_few(cls, setting: str, wiring: str, seeds: tuple[int, ...], left_out: tuple[int, ...], n_masks: int,
+                paper_tau: float) -> NetworkReading:
+        """Fewer than two converged networks: only who was left out is known; every spread, Q and p is NaN."""
+        nan = float("nan")
+        return cls(setting, len(seeds), seeds, nan, nan, nan, nan, nan, n_masks, nan, nan, False, paper_tau, None,
+                   wiring, left_out)
+
 
 def network_readings(nets: pd.DataFrame) -> list[NetworkReading]:
     """``nets``: pretrained_networks(...). One NetworkReading per setting and wiring with two or more networks: a
@@ -97,10 +105,8 @@ def network_readings(nets: pd.DataFrame) -> list[NetworkReading]:
         g = every[~every["under-trained"].astype(bool)]
         left_out = tuple(int(x) for x in every[every["under-trained"].astype(bool)]["seed"])
         if len(g) < 2:
-            nan = float("nan")
-            out.append(NetworkReading(setting, len(g), tuple(int(x) for x in g["seed"]), nan, nan, nan, nan, nan,
-                                      int(every["N"].iloc[0]), nan, nan, False, float(every["paper tau"].iloc[0]),
-                                      None, wiring, left_out))
+            out.append(NetworkReading.too_few(setting, wiring, tuple(int(x) for x in g["seed"]), left_out,
+                                              int(every["N"].iloc[0]), float(every["paper tau"].iloc[0])))
             continue
         h = heterogeneity(list(g["tau"]), list(g["tau s.e."]))
         dl = between_network_variance([(list(g["tau"]), list(g["tau s.e."]))])
