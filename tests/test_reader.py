@@ -45,16 +45,16 @@ def test_one_quantity_prints_one_way_on_every_page():
                        "paper_n": [45], "n_masks": [45], "paper_tau": [-0.09], "our_tau": [0.0344], "paper_p": ["0.4"],
                        "our_p": [6.02e-4], "paper_anomaly_%": [20.0], "our_anomaly_%": [55.5556],
                        "paper_median_acc_%": [82.56], "our_median_acc_%": [88.28], "verdict": ["agrees"]})
-    row = summary.readable(wp).iloc[0]  # the summary keeps the values; the formatter alone rounds them
-    assert row["tau ours"] == 0.0344 and row["anomaly % ours"] == 55.5556
-    html = tables.to_html(summary.readable(wp))
-    assert "+0.03" in html and "55.56" in html and "6.0e-04" in html
-    # with the twins, the number the verdict compares (the twin's) stands beside the paper's, the correct one after
+    # the number the verdict compares (the twin's) stands beside the paper's, the correct one after
     tw = wp.assign(our_tau=-0.12, **{"our_median_acc_%": 87.0})
     both = summary.readable(wp, tw)
     assert list(both.columns[:4]) == ["N paper", "tau paper", "tau ours twin", "tau ours correct"]
-    assert both.iloc[0]["tau ours twin"] == -0.12 and both.iloc[0]["tau ours correct"] == 0.0344
-    assert both.iloc[0]["median acc % ours twin"] == 87.0 and both.iloc[0]["median acc % ours correct"] == 88.28
+    row = both.iloc[0]  # the summary keeps the values; the formatter alone rounds them
+    assert row["tau ours twin"] == -0.12 and row["tau ours correct"] == 0.0344
+    assert row["anomaly % ours twin"] == 55.5556 and row["anomaly % paper"] == 20.0
+    assert row["median acc % ours twin"] == 87.0 and row["median acc % ours correct"] == 88.28
+    html = tables.to_html(both)
+    assert "+0.03" in html and "-0.12" in html and "55.56" in html and "88.28" in html
     missing = summary.readable(wp, tw.iloc[:0])  # no twin stored: its cells are empty, the correct run's kept
     assert missing.iloc[0]["tau ours twin"] != missing.iloc[0]["tau ours twin"]
     assert missing.iloc[0]["tau ours correct"] == 0.0344

@@ -15,35 +15,26 @@ from .figure import setting_table, tau_vs
 from .setting import collapse_text
 
 
-def readable(table: pd.DataFrame, twins: pd.DataFrame | None = None) -> pd.DataFrame:
+def readable(table: pd.DataFrame, twins: pd.DataFrame) -> pd.DataFrame:
     """collect.with_paper's table as the page shows it: one named setting per row, the paper's number beside ours
     for each quantity, and the verdict. ``twins`` (with_paper at the released code's wiring) puts our released-code
     twin's numbers between the paper's and the correctly wired run's: the verdict compares the paper's with the
-    twin, so the number it judges stands next to it; the correct wiring is the study the paper intended. (Our N (the
-    profile's sample), the p values and the correct wiring's anomaly ratio stay on the figure pages: more columns
-    would not fit the page's.)"""
+    twin, so the number it judges stands next to it; the correct wiring is the study the paper intended (a setting
+    whose twin is not stored has empty twin cells). Our N (the profile's sample), the p values and the correct
+    wiring's anomaly ratio stay on the figure pages: more columns would not fit the page's."""
     t = table
     name = (t["model"].str.replace("lenet5_mini", "LeNet5-Mini") + " / " + t["dataset"] + " / " + t["layers"]
             + " @ " + t["ratio"].map("{:g}".format))
-    if twins is None:
-        out = pd.DataFrame({"N paper": t["paper_n"], "N ours": t["n_masks"],
-                            "tau paper": t["paper_tau"], "tau ours": t["our_tau"],
-                            "p paper": t["paper_p"], "p ours": t["our_p"],
-                            "anomaly % paper": t["paper_anomaly_%"], "anomaly % ours": t["our_anomaly_%"],
-                            "median acc % paper": t["paper_median_acc_%"], "median acc % ours": t["our_median_acc_%"],
-                            "verdict": t["verdict"]})
-    else:
-        key = ["model", "dataset", "layers", "ratio"]
-        tw = t[key].merge(twins[key + ["our_tau", "our_anomaly_%", "our_median_acc_%"]],
-                          on=key, how="left")
-        tw.index = t.index
-        out = pd.DataFrame({"N paper": t["paper_n"],
-                            "tau paper": t["paper_tau"], "tau ours twin": tw["our_tau"],
-                            "tau ours correct": t["our_tau"],
-                            "anomaly % paper": t["paper_anomaly_%"], "anomaly % ours twin": tw["our_anomaly_%"],
-                            "median acc % paper": t["paper_median_acc_%"],
-                            "median acc % ours twin": tw["our_median_acc_%"],
-                            "median acc % ours correct": t["our_median_acc_%"], "verdict": t["verdict"]})
+    key = ["model", "dataset", "layers", "ratio"]
+    tw = t[key].merge(twins[key + ["our_tau", "our_anomaly_%", "our_median_acc_%"]], on=key, how="left")
+    tw.index = t.index
+    out = pd.DataFrame({"N paper": t["paper_n"],
+                        "tau paper": t["paper_tau"], "tau ours twin": tw["our_tau"],
+                        "tau ours correct": t["our_tau"],
+                        "anomaly % paper": t["paper_anomaly_%"], "anomaly % ours twin": tw["our_anomaly_%"],
+                        "median acc % paper": t["paper_median_acc_%"],
+                        "median acc % ours twin": tw["our_median_acc_%"],
+                        "median acc % ours correct": t["our_median_acc_%"], "verdict": t["verdict"]})
     out.index = pd.Index(name, name="setting")
     return out
 
