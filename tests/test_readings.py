@@ -313,6 +313,8 @@ def test_a_short_twin_is_set_against_the_same_settings_twins_from_other_networks
         return [c for c in twins if where(c.entry)]
 
     monkeypatch.setattr(collapse, "stored_settings", fake)
+    from oracle_core.analysis import like_for_like
+    monkeypatch.setattr(like_for_like, "_stored", lambda profile, root: {})  # no between-network term: masks only
     nets = collapse.network_twins("converged", "lenet5_mini", "mnist", "conv3", 0.8)
     assert asked == [("converged", "pretrain_seed", "released_code")]
     assert [(t.seed, t.collapse.n, t.short) for t in nets] == [(1, 0, False), (2, 1, True)]  # paper median 82.56%
@@ -322,6 +324,18 @@ def test_a_short_twin_is_set_against_the_same_settings_twins_from_other_networks
     assert "network 1: median 84.00%, 0 of 3 collapsed; network 2: median 30.00%, 1 of 3 collapsed" in text
     assert "with network 1 the twin ends within 1 pp of the paper's median accuracy" in text
     assert "can by itself account for the gap" in text
+    # the converged network's twin is compared with the paper's tau by the verdicts' rule; the collapsed one is not
+    v1, v2 = nets[0].verdict, nets[1].verdict
+    assert v2.state == "under-trained" and v1.state in ("agrees", "differs") and v1.paper == -0.09
+    own_tau, own_se = like_for_like._tau_se(fake("converged", "pretrain_seed", where=lambda e: e.seed == 1)[0]
+                                            .result.per_mask)
+    panel_name = reference.panel_name("lenet5_mini", "mnist", "conv3", 0.8)
+    paper_se = like_for_like._paper_se(panel_name) if panel_name else own_se
+    assert v1.ours == pytest.approx(own_tau) and v1.difference == pytest.approx(own_tau + 0.09)
+    assert v1.halfwidth == pytest.approx(like_for_like.agreement_halfwidth(own_se, paper_se, float("nan")))
+    assert (f"network 1's twin gives tau {v1.ours:+.2f}, which {v1.state} ({v1.difference:+.2f} "
+            f"{'within' if v1.state == 'agrees' else 'beyond'} ±{v1.halfwidth:.2f})") in text
+    assert "network 2's twin gives tau" not in text and "not counted in it" in text
     none_reach = networks_text(nets[1:])
     assert "it ends far below the paper's accuracy too" in none_reach and "does not account" in none_reach
     assert networks_text(()) == ""

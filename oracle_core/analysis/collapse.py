@@ -18,6 +18,7 @@ from ..data import get_dataset_info
 from ..experiment.results import StudyResult
 from . import reference
 from .agreement import below_paper
+from .like_for_like import Verdict, network_verdict
 from .stored import stored_settings
 
 __all__ = ["CHANCE_MARGIN_PP", "Collapse", "NetworkTwin", "count", "network_twins", "paper_collapse", "result_collapse",
@@ -90,6 +91,7 @@ class NetworkTwin:
     seed: int
     collapse: Collapse
     short: bool
+    verdict: Verdict | None = None  # its tau against the paper's by the verdicts' rule (like_for_like.network_verdict)
 
 
 def network_twins(profile: str, model: str, dataset: str, layers: str, ratio: float,
@@ -102,5 +104,6 @@ def network_twins(profile: str, model: str, dataset: str, layers: str, ratio: fl
             e.model, e.dataset, e.layers, float(e.ratio)) == (model, dataset, layers, float(ratio))):
         if c.result is not None:
             k = result_collapse(c.result)
-            out.append(NetworkTwin(c.entry.seed, k, below_paper(model, dataset, layers, ratio, 100 * k.median)))
+            out.append(NetworkTwin(c.entry.seed, k, below_paper(model, dataset, layers, ratio, 100 * k.median),
+                                   network_verdict(c, root)))
     return tuple(sorted(out, key=lambda t: t.seed))

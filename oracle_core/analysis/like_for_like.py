@@ -82,6 +82,16 @@ def network_variance(stored: dict) -> dict[str, float]:
     return between_network_variance([([t for t, _ in g], [s for _, s in g]) for g in groups.values() if len(g) > 1])
 
 
+def _compare(p: pd.Series, ours: tuple[float, float, float], tau2: float) -> tuple[float, float, float, bool]:
+    """The one comparison every verdict makes: our (tau, se, median acc %) against the paper's row ``p``: the paper's
+    tau's se (bootstrap over its recovered points, or ours as a stand-in where it published no panel), our tau minus
+    the paper's, the interval's half-width and whether our run ends too far below the paper's accuracy."""
+    panel = reference.panel_name(p["model"], p["dataset"], p["layers"], float(p["ratio"]))
+    paper_se = _paper_se(panel) if panel else ours[1]
+    return (paper_se, ours[0] - float(p["kendall_tau"]), agreement_halfwidth(ours[1], paper_se, tau2),
+            under_trained(ours[2], float(p["final_acc_median_percent"])))
+
+
 def like_for_like(profile: str, root: Path | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """One row per published MNIST-family setting we have a run of (COLUMNS), and the between-network variance the
     intervals use (its tau2, sd, and how many settings and networks it rests on). Only a setting whose released-code
@@ -96,12 +106,8 @@ def like_for_like(profile: str, root: Path | None = None) -> tuple[pd.DataFrame,
         c, r = stored.get((*key, "correct", 0)), stored.get((*key, "released_code", 0))
         if c is None and r is None:
             continue
-        panel = reference.panel_name(key[0], key[1], key[2], key[3])
         ours = r if r is not None else c
-        paper_se = _paper_se(panel) if panel else ours[1]
-        d = ours[0] - float(p["kendall_tau"])
-        half = agreement_halfwidth(ours[1], paper_se, var["tau2"])
-        under = under_trained(ours[2], float(p["final_acc_median_percent"]))
+        paper_se, d, half, under = _compare(p, ours, var["tau2"])
         rows.append({"setting": f"{key[2]} @ {key[3]:g}" + ("" if key[:2] == ("lenet5_mini", "mnist") else
                                                            f" ({key[0]}, {key[1]})"),
                      "model": key[0], "dataset": key[1], "layers": key[2], "ratio": key[3],
@@ -160,6 +166,24 @@ def verdicts(profile: str, root: Path | None = None) -> dict[tuple, Verdict]:
         paper=float(r["paper tau"]), difference=float(r["difference"]), halfwidth=float(r["interval ±"]),
         twin=r["compared"] == "released-code twin", median_gap_pp=float(r["median gap pp"]))
         for _, r in table.iterrows()}
+
+
+def network_verdict(c, root: Path | None = None) -> Verdict:
+    """A stored setting ``c`` (stored.StoredSetting) from another pretrained network (grid seed > 0) judged by the
+    rule the setting's own verdict uses (same interval, same between-network variance): where the default network's
+    twin ends far below the paper's accuracy, a converged twin from another network still compares the paper's tau
+    with its protocol. Reported beside the setting's verdict, never counted in its place (the paper seeds nothing,
+    so no network is the paper's)."""
+    e = c.entry
+    p = reference.paper_row(e.model, e.dataset, e.layers, e.ratio)
+    if p is None or c.result is None:
+        return Verdict("no paper number" if p is None else "not run yet")
+    tau, se = _tau_se(c.result.per_mask)
+    acc = 100 * float(c.result.summary["final_acc_median"])
+    _, d, half, under = _compare(p, (tau, se, acc), network_variance(_stored(c.result.spec.profile, root))["tau2"])
+    return Verdict("under-trained" if under else "agrees" if abs(d) <= half else "differs", ours=tau,
+                   paper=float(p["kendall_tau"]), difference=d, halfwidth=half, twin=e.wiring == "released_code",
+                   median_gap_pp=acc - float(p["final_acc_median_percent"]))
 
 
 def tau_intervals(profile: str, root: Path | None = None, z: float = 1.959964,

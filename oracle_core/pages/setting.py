@@ -130,7 +130,19 @@ def networks_text(networks: tuple[NetworkTwin, ...]) -> str:
                 "pretrained network alone does not account for the gap.")
     return (f"{head}: with network{'s' if len(reach) > 1 else ''} {', '.join(map(str, reach))} the twin ends within "
             f"{UNDERTRAINED_PP:g} pp of the paper's median accuracy or above it, so which network was pretrained can "
-            "by itself account for the gap.")
+            "by itself account for the gap." + _network_verdicts(networks))
+
+
+def _network_verdicts(networks: tuple[NetworkTwin, ...]) -> str:
+    """The converged networks' twins compared with the paper's tau by the verdicts' own rule, beside the verdict."""
+    judged = [t for t in networks if t.verdict is not None and t.verdict.state in ("agrees", "differs")]
+    if not judged:
+        return ""
+    each = "; ".join(f"network {t.seed}'s twin gives tau {t.verdict.ours:+.2f}, which {t.verdict.state} "
+                     f"({t.verdict.difference:+.2f} {'within' if t.verdict.state == 'agrees' else 'beyond'} "
+                     f"±{t.verdict.halfwidth:.2f})" for t in judged)
+    return (f" Compared like with like against the paper's tau ({judged[0].verdict.paper:+.2f}), {each}: one "
+            "network's reading, reported beside this setting's verdict and not counted in it.")
 
 
 def _collapse_sentence(r: Collapse, c: dict[str, Collapse], whose: str) -> str:
