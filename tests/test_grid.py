@@ -1,6 +1,7 @@
 """The grid: every MNIST-family setting the paper published is in it, with the profile's stated mask counts, and
 running it resumes, skips missing data with the fix, and refuses a filter that matches nothing."""
 
+import json
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ from conftest import REPO
 
 from oracle_core.analysis import reference
 from oracle_core.base.errors import OracleError
-from oracle_core.experiment.grid import mnist_grid, plan, run_grid
+from oracle_core.experiment.grid import GridEntry, mnist_grid, plan, run_grid
 
 
 def test_every_published_lenet_setting_is_in_the_grid_once():
@@ -177,3 +178,24 @@ def test_zero_workers_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--workers 0 must be at least 1" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_bad_group_size_is_one_line_error(tmp_path):
+    with pytest.raises(OracleError, match="--group-size 0 must be a positive number"):
+        run_grid("smoke", 1, "conv1@0.5", tmp_path, group_size=0)
+    p = subprocess.run([sys.executable, "-m", "oracle_core", "grid", "--group-size", "0", "--results", str(tmp_path)],
+                       cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.startswith("error: --group-size 0") and p.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_the_grid_trains_at_the_group_size_it_is_given(tmp_path):
+    """A GPU grid cut off by a call's time limit keeps only whole groups: --group-size reaches every setting's run."""
+    from oracle_core.experiment import grid
+
+    entry = GridEntry("lenet_mnist", "conv1", 0.5)
+    spec = entry.spec("smoke")
+    label, _, status = grid._run_one((entry, spec, tmp_path, None, 3))
+    assert (label, status) == (entry.label, "done")
+    env = json.loads((tmp_path / entry.experiment / spec.key / "env.json").read_text())
+    assert env["group_size"] == 3

@@ -6,18 +6,19 @@
 # The GPU machine has no git, no registry and no MNIST: the caller carries `.devdata/` holding `mnist.tgz`
 # (data/MNIST/raw packed) and `commit` (the commit the working tree is, recorded as each run's code version).
 #
-#   usage (on the device machine, in the repository root): bash tools/device_grid.sh SECONDS 'ONLY' WORKERS
+#   usage (on the device machine, in the repository root): bash tools/device_grid.sh SECONDS 'ONLY' WORKERS GROUP
 #
 # Size WORKERS to the call (measured on an H200, bench/RESULTS.md): a setting is one group of ~48 masks, 86 million
 # model-images, about 150 s of the GPU alone at the engine's K = 8 rate, and nothing of it is stored until the
-# group ends. 12 workers for 430 s kept the GPU at 99% and finished no setting; with 2-3 workers settings finish.
+# group ends. 12 workers for 430 s kept the GPU at 99% and finished no setting; with 2-3 workers settings finish,
+# and GROUP (default 16 masks per wide model) stores a shard per group, so a setting cut off keeps its whole groups.
 #
 # It checks the GPU path first with a smoke run into a scratch store (a failure stops here, costing seconds),
 # then runs `grid --profile converged --only ONLY` for at most SECONDS (a setting cut off mid-way keeps the
 # shards of its finished groups; the store resumes it), and packs every file the grid wrote under results/
 # into $OUT/results.tgz, with the grid's log and the GPU's utilisation beside it.
 set -u
-secs=${1:?seconds for the grid}; only=${2:?--only patterns}; workers=${3:-3}
+secs=${1:?seconds for the grid}; only=${2:?--only patterns}; workers=${3:-3}; group=${4:-16}
 export PYTHONUNBUFFERED=1 ORACLE_CODE_VERSION="$(cat .devdata/commit)" ORACLE_DATA=/tmp/data ORACLE_RESULTS="$PWD/results"
 mkdir -p /tmp/data && tar -xzf .devdata/mnist.tgz -C /tmp/data || exit 2
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -28,7 +29,7 @@ timeout 120 python3 -m oracle_core run --profile smoke --layers conv1 --ratio 0.
   > "$OUT/smoke.log" 2>&1 || { echo "smoke run on cuda failed:"; tail -30 "$OUT/smoke.log"; exit 3; }
 echo "smoke on cuda ok in $(( $(date +%s) - t0 )) s"; grep -h '"device\|group_size\|kernel' /tmp/smoke/*/*/env.json | head -4
 touch /tmp/stamp
-timeout -s TERM "$secs" python3 -m oracle_core grid --profile converged --workers "$workers" --only "$only" \
+timeout -s TERM "$secs" python3 -m oracle_core grid --profile converged --workers "$workers" --group-size "$group" --only "$only" \
   > "$OUT/grid.log" 2>&1
 echo "grid exit $? after $(( $(date +%s) - t0 )) s"; grep -E "^(done|failed|grid \()" "$OUT/grid.log" | tail -40
 (cd results && find . -type f -newer /tmp/stamp ! -name '*.lock' ! -name '*.claim' -print0 \

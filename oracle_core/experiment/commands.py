@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, default=2, help="processes, one thread each")
     g.add_argument("--only", default="", help="only settings whose label contains this text, e.g. 'conv2@'")
     g.add_argument("--list", action="store_true", help="print the settings, their mask counts and state; run nothing")
+    g.add_argument("--group-size", type=int, default=None,
+                   help="masks per wide model (default: 1 on a CPU, 256 on a GPU); each group's shard is stored")
     g.add_argument("--results", type=Path, default=None)
     g.add_argument("--data", type=Path, default=None)
     v = sub.add_parser("verify", help="check every folder of the results store (manifest, checksums, contents)")
@@ -134,7 +136,7 @@ def _grid(args: argparse.Namespace) -> int:
                   + (f"; {len(missing)} setting(s) wait for their data ({sorted({r['entry'].dataset for r in missing})}"
                      ": `python -m oracle_core.data fetch NAME` says where the files go)" if missing else ""))
             return 0
-        results = run_grid(args.profile, args.workers, args.only, args.results, args.data)
+        results = run_grid(args.profile, args.workers, args.only, args.results, args.data, group_size=args.group_size)
     except OracleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -220,10 +220,10 @@ def _init_worker() -> None:
 
 
 def _run_one(job: tuple) -> tuple[str, float, str]:
-    entry, spec, results_root, data_root = job
+    entry, spec, results_root, data_root, group_size = job
     t0 = time.perf_counter()
     try:
-        run_study(spec, entry.experiment, results_root, data_root, progress=False)
+        run_study(spec, entry.experiment, results_root, data_root, group_size=group_size, progress=False)
     except OracleError as exc:
         return entry.label, time.perf_counter() - t0, f"error: {exc}"
     return entry.label, time.perf_counter() - t0, "done"
@@ -236,8 +236,12 @@ def _pretrain_one(job: tuple) -> str:
 
 
 def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_root: Path | None = None,
-             data_root: Path | None = None, log=print) -> list[tuple[str, float, str]]:
-    """Run (or resume) every setting of the grid. Settings whose data is missing are skipped with the fix."""
+             data_root: Path | None = None, log=print, group_size: int | None = None) -> list[tuple[str, float, str]]:
+    """Run (or resume) every setting of the grid. Settings whose data is missing are skipped with the fix.
+    ``group_size``: masks per wide model (default: the device's, engine.default_group_size); on a GPU a smaller one
+    stores a shard every ``group_size`` masks, so a run cut off by a time limit keeps what it finished."""
+    if group_size is not None and (not isinstance(group_size, int) or group_size < 1):
+        raise OracleError(f"--group-size {group_size!r} must be a positive number of masks per wide model, e.g. 16")
     if not isinstance(workers, int) or workers < 1:
         raise OracleError(f"--workers {workers} must be at least 1 (two 1-thread workers suit a 2-core machine)")
     cpus = os.cpu_count() or 1
@@ -273,7 +277,7 @@ def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_roo
     with ctx.Pool(workers, initializer=_init_worker) as pool:
         for key in tqdm(pool.imap_unordered(_pretrain_one, pre), total=len(pre), desc="pretrain", unit="net"):
             log(f"pretrained {key}")
-        jobs = [(r["entry"], r["spec"], results_root, data_root) for r in todo]
+        jobs = [(r["entry"], r["spec"], results_root, data_root, group_size) for r in todo]
         sizes = {r["entry"].label: r["masks"] for r in todo}
         with tqdm(total=total, desc="grid", unit="mask", smoothing=0) as bar:
             for label, secs, status in pool.imap_unordered(_run_one, jobs):
