@@ -10,7 +10,7 @@
 #
 # Size WORKERS to the call (measured on an H200, bench/RESULTS.md): a setting is one group of ~48 masks, 86 million
 # model-images, about 150 s of the GPU alone at the engine's K = 8 rate, and nothing of it is stored until the
-# group ends. 12 workers for 430 s kept the GPU at 99% and finished no setting; with 2-3 workers settings finish,
+# group ends. 12 workers for 430 s kept the GPU at 99% and finished no setting; 3 workers should finish 3 settings in about 7.5 min (projected from that rate, not yet run),
 # and GROUP (default 16 masks per wide model) stores a shard per group, so a setting cut off keeps its whole groups.
 #
 # It checks the GPU path first with a smoke run into a scratch store (a failure stops here, costing seconds),
