@@ -33,7 +33,7 @@ from .envinfo import code_version
 from .inputs import pretrain_only
 from .integrity import verify_folder
 from .order import CONVERGED_ORDER, FIRST_TWINS, MULTI_LAYERS, PRETRAIN_SEEDS, RATIOS, RELEASED_TWINS
-from .runner import run_study
+from .runner import check_group_size, run_study
 from .spec import StudySpec, make_spec, short_is_prefix, short_run_spec
 from .store import RunStore
 
@@ -240,8 +240,7 @@ def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_roo
     """Run (or resume) every setting of the grid. Settings whose data is missing are skipped with the fix.
     ``group_size``: masks per wide model (default: the device's, engine.default_group_size); on a GPU a smaller one
     stores a shard every ``group_size`` masks, so a run cut off by a time limit keeps what it finished."""
-    if group_size is not None and (not isinstance(group_size, int) or group_size < 1):
-        raise OracleError(f"--group-size {group_size!r} must be a positive number of masks per wide model, e.g. 16")
+    check_group_size(group_size, "--group-size")
     if not isinstance(workers, int) or workers < 1:
         raise OracleError(f"--workers {workers} must be at least 1 (two 1-thread workers suit a 2-core machine)")
     cpus = os.cpu_count() or 1

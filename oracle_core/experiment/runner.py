@@ -66,6 +66,12 @@ def _criteria_picks(spec: StudySpec, dense: torch.nn.Module, d: StudyData) -> di
     return scoring.criterion_picks(dense, spec.layers, spec.ratio, x, y)
 
 
+def check_group_size(group_size, name: str = "group size") -> None:
+    """None (the device's default) or a positive int of masks per wide model; else a one-line error naming ``name``."""
+    if group_size is not None and (not isinstance(group_size, int) or group_size < 1):
+        raise OracleError(f"{name} {group_size!r} must be a positive number of masks per wide model, e.g. 1")
+
+
 def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Path | None = None,
               data_root: Path | None = None, device: str | None = None, group_size: int | None = None,
               progress: bool = True, executor: str = "local", ray_address: str | None = None) -> StudyResult:
@@ -76,8 +82,7 @@ def run_study(spec: StudySpec, experiment: str = "lenet_mnist", results_root: Pa
         raise OracleError(f"unknown executor {executor!r}: use local or ray")
     if executor == "ray":
         check_ray_address(ray_address)
-    if group_size is not None and (not isinstance(group_size, int) or group_size < 1):
-        raise OracleError(f"group size {group_size!r} must be a positive number of masks per wide model, e.g. 1")
+    check_group_size(group_size)
     store = RunStore(spec, experiment, results_root)  # refuses an experiment name that is not a plain folder
     if store.is_complete():
         return _finished(store)
