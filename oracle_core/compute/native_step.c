@@ -356,36 +356,12 @@ int lenet_step(const int *dims, float **P, float **B, const float *data, long ro
     return 0;
 }
 
-/* Eval-mode logits of nk models on nb images: model k's image b is data + b * row_stride + k * model_stride (one
-   copy of the batch for every model when model_stride is 0); logits [nb][nk][classes]. Returns 0, 1 or 3. */
-int lenet_forward(const int *dims, float **P, const float *data, long row_stride, long model_stride, int nb,
-                  float *logits) {
-    net_t n;
-    if (setup(dims, &n)) return 1;
-    work_t wk;
-    if (work_alloc(&n, &wk)) { work_free(&wk); return 3; }
-    const long img = (long)n.c0 * n.h * n.w;
-    const int nc = n.fo[n.nfc - 1];
-    for (int s = 0; s < nb; s += L) {
-        const int nv = nb - s < L ? nb - s : L;
-        for (int k = 0; k < n.nk; k++) {
-            if (k == 0 || model_stride) gather(data + (long)k * model_stride, row_stride, NULL, s, nv, img, wk.x);
-            forward_chunk(&n, P, k, &wk);
-            const vf *z = wk.hid + wk.hid_off[n.nfc];
-            for (int l = 0; l < nv; l++)
-                for (int c = 0; c < nc; c++) logits[((long)(s + l) * n.nk + k) * nc + c] = z[c][l];
-        }
-    }
-    work_free(&wk);
-    return 0;
-}
-
-/* Eval-mode metrics of nk models on nb images (as lenet_forward's layout): loss[k] += each image's cross-entropy
-   (float, as torch's, summed in double in image order) and correct[k] += the images whose first largest logit is the
-   label (torch.argmax's tie rule). In C rather than torch so that the pruned train loss, the oracle's criterion, is
-   the same bytes on every CPU kind: torch's log-softmax kernel differs between its AVX2 and AVX-512 paths. */
-int lenet_metrics(const int *dims, float **P, const float *data, long row_stride, long model_stride, int nb,
-                  const int64_t *labels, double *loss, double *correct) {
+/* Eval-mode forward of nk models on nb images, one chunk of L images per model at a time: model k's image b is
+   data + b * row_stride + k * model_stride (one copy of the batch for every model when model_stride is 0). With
+   logits set, writes logits [nb][nk][classes]; else adds each model's cross-entropy and correct count (lenet_metrics).
+   Returns 0, 1 or 3. */
+static int eval_models(const int *dims, float **P, const float *data, long row_stride, long model_stride, int nb,
+                       float *logits, const int64_t *labels, double *loss, double *correct) {
     net_t n;
     if (setup(dims, &n)) return 1;
     work_t wk;
@@ -399,6 +375,10 @@ int lenet_metrics(const int *dims, float **P, const float *data, long row_stride
             forward_chunk(&n, P, k, &wk);
             const vf *z = wk.hid + wk.hid_off[n.nfc];
             for (int l = 0; l < nv; l++) {
+                if (logits) {
+                    for (int c = 0; c < nc; c++) logits[((long)(s + l) * n.nk + k) * nc + c] = z[c][l];
+                    continue;
+                }
                 const int64_t y = labels[s + l];
                 float m = z[0][l];
                 int am = 0;
@@ -412,4 +392,19 @@ int lenet_metrics(const int *dims, float **P, const float *data, long row_stride
     }
     work_free(&wk);
     return 0;
+}
+
+/* Eval-mode logits of nk models on nb images (layout as eval_models); logits [nb][nk][classes]. */
+int lenet_forward(const int *dims, float **P, const float *data, long row_stride, long model_stride, int nb,
+                  float *logits) {
+    return eval_models(dims, P, data, row_stride, model_stride, nb, logits, NULL, NULL, NULL);
+}
+
+/* Eval-mode metrics of nk models on nb images (layout as eval_models): loss[k] += each image's cross-entropy
+   (float, as torch's, summed in double in image order) and correct[k] += the images whose first largest logit is the
+   label (torch.argmax's tie rule). In C rather than torch so that the pruned train loss, the oracle's criterion, is
+   the same bytes on every CPU kind: torch's log-softmax kernel differs between its AVX2 and AVX-512 paths. */
+int lenet_metrics(const int *dims, float **P, const float *data, long row_stride, long model_stride, int nb,
+                  const int64_t *labels, double *loss, double *correct) {
+    return eval_models(dims, P, data, row_stride, model_stride, nb, NULL, labels, loss, correct);
 }
