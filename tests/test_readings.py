@@ -336,6 +336,13 @@ def test_a_short_twin_is_set_against_the_same_settings_twins_from_other_networks
     assert (f"network 1's twin gives tau {v1.ours:+.2f}, which {v1.state} ({v1.difference:+.2f} "
             f"{'within' if v1.state == 'agrees' else 'beyond'} ±{v1.halfwidth:.2f})") in text
     assert "network 2's twin gives tau" not in text and "not counted in it" in text
+    # a run the store holds is read with the store's own bootstrap (computed once per store state), not redone
+    net1 = fake("converged", "pretrain_seed", where=lambda e: e.seed == 1)[0]
+    e1 = net1.entry
+    monkeypatch.setattr(like_for_like, "_stored", lambda profile, root: {
+        (e1.model, e1.dataset, e1.layers, e1.ratio, "released_code", 1): (0.5, 0.1, 84.0)})
+    assert like_for_like.network_verdict(net1).ours == 0.5
+    monkeypatch.setattr(like_for_like, "_stored", lambda profile, root: {})
     none_reach = networks_text(nets[1:])
     assert "it ends far below the paper's accuracy too" in none_reach and "does not account" in none_reach
     assert networks_text(()) == ""
