@@ -2,11 +2,14 @@
 whether our converged runs reproduce them, from collect.with_paper's table (pages/trends.py words them). A trend is
 the sign of Kendall's tau between the axis position and the settings' taus (the paper reads a weaker oracle, tau
 rising toward 0, as the task gets harder); ours is only read once at least MIN_POINTS converged settings of the axis
-exist, at two or more places along it. Ours is read twice (study_trends): from the released-code twins, the runs
-compared with the paper's numbers (like with like), and from the correctly wired runs, the study the paper intended."""
+exist, at two or more places along it, or, where the axis's other settings cannot run on this machine (a dataset whose
+files no registry holds: KMNIST), once every setting that can run here has converged, at two or more places. Ours is
+read twice (study_trends): from the released-code twins, the runs compared with the paper's numbers (like with like),
+and from the correctly wired runs, the study the paper intended."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,12 +81,15 @@ def direction_holds(pos: list[float], tau: list[float], se: list[float], tau2: f
     return float(np.mean([_direction(pos, list(row)) == direction for row in sims]))
 
 
-def trends(table: pd.DataFrame, uncertainty: tuple[dict, float] | None = None) -> pd.DataFrame:
+def trends(table: pd.DataFrame, uncertainty: tuple[dict, float] | None = None,
+           cannot_run: Collection[str] = ()) -> pd.DataFrame:
     """One row per axis: the paper's direction and range, ours on the converged settings, and whether ours
     reproduces it: 'yes' or 'no' when our direction holds in at least SETTLED of the resamples ('direction holds'),
     'not settled' when it does not, 'not yet' until enough converged settings exist. ``uncertainty``: (setting key
     (model, dataset, layers, ratio) -> tau's bootstrap standard error, between-network variance), from
-    like_for_like.tau_uncertainty; without it a direction is read as settled (the earlier rule)."""
+    like_for_like.tau_uncertainty; without it a direction is read as settled (the earlier rule). ``cannot_run``:
+    values of an axis that cannot run here (stored.cannot_run's datasets); an axis whose every other setting has
+    converged is read without them ('cannot run here' names them)."""
     rows = []
     for axis in AXES:
         sel = table[table[axis.vary].isin(axis.order)]
@@ -94,7 +100,10 @@ def trends(table: pd.DataFrame, uncertainty: tuple[dict, float] | None = None) -
         ours = sel[sel["profile"].notna() & ~sel["under_trained"].astype(bool)].dropna(subset=["our_tau"])
         converged = set(ours[axis.vary])
         p_dir = _direction(list(paper["_pos"]), list(paper["paper_tau"]))
-        readable = len(ours) >= MIN_POINTS and ours["_pos"].nunique() >= 2  # at least two places along the axis
+        missing = [v for v in paper[axis.vary] if v not in converged]
+        unrunnable = tuple(v for v in missing if v in cannot_run)
+        enough = len(ours) >= MIN_POINTS or (bool(missing) and len(unrunnable) == len(missing))
+        readable = enough and ours["_pos"].nunique() >= 2  # at least two places along the axis
         o_dir = _direction(list(ours["_pos"]), list(ours["our_tau"])) if readable else None
         holds = float("nan")
         if o_dir is not None and uncertainty is not None:
@@ -114,7 +123,7 @@ def trends(table: pd.DataFrame, uncertainty: tuple[dict, float] | None = None) -
             "direction holds": holds,
             "reproduced": "not yet" if o_dir is None else "not settled" if not settled else (
                 "yes" if o_dir == p_dir else "no"),
-            "not yet ours": tuple(v for v in paper[axis.vary] if v not in converged),
+            "not yet ours": tuple(missing), "cannot run here": unrunnable,
         })
     return pd.DataFrame(rows).set_index("axis")
 
@@ -122,8 +131,10 @@ def trends(table: pd.DataFrame, uncertainty: tuple[dict, float] | None = None) -
 READ_ORDER = ("released_code", "correct")  # wirings: the like-for-like reading first, then the study the paper intended
 
 
-def study_trends(runs: pd.DataFrame, profile: str, root: Path | None = None) -> dict[str, pd.DataFrame]:
+def study_trends(runs: pd.DataFrame, profile: str, root: Path | None = None,
+                 cannot_run: Collection[str] = ()) -> dict[str, pd.DataFrame]:
     """wiring -> trends(...) at ``profile`` for each of READ_ORDER: the released-code twins (the runs a published tau
-    is compared with) and the correctly wired runs, each with its own settings' bootstrap errors."""
-    return {w: trends(with_paper(runs, profile, wiring=w), tau_uncertainty(profile, root, wiring=w))
+    is compared with) and the correctly wired runs, each with its own settings' bootstrap errors; ``cannot_run`` as
+    trends takes it."""
+    return {w: trends(with_paper(runs, profile, wiring=w), tau_uncertainty(profile, root, wiring=w), cannot_run)
             for w in READ_ORDER}

@@ -38,8 +38,10 @@ def _ours(r: pd.Series, cannot_run: dict[str, str]) -> str:
     verdict = ("**the trend is reproduced**" if r["reproduced"] == "yes" else
                "**the trend is not reproduced**" if r["reproduced"] == "no" else
                f"**not settled** (a direction is read only when it holds in at least {100 * SETTLED:.0f}%)")
+    missing = r.get("not yet ours", ())
     return (f"{_WORDS[r['our direction']]}, from {r['our first']:+.2f} to {r['our last']:+.2f} over "
-            f"{r['converged ours']} converged settings{share}: {verdict}")
+            f"{r['converged ours']} converged settings{share}: {verdict}"
+            + (f"; not in this reading: {_still_to_run(missing, cannot_run)}" if len(missing) else ""))
 
 
 def trend_sentences(readings: dict[str, pd.DataFrame], profile: str, cannot_run: dict[str, str] | None = None) -> str:
