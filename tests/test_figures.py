@@ -321,6 +321,30 @@ def test_disagreements_quote_the_noise_ceiling_the_second_seed_and_the_bootstrap
     assert (nets["tau s.e."] > 0).all() and (nets["paper tau"] == -0.51).all()
 
 
+def test_a_differing_twins_noise_ceiling_is_its_own_three_retrainings(tmp_path, monkeypatch):
+    """The verdict compares the released-code twin with the paper's tau, so the noise ceiling a disagreement quotes is
+    the twin's 3 retrainings (repeat 0 its own run, reused), not the correct wiring's."""
+    from dataclasses import replace
+
+    from oracle_core.experiment.runner import run_study
+
+    e = GridEntry("lenet_mnist", "conv1", 0.5)
+    t, noise = replace(e, wiring="released_code"), GridEntry("noise_ceiling", "conv1", 0.5, repeats=3,
+                                                             wiring="released_code")
+    monkeypatch.setattr(reasons, "mnist_grid", lambda: [e, t, noise])
+    monkeypatch.setattr(disagreements, "comparison_state", lambda res: "differs")
+    monkeypatch.setattr(disagreements, "disagreement", lambda res: "**Disagreement:** differs.")
+    cell = Stored(e, run_study(e.spec("smoke"), e.experiment, tmp_path, progress=False), None, "cmd")
+    twin = Stored(t, run_study(t.spec("smoke"), t.experiment, tmp_path, progress=False), None, "cmd")
+    cell.__dict__["twin"] = twin  # the store's twin lookup, without a profile's grid
+    rep = run_study(noise.spec("smoke"), noise.experiment, tmp_path, progress=False)
+    first = rep.masks[rep.masks["repeat"] == 0].set_index("mask_id")["final_test_acc"].sort_index()
+    pd.testing.assert_series_equal(first, twin.result.masks.set_index("mask_id")["final_test_acc"].sort_index())
+    quoted = disagreements.noise_ceiling_check(twin, tmp_path)
+    assert "mean of 3 retrainings" in quoted and disagreements.noise_ceiling_check(cell, tmp_path) == ""
+    assert quoted in disagreements.disagreements([cell], tmp_path)
+
+
 @pytest.mark.parametrize("single,mean,needle", [
     (-0.28, -0.27, "barely changes tau (under 10%)"),
     (-0.20, -0.40, "pulls tau toward 0, so it cannot explain a tau more negative"),

@@ -4,6 +4,7 @@ running it resumes, skips missing data with the fix, and refuses a filter that m
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from conftest import REPO
@@ -46,7 +47,7 @@ def test_released_code_twins_share_the_network_and_the_sampled_masks():
     """A twin differs from its correct-wiring run only in wiring: same pretrained network key (so the same bytes,
     pretrained once) and the same candidates and seeded sample of masks to retrain."""
     rows = {r["entry"].label: r["spec"] for r in plan("converged")}
-    twins = [label for label in rows if "[released_code]" in label]
+    twins = [label for label in rows if "[released_code]" in label and "repeats" not in label]
     assert len(twins) == 25 + 8 + 4 + 2 + 2 + 2 + 2  # every Figure 2, 4 and 5 setting (seed 0); conv1 seeds 1-4;
     # conv2, conv3, conv1 @ 0.8 and conv3 @ 0.8 seeds 1-2
     for label in twins:
@@ -143,7 +144,11 @@ def test_converged_plan_runs_the_priority_settings_first_and_projects_the_hours_
     assert twin < labels.index("lenet5_mini/mnist conv2@0.2") > labels.index("lenet5_mini/mnist conv1+conv3@0.5")
     assert all(r["spec"].retrain.epochs == 30 for r in rows if not r["entry"].short_retrain)
     noise = [r for r in rows if r["entry"].experiment == "noise_ceiling"]
-    assert [r["spec"].repeats for r in noise] == [3, 3] and all(r["masks"] == 135 for r in noise)
+    assert [r["spec"].repeats for r in noise] == [3, 3, 3] and all(r["masks"] == 135 for r in noise)
+    # the differing twin's 3 retrainings: the twin's own spec but for repeats, so its run is repeat 0 (reused)
+    (differing,) = [r for r in noise if r["entry"].wiring == "released_code"]
+    twin = next(r for r in rows if r["entry"].label == "lenet5_mini/mnist conv1@0.8 [released_code]")
+    assert replace(differing["spec"], repeats=1) == twin["spec"]
     assert all(r["masks"] == 45 for r in rows if r["entry"].experiment == "lenet_mnist")
     prog = progress(rows, tmp_path)
     assert all(p["done"] == 0 and p["s_per_mask"] is None for p in prog)

@@ -32,7 +32,7 @@ from ..models import MODELS, build_model
 from .envinfo import code_version
 from .inputs import pretrain_only
 from .integrity import verify_folder
-from .order import CONVERGED_ORDER, FIRST_TWINS, MULTI_LAYERS, PRETRAIN_SEEDS, RATIOS, RELEASED_TWINS
+from .order import CONVERGED_ORDER, DIFFERING_TWINS, FIRST_TWINS, MULTI_LAYERS, PRETRAIN_SEEDS, RATIOS, RELEASED_TWINS
 from .runner import check_group_size, run_study
 from .spec import StudySpec, make_spec, short_is_prefix, short_run_spec
 from .store import RunStore
@@ -101,6 +101,9 @@ def mnist_grid() -> list[GridEntry]:
     for layers in ("conv1", "conv1+conv3"):  # converged: 3 retrainings (the paper's count) of the sampled masks
         g.append(GridEntry("noise_ceiling", layers, 0.5, n_masks=1000 if "+" in layers else 0, repeats=3,
                            priority=1, profiles=("converged",)))
+    for layers, r in DIFFERING_TWINS:  # and of each twin whose tau differs from the paper's: the paper averages 3
+        g.append(GridEntry("noise_ceiling", layers, r, repeats=3, wiring="released_code", priority=2,
+                           profiles=("converged",)))
     # released-code twins of Figure 2's converged settings beyond the wiring check's three (same network, same
     # sampled masks): the paper's points resemble that wiring (analysis/which_protocol.py), so every panel is run
     # the way the paper's code ran it beside the way the paper intended it

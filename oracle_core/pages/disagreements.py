@@ -115,7 +115,7 @@ def disagreements(cs: list[StoredSetting], results_root: Path | None = None) -> 
         text = disagreement(c.result)
         judged = c.twin if c.twin is not None and c.twin.result is not None else c  # "differs": twin compared
         seed = pretrain_seed_check(judged, results_root)  # the networks of the run the verdict compared
-        noise = noise_ceiling_check(c, results_root)
+        noise = noise_ceiling_check(judged, results_root)  # the compared run's retrainings, as its networks
         measured = (sample_interval_check(c) + longer_retraining_check(c, results_root)
                     + released_wiring_check(c, results_root) + seed + noise)
         untested = [r for r, done in zip(UNTESTED_REASONS, (seed, noise)) if not done]
