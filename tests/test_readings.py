@@ -369,3 +369,19 @@ def test_a_left_out_twin_is_named_even_when_no_setting_is_compared_yet():
     text = answer_markdown(a, "converged")
     assert text.startswith("No published setting has its released-code twin")
     assert "conv3 @ 0.8 (median -37.1 pp)" in text and "Measured: 1 of the twin's 2 retrainings" in text
+
+
+def test_the_noise_ceiling_table_holds_a_differing_twins_retrainings_by_name(monkeypatch):
+    """The Beyond page's noise-ceiling table reads the correct wiring's settings and the released-code twins' (the
+    differing twin retrained 3 times), each twin's row named as one."""
+    from oracle_core.analysis import noise
+
+    def fake(profile, experiment, root=None, wiring="correct", where=None):
+        e = GridEntry("noise_ceiling", "conv1", 0.8 if wiring == "released_code" else 0.5, repeats=3, wiring=wiring)
+        return [stored.StoredSetting(e, None, None, f"cmd {wiring}", profile)]
+
+    monkeypatch.setattr(noise, "stored_settings", fake)
+    t = noise.noise_ceiling("converged")
+    assert list(t.index) == ["LeNet5-Mini / mnist / conv1 @ 0.5",
+                             "LeNet5-Mini / mnist / conv1 @ 0.8 (released-code twin)"]
+    assert list(t["command"]) == ["cmd correct", "cmd released_code"] and (t["state"] == noise.NOT_RUN).all()

@@ -25,14 +25,16 @@ NOT_RUN, UNDER_TRAINED, INDISTINGUISHABLE, UNDER_HALF, AT_CEILING = (
 
 
 def noise_ceiling(profile: str, results_root: Path | None = None) -> pd.DataFrame:
-    """Per noise-ceiling setting (index: label): repeat_taus' numbers, the paper's median accuracy, the command of a
-    setting not run yet, and ``state`` (one of the readings above): under-trained when its median accuracy is more
-    than UNDERTRAINED_PP below the paper's; else whether the pruned-loss tau's bootstrap interval contains 0; else
-    whether its |tau| is under half the tau between repeats."""
+    """Per noise-ceiling setting (index: label; a released-code twin's says so): repeat_taus' numbers, the paper's
+    median accuracy, the command of a setting not run yet, and ``state`` (one of the readings above): under-trained
+    when its median accuracy is more than UNDERTRAINED_PP below the paper's; else whether the pruned-loss tau's
+    bootstrap interval contains 0; else whether its |tau| is under half the tau between repeats."""
     rows = []
-    for c in stored_settings(profile, "noise_ceiling", results_root):
+    twins = stored_settings(profile, "noise_ceiling", results_root, wiring="released_code")  # a differing twin's
+    for c in stored_settings(profile, "noise_ceiling", results_root) + twins:
+        label = c.label + (" (released-code twin)" if c.entry.wiring == "released_code" else "")
         if c.result is None:
-            rows.append({"setting": c.label, "N": np.nan, "tau between repeats": np.nan, "state": NOT_RUN,
+            rows.append({"setting": label, "N": np.nan, "tau between repeats": np.nan, "state": NOT_RUN,
                          "command": c.command})
             continue
         t = repeat_taus(c.result.masks)
@@ -44,7 +46,7 @@ def noise_ceiling(profile: str, results_root: Path | None = None) -> pd.DataFram
         single, ceil = t["tau pruned loss vs one retraining"], t["tau between repeats"]
         state = (UNDER_TRAINED if ref is not None and under_trained(t["median acc %"], paper_med) else
                  INDISTINGUISHABLE if ci[0] <= 0 <= ci[1] else UNDER_HALF if abs(single) < 0.5 * ceil else AT_CEILING)
-        rows.append({"setting": c.label, **t, "paper median acc %": paper_med, "state": state, "command": ""})
+        rows.append({"setting": label, **t, "paper median acc %": paper_med, "state": state, "command": ""})
     return pd.DataFrame(rows).set_index("setting")
 
 
