@@ -342,7 +342,11 @@ def test_a_differing_twins_noise_ceiling_is_its_own_three_retrainings(tmp_path, 
     pd.testing.assert_series_equal(first, twin.result.masks.set_index("mask_id")["final_test_acc"].sort_index())
     quoted = disagreements.noise_ceiling_check(twin, tmp_path)
     assert "mean of 3 retrainings" in quoted and disagreements.noise_ceiling_check(cell, tmp_path) == ""
-    assert quoted in disagreements.disagreements([cell], tmp_path)
+    text = disagreements.disagreements([cell], tmp_path)
+    assert quoted in text
+    m = reasons.sample_interval(twin)  # and the masks' bootstrap interval is the compared twin's, named as such
+    assert f"over our released-code twin's {m.n} masks tau's 95% bootstrap interval is [{m.lo:+.2f}, {m.hi:+.2f}]" \
+        in text
 
 
 @pytest.mark.parametrize("single,mean,needle", [

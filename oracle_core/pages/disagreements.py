@@ -40,11 +40,13 @@ def longer_retraining_check(c: StoredSetting, results_root: Path | None = None) 
 
 def sample_interval_check(c: StoredSetting) -> str:
     """A sentence with our tau's 95% bootstrap interval over the retrained masks, against the paper's tau: whether the
-    difference is within what the choice of masks alone (a sample of M where the paper retrains more) can move."""
+    difference is within what the choice of masks alone (a sample of M where the paper retrains more) can move. ``c`` is
+    the run the verdict compared (the released-code twin where stored)."""
     m = reasons.sample_interval(c)
     if m is None:
         return ""
-    return (f" Measured: over our {m.n} masks tau's 95% bootstrap interval is [{m.lo:+.2f}, {m.hi:+.2f}], which "
+    whose = "our released-code twin's" if c.entry.wiring == "released_code" else "our"
+    return (f" Measured: over {whose} {m.n} masks tau's 95% bootstrap interval is [{m.lo:+.2f}, {m.hi:+.2f}], which "
             + ("contains the paper's: the masks drawn alone could account for the difference." if m.contains_paper
                else "excludes the paper's: the masks drawn alone do not account for the difference."))
 
@@ -116,7 +118,7 @@ def disagreements(cs: list[StoredSetting], results_root: Path | None = None) -> 
         judged = c.twin if c.twin is not None and c.twin.result is not None else c  # "differs": twin compared
         seed = pretrain_seed_check(judged, results_root)  # the networks of the run the verdict compared
         noise = noise_ceiling_check(judged, results_root)  # the compared run's retrainings, as its networks
-        measured = (sample_interval_check(c) + longer_retraining_check(c, results_root)
+        measured = (sample_interval_check(judged) + longer_retraining_check(c, results_root)
                     + released_wiring_check(c, results_root) + seed + noise)
         untested = [r for r, done in zip(UNTESTED_REASONS, (seed, noise)) if not done]
         if not measured:
