@@ -534,6 +534,9 @@ def test_a_figure_row_shows_the_released_code_twin_between_ours_and_the_papers(m
     drawn = {(r["setting"], r["source"]): r["tau"] for rows in axis["datasets"].values() for r in rows if "source" in r}
     assert drawn[("conv1 @ 0.5", "ours, released code's wiring")] == pytest.approx(-0.55)
     assert ("conv2 @ 0.5", "ours, released code's wiring") not in drawn and ("conv2 @ 0.5", "ours") in drawn
+    # the loss panels (Figure 7 style), three to a row: the same short subtitle lines, so no p value widens the grid
+    loss = json.dumps(figure.panel_grid([base, other, base], "ours", y="final_test_loss").to_dict())
+    assert ", N = 20 (95% CIs)" in loss and "Kendall tau" not in loss
     base.twin = other.twin = None
     assert [len(r["hconcat"]) for r in figure.compare_grid([base, other], "converged").to_dict()["vconcat"]] == [2, 2]
     assert "ours, released code's wiring" not in figure.tau_vs_ratio(

@@ -271,8 +271,9 @@ def panel_grid(cs: list[StoredSetting], source: str = "ours", y: str = "final_te
     frames = [_ours(c) if source == "ours" else
               (reference.paper_points(c.panel) if c.panel else None) for c in cs]
     yd = _domain(frames, y) if shared_y else None
-    make = (lambda c: our_panel(c, y, width, height, y_domain=yd)) if source == "ours" else (
-        lambda c: paper_panel(c, width, height, y_domain=yd))
+    compact = columns >= 3  # three panels a row: short subtitle lines, or a long p value widens the grid past the page
+    make = (lambda c: our_panel(c, y, width, height, y_domain=yd, compact=compact)) if source == "ours" else (
+        lambda c: paper_panel(c, width, height, y_domain=yd, compact=compact))
     rows = [alt.hconcat(*[make(c) for c in cs[i:i + columns]]) for i in range(0, len(cs), columns)]
     return alt.vconcat(*rows).resolve_scale(color="shared", shape="shared").configure_title(
         fontSize=12, subtitleFontSize=10)
