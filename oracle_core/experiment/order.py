@@ -78,7 +78,7 @@ CONVERGED_ORDER = ("lenet5_mini/mnist conv1@0.5", "lenet5_mini/mnist conv2@0.5",
                      for seed in PRETRAIN_SEEDS[("conv3", 0.8)]),
                    *FIGURE2_ORDER[FIGURE2_ORDER.index("lenet5_mini/mnist conv2@0.8"):
                                   FIGURE2_ORDER.index("lenet5_mini/mnist conv1@0.4")],
-                   # the one differing twin's 3 retrainings (2 more than stored; 45 minutes of the grid)
+                   # the one differing twin's 3 retrainings (2 more than stored: 26 min of the grid, measured)
                    *(f"lenet5_mini/mnist {layers}@{r:g} [released_code] x3 repeats" for layers, r in DIFFERING_TWINS),
                    *FIGURE2_ORDER[FIGURE2_ORDER.index("lenet5_mini/mnist conv1@0.4"):],
                    *(f"lenet5_mini/mnist {layers}@0.5{w}" for layers in MULTI_LAYERS
