@@ -241,6 +241,14 @@ def test_more_repeats_reuse_the_finished_fewer_repeat_run(smoke_results, tmp_pat
     one = make_spec(profile="smoke", layers="conv3", seed=11)
     runner.run_study(one, "lenet_mnist", smoke_results, progress=False)
     two = make_spec(profile="smoke", layers="conv3", seed=11, repeats=2)
+    # `grid --list` counts the copied repeat as done before the run starts, not as work left
+    from types import SimpleNamespace
+
+    from oracle_core.experiment.grid import progress
+    n = len(pd.read_csv(RunStore(one, "lenet_mnist", smoke_results).masks_csv))
+    row = {"entry": SimpleNamespace(experiment="noise_ceiling"), "spec": two, "masks": 2 * n, "data": True}
+    (before,) = progress([row], smoke_results)
+    assert (before["done"], before["left"], before["complete"]) == (n, n, False)
 
     trained = []
     real_shard = runner.retrain_shard
@@ -254,6 +262,13 @@ def test_more_repeats_reuse_the_finished_fewer_repeat_run(smoke_results, tmp_pat
     assert trained and set(trained) == {1}
     assert reused.env["imported_repeats"]["from"] == f"lenet_mnist/{one.key}"
     monkeypatch.setattr(runner, "retrain_shard", real_shard)
+    # its seconds per mask divide the retraining time by the rows it retrained, not by the ones it copied
+    (after,) = progress([row], smoke_results)
+    retrained = int((reused.masks["repeat"] == 1).sum())
+    if len(reused.criteria_picks):
+        retrained += int((reused.criteria_picks["repeat"] == 1).sum())
+    assert after["complete"] and after["left"] == 0
+    assert after["s_per_mask"] == pytest.approx(reused.env["wall_s_this_invocation"]["retrain_s"] / retrained)
 
     fresh_root = tmp_path / "fresh"  # the same 2-repeat spec computed from scratch (same pretrained net)
     (fresh_root / "pretrained").mkdir(parents=True)

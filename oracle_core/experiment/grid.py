@@ -33,6 +33,7 @@ from .envinfo import code_version
 from .inputs import pretrain_only
 from .integrity import verify_folder
 from .order import CONVERGED_ORDER, DIFFERING_TWINS, FIRST_TWINS, MULTI_LAYERS, PRETRAIN_SEEDS, RATIOS, RELEASED_TWINS
+from .reuse import reusable_repeats
 from .runner import check_group_size, run_study
 from .spec import StudySpec, make_spec, short_is_prefix, short_run_spec
 from .store import RunStore
@@ -176,18 +177,22 @@ def progress(rows: list[dict], results_root: Path | None = None) -> list[dict]:
             done = r["masks"]
             try:
                 env = read_json(store.env_json)
-                n = len(pd.read_csv(store.masks_csv)) + (len(pd.read_csv(store.criteria_csv))
-                                                        if store.criteria_csv.exists() else 0)
+                copied = set((env.get("imported_repeats") or {}).get("repeats", []))  # rows copied, not retrained
+                n = sum(int((~pd.read_csv(f)["repeat"].isin(copied)).sum())
+                        for f in (store.masks_csv, store.criteria_csv) if f.exists())
                 retrain_s = env.get("wall_s_this_invocation", {}).get("retrain_s")
                 if retrain_s and n and not env.get("earlier_invocations"):
                     secs = [retrain_s / n]
             except (OSError, ValueError):
                 pass
-        elif store.shards_dir.exists():
-            shard_rows, _ = store.read_shards()
-            done = len(shard_rows)
-            if "wall_s" in shard_rows:
-                secs = list(shard_rows["wall_s"].dropna())
+        else:
+            if store.shards_dir.exists():
+                shard_rows, _ = store.read_shards()
+                done = len(shard_rows)
+                if "wall_s" in shard_rows:  # copied rows carry no wall time
+                    secs = list(shard_rows["wall_s"].dropna())
+            # a finished run with fewer repeats supplies those rows when this one starts (reuse.py): not work left
+            done = max(done, reusable_repeats(r["spec"], store.root) * (r["masks"] // r["spec"].repeats))
         complete, failed = store.is_complete(), ""
         if complete and store.manifest_json.exists():  # unsealed (finished by older code) is sealed by its next run
             try:
