@@ -4,6 +4,7 @@ short recipe is its first epochs, else from the setting's separate short run."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,60 @@ def lesson_table(cs: list, results_root: Path | None = None) -> pd.DataFrame:
                      f"{profile_of(c.result.spec).short_retrain.epochs} / {c.result.spec.retrain.epochs}",
                      "short / full epochs, paper": "3 / 30"})
     return pd.DataFrame(rows).set_index("setting")
+
+
+@dataclass(frozen=True)
+class PaperLesson:
+    """The paper's short-vs-full tau on one model's panels (its Fig. 6 table)."""
+    model: str
+    dataset: str
+    n: int
+    lo: float
+    hi: float
+    short_epochs: int
+    full_epochs: int
+
+
+def paper_lesson_ranges() -> tuple[list[PaperLesson], float, float]:
+    """Per model, the range of the paper's short-vs-full tau over its panels; then the range over all its panels."""
+    t = reference.short_vs_full_table()
+    out = []
+    for model, g in t.groupby("model", sort=False):
+        tau, r = g["kendall_tau_short_vs_full"], g.iloc[0]
+        out.append(PaperLesson(model, r["dataset"], len(g), float(tau.min()), float(tau.max()),
+                               int(r["short_epochs"]), int(r["full_epochs"])))
+    return out, float(t["kendall_tau_short_vs_full"].min()), float(t["kendall_tau_short_vs_full"].max())
+
+
+@dataclass(frozen=True)
+class LessonReading:
+    """Our short-vs-full tau over the stored settings, paired with the paper's panel of the same setting."""
+    n: int  # settings with our tau
+    lo: float
+    hi: float
+    n_paired: int  # of those, with the paper's panel of the same setting
+    lower: int  # pairs where ours is below the paper's
+    higher: int
+    median_difference: float | None  # ours minus the paper's, over the pairs
+    short_epochs: int
+    full_epochs: int
+
+    @property
+    def short_fraction_above_papers(self) -> bool:
+        """Our short retraining is a larger share of the full one than the paper's 3 of 30 (which by itself makes the
+        two rankings closer)."""
+        return self.short_epochs / self.full_epochs > 3 / 30
+
+
+def lesson_reading(lt: pd.DataFrame) -> LessonReading | None:
+    """The lesson_table read setting by setting against the paper's (None when no setting has our tau yet): a range
+    beside a range hid that ours was lower in every pair."""
+    done = lt.dropna(subset=["tau short vs full, ours"])
+    if done.empty:
+        return None
+    paired = done.dropna(subset=["tau short vs full, paper"])
+    d = paired["tau short vs full, ours"] - paired["tau short vs full, paper"]
+    short, full = (int(v) for v in str(done["short / full epochs, ours"].iloc[0]).split(" / "))
+    return LessonReading(len(done), float(done["tau short vs full, ours"].min()),
+                         float(done["tau short vs full, ours"].max()), len(d), int((d < 0).sum()), int((d > 0).sum()),
+                         float(d.median()) if len(d) else None, short, full)

@@ -9,7 +9,14 @@ import altair as alt
 import pandas as pd
 
 from ..analysis import reference
-from ..analysis.lesson import lesson_frame, short_retrain_acc, short_run_command, short_vs_full_tau
+from ..analysis.lesson import (
+    lesson_frame,
+    lesson_reading,
+    paper_lesson_ranges,
+    short_retrain_acc,
+    short_run_command,
+    short_vs_full_tau,
+)
 from ..analysis.stored import StoredSetting
 from . import charts
 from .figure import _placeholder
@@ -58,46 +65,38 @@ def paper_lesson_panels() -> list[tuple[str, str]]:
 
 def paper_lesson_range() -> str:
     """The paper's short-vs-full tau per model, computed from its table (never typed into the page)."""
-    t = reference.short_vs_full_table()
-    parts = []
-    for model, g in t.groupby("model", sort=False):
-        tau = g["kendall_tau_short_vs_full"]
-        what = f"{tau.min():.2f} to {tau.max():.2f}" if len(g) > 1 else f"{tau.iloc[0]:.2f}"
-        r = g.iloc[0]
-        parts.append(f"{what} on {_MODEL_NAMES.get(model, model)} / {r['dataset']} ({len(g)} setting"
-                     f"{'s' if len(g) > 1 else ''}, {r['short_epochs']} of {r['full_epochs']} epochs)")
+    per_model, lo, hi = paper_lesson_ranges()
+    parts = [f"{value_range(m.lo, m.hi, '.2f')} on "
+             f"{_MODEL_NAMES.get(m.model, m.model)} / {m.dataset} ({m.n} setting{'s' if m.n > 1 else ''}, "
+             f"{m.short_epochs} of {m.full_epochs} epochs)" for m in per_model]
     return ("The paper's Kendall tau between short- and full-retrain accuracy: " + "; ".join(parts)
-            + f". Over all {len(t)} of its panels: {t['kendall_tau_short_vs_full'].min():.2f} to "
-            f"{t['kendall_tau_short_vs_full'].max():.2f}.")
+            + f". Over all {sum(m.n for m in per_model)} of its panels: {value_range(lo, hi, '.2f')}.")
 
 
 def lesson_conclusion(lt: pd.DataFrame) -> str:
     """Our short-vs-full tau beside the paper's range, in words, and how our short retraining relates to the
     paper's (the same 3-of-30 recipe as a separate run, or the first epochs of a shorter full recipe)."""
-    done = lt.dropna(subset=["tau short vs full, ours"])
-    if done.empty:
+    r = lesson_reading(lt)
+    if r is None:
         return "No lesson setting has been run at this profile yet."
-    lo, hi = done["tau short vs full, ours"].min(), done["tau short vs full, ours"].max()
-    text = (f"Over {len(done)} setting(s), our short-retrain accuracy ranks the masks like the full retraining with "
-            f"tau {value_range(lo, hi, '+.2f')}.")
-    paired = done.dropna(subset=["tau short vs full, paper"])  # the same setting's panel in the paper
-    if len(paired):
-        d = paired["tau short vs full, ours"] - paired["tau short vs full, paper"]
-        lower, higher = int((d < 0).sum()), int((d > 0).sum())
-        side = ("lower than the paper's in every one" if lower == len(d) else
-                "higher than the paper's in every one" if higher == len(d) else
-                f"lower than the paper's in {lower} and higher in {higher}")
-        text += (f" Setting by setting against the paper's panel of the same setting ({len(d)} paired), ours is "
-                 f"{side} (median difference {d.median():+.2f}): the paper's lesson holds here at "
-                 + ("a lower level." if lower == len(d) else "a higher level." if higher == len(d) else
+    text = (f"Over {r.n} setting(s), our short-retrain accuracy ranks the masks like the full retraining with "
+            f"tau {value_range(r.lo, r.hi, '+.2f')}.")
+    if r.n_paired:
+        every = r.n_paired
+        side = ("lower than the paper's in every one" if r.lower == every else
+                "higher than the paper's in every one" if r.higher == every else
+                f"lower than the paper's in {r.lower} and higher in {r.higher}")
+        text += (f" Setting by setting against the paper's panel of the same setting ({every} paired), ours is "
+                 f"{side} (median difference {r.median_difference:+.2f}): the paper's lesson holds here at "
+                 + ("a lower level." if r.lower == every else "a higher level." if r.higher == every else
                     "about its level."))
-    s, f = (int(v) for v in str(done["short / full epochs, ours"].iloc[0]).split(" / "))
-    if s / f > 3 / 30:
-        text += (f" Our short retraining is the first {s} of {f} epochs, a larger fraction than the paper's 3 of 30, "
-                 "which by itself makes the two rankings closer; compare the level, not the exact value.")
+    if r.short_fraction_above_papers:
+        text += (f" Our short retraining is the first {r.short_epochs} of {r.full_epochs} epochs, a larger fraction "
+                 "than the paper's 3 of 30, which by itself makes the two rankings closer; compare the level, not "
+                 "the exact value.")
     else:
-        text += (f" Our short retraining is the paper's: {s} epochs against {f}, each mask retrained separately with "
-                 "the short recipe from the same pruned network.")
+        text += (f" Our short retraining is the paper's: {r.short_epochs} epochs against {r.full_epochs}, each mask "
+                 "retrained separately with the short recipe from the same pruned network.")
     return text
 
 
