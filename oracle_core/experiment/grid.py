@@ -183,7 +183,7 @@ def progress(rows: list[dict], results_root: Path | None = None) -> list[dict]:
                 retrain_s = env.get("wall_s_this_invocation", {}).get("retrain_s")
                 if retrain_s and n and not env.get("earlier_invocations"):
                     secs = [retrain_s / n]
-            except (OSError, ValueError):
+            except (OSError, ValueError, KeyError):  # a damaged folder: verify_folder below names what fails
                 pass
         else:
             if store.shards_dir.exists():
