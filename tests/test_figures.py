@@ -104,6 +104,7 @@ def test_lesson_reads_the_curve_or_waits_for_a_separate_short_run(smoke_grid, tm
     assert np.allclose(acc.loc[first.index].to_numpy(), first.to_numpy())
     t = lessons.lesson_table([c])
     assert -1 <= t.iloc[0]["tau short vs full, ours"] <= 1 and t.iloc[0]["tau short vs full, paper"] == 0.70
+    assert (t.iloc[0]["short epochs, paper"], t.iloc[0]["full epochs, paper"]) == (3, 30)  # from the paper's table
     paper_like = SimpleNamespace(spec=c.result.spec.__class__(**{**c.result.spec.__dict__, "profile": "paper"}),
                                  curves=curves)
     assert not spec_rules.short_is_prefix(paper_like.spec)  # the paper's 3-epoch compressed schedule
@@ -409,23 +410,31 @@ def test_the_pretrained_networks_conclusion_follows_cochrans_q(taus, ses, needle
     assert text.index("Run as the paper's code ran") < text.index("Correctly wired") and needle in text
 
 
-@pytest.mark.parametrize("taus,epochs,needles", [
-    ([0.37], "3 / 30", ["tau +0.37.", "lower than the paper's in every one (median difference -0.19)",
-                        "at a lower level", "Our short retraining is the paper's"]),
-    ([0.73, 0.79], "1 / 3", ["+0.73 to +0.79", "higher than the paper's in every one", "first 1 of 3 epochs"]),
-    ([0.50, 0.65], "3 / 30", ["lower than the paper's in 1 and higher in 1", "about its level"]),
+@pytest.mark.parametrize("taus,epochs,paper,needles", [
+    ([0.37], (3, 30), (3, 30), ["tau +0.37.", "lower than the paper's in every one (median difference -0.19)",
+                                "at a lower level", "Our short retraining is the paper's"]),
+    ([0.73, 0.79], (1, 3), (3, 30), ["+0.73 to +0.79", "higher than the paper's in every one",
+                                     "first 1 of 3 epochs, a larger fraction than the paper's 3 of 30"]),
+    ([0.73], (1, 3), (12, 120), ["than the paper's 12 of 120"]),  # the paper's recipe is read from its table
+    ([0.50, 0.65], (3, 30), (3, 30), ["lower than the paper's in 1 and higher in 1", "about its level"]),
+    ([0.50], (3, 30), None, ["Our short retraining is the first 3 of 30 epochs."]),  # no paper panel to pair with
 ])
-def test_the_lesson_conclusion_pairs_our_tau_with_the_papers_same_setting(taus, epochs, needles):
+def test_the_lesson_conclusion_pairs_our_tau_with_the_papers_same_setting(taus, epochs, paper, needles):
     """Ours against the paper's panel of the same setting, pair by pair (a range beside a range hid that ours was
     lower in every pair); the paper's 0.71 of a setting we have not run is not compared."""
     import pandas as pd
 
     n = len(taus)
     lt = pd.DataFrame({"tau short vs full, ours": taus + [float("nan")],
-                       "tau short vs full, paper": [0.56] * n + [0.71],
-                       "short / full epochs, ours": [epochs] * n + [None]})
+                       "tau short vs full, paper": ([0.56] * n if paper else [float("nan")] * n) + [0.71],
+                       "short epochs, ours": [epochs[0]] * n + [None], "full epochs, ours": [epochs[1]] * n + [None],
+                       "short epochs, paper": [paper[0] if paper else None] * n + [3],
+                       "full epochs, paper": [paper[1] if paper else None] * n + [30]})
     text = lesson.lesson_conclusion(lt)
     assert all(s in text for s in needles), text
+    shown = lesson.lesson_display(lt.astype({c: "Int64" for c in lt.columns if "epochs" in c}))
+    col = shown["short / full epochs, ours"]
+    assert list(col[:n]) == [f"{epochs[0]} / {epochs[1]}"] * n and pd.isna(col.iloc[-1])
 
 
 def test_a_figure_draws_stored_settings_and_lists_the_rest_in_one_line():

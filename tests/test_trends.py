@@ -200,3 +200,15 @@ def test_a_read_axis_names_the_settings_it_does_not_hold_yet():
     rows = _table(_ratio_rows([-0.6, -0.5, -0.4, -0.3], [-0.7, -0.6, None, -0.2]))
     text = trend_sentences({"correct": trends.trends(rows)}, "converged")
     assert "over 3 converged settings: **the trend is reproduced**; not in this reading: 0.4." in text
+
+
+def test_an_axis_without_a_direction_says_how_often_none_is_seen():
+    """A reading with no direction (as many rising as falling pairs) reports the share of resamples that show none,
+    not 'that direction holds'."""
+    rows = _table(_ratio_rows([-0.6, -0.5, -0.4, -0.3], [-0.5, -0.2, -0.6, -0.3]))
+    keys = [("lenet5_mini", "mnist", "conv1", r) for r in (0.2, 0.3, 0.4, 0.5)]
+    flat = trends.trends(rows, ({k: 0.1 for k in keys}, 0.0))
+    assert flat.loc["pruning ratio (conv1)", "our direction"] == 0
+    text = trend_sentences({"correct": flat}, "converged")
+    assert "shows no clear direction" in text and "no direction either way is seen in" in text
+    assert "that direction holds" not in text

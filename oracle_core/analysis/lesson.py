@@ -55,7 +55,8 @@ def short_run_command(c, profile: str) -> str:
 
 
 def lesson_table(cs: list, results_root: Path | None = None) -> pd.DataFrame:
-    """Kendall tau between short-retrain and full-retrain accuracy per setting, ours beside the paper's."""
+    """Kendall tau between short-retrain and full-retrain accuracy per setting, ours beside the paper's, with both
+    recipes' short and full epochs as numbers (pages.lesson.lesson_display writes them as "3 / 30")."""
     ref = reference.short_vs_full_table()
     rows = []
     for c in cs:
@@ -66,14 +67,22 @@ def lesson_table(cs: list, results_root: Path | None = None) -> pd.DataFrame:
         f = None if c.result is None else lesson_frame(c.result, results_root)
         if f is not None:
             tau, p = short_vs_full_tau(f)
+        ours = None if c.result is None else (profile_of(c.result.spec).short_retrain.epochs,
+                                              c.result.spec.retrain.epochs)
+        paper = None if hit.empty else (int(hit["short_epochs"].iloc[0]), int(hit["full_epochs"].iloc[0]))
         rows.append({"setting": c.title, "N": None if c.result is None else len(c.result.per_mask),
                      "tau short vs full, ours": tau, "p ours": p,
                      "tau short vs full, paper":
                          float(hit["kendall_tau_short_vs_full"].iloc[0]) if len(hit) else np.nan,
-                     "short / full epochs, ours": None if c.result is None else
-                     f"{profile_of(c.result.spec).short_retrain.epochs} / {c.result.spec.retrain.epochs}",
-                     "short / full epochs, paper": "3 / 30"})
-    return pd.DataFrame(rows).set_index("setting")
+                     **_epochs("ours", ours), **_epochs("paper", paper)})
+    return pd.DataFrame(rows).set_index("setting").astype({f"{k} epochs, {w}": "Int64" for k in ("short", "full")
+                                                            for w in ("ours", "paper")})
+
+
+def _epochs(who: str, short_full: tuple[int, int] | None) -> dict:
+    """The lesson table's two epoch columns of one recipe (missing when that side has no such setting)."""
+    short, full = short_full or (None, None)
+    return {f"short epochs, {who}": short, f"full epochs, {who}": full}
 
 
 @dataclass(frozen=True)
@@ -111,12 +120,16 @@ class LessonReading:
     median_difference: float | None  # ours minus the paper's, over the pairs
     short_epochs: int
     full_epochs: int
+    paper_short_epochs: int | None  # the paper's recipe on the paired settings (None: no pair)
+    paper_full_epochs: int | None
 
     @property
-    def short_fraction_above_papers(self) -> bool:
-        """Our short retraining is a larger share of the full one than the paper's 3 of 30 (which by itself makes the
-        two rankings closer)."""
-        return self.short_epochs / self.full_epochs > 3 / 30
+    def short_fraction_above_papers(self) -> bool | None:
+        """Our short retraining is a larger share of the full one than the paper's (which by itself makes the two
+        rankings closer); None without a paired setting to say what the paper's recipe was."""
+        if self.paper_short_epochs is None:
+            return None
+        return self.short_epochs * self.paper_full_epochs > self.paper_short_epochs * self.full_epochs
 
 
 def lesson_reading(lt: pd.DataFrame) -> LessonReading | None:
@@ -127,7 +140,16 @@ def lesson_reading(lt: pd.DataFrame) -> LessonReading | None:
         return None
     paired = done.dropna(subset=["tau short vs full, paper"])
     d = paired["tau short vs full, ours"] - paired["tau short vs full, paper"]
-    short, full = (int(v) for v in str(done["short / full epochs, ours"].iloc[0]).split(" / "))
+    recipes = set(zip(done["short epochs, ours"].astype(int), done["full epochs, ours"].astype(int)))
+    if len(recipes) != 1:
+        raise ValueError(f"the lesson table mixes short/full recipes {sorted(recipes)}: read one profile at a time")
+    [(short, full)] = recipes
+    papers = paired.dropna(subset=["short epochs, paper", "full epochs, paper"])
+    fractions = {int(s) / int(f) for s, f in zip(papers["short epochs, paper"], papers["full epochs, paper"])}
+    if len(fractions) > 1:
+        raise ValueError(f"the paper's paired panels use different short fractions {sorted(fractions)}")
+    p_short, p_full = ((int(papers["short epochs, paper"].iloc[0]), int(papers["full epochs, paper"].iloc[0]))
+                       if len(papers) else (None, None))
     return LessonReading(len(done), float(done["tau short vs full, ours"].min()),
                          float(done["tau short vs full, ours"].max()), len(d), int((d < 0).sum()), int((d > 0).sum()),
-                         float(d.median()) if len(d) else None, short, full)
+                         float(d.median()) if len(d) else None, short, full, p_short, p_full)

@@ -90,14 +90,26 @@ def lesson_conclusion(lt: pd.DataFrame) -> str:
                  f"{side} (median difference {r.median_difference:+.2f}): the paper's lesson holds here at "
                  + ("a lower level." if r.lower == every else "a higher level." if r.higher == every else
                     "about its level."))
-    if r.short_fraction_above_papers:
+    above = r.short_fraction_above_papers
+    if above is None:
+        text += f" Our short retraining is the first {r.short_epochs} of {r.full_epochs} epochs."
+    elif above:
         text += (f" Our short retraining is the first {r.short_epochs} of {r.full_epochs} epochs, a larger fraction "
-                 "than the paper's 3 of 30, which by itself makes the two rankings closer; compare the level, not "
-                 "the exact value.")
+                 f"than the paper's {r.paper_short_epochs} of {r.paper_full_epochs}, which by itself makes the two "
+                 "rankings closer; compare the level, not the exact value.")
     else:
         text += (f" Our short retraining is the paper's: {r.short_epochs} epochs against {r.full_epochs}, each mask "
                  "retrained separately with the short recipe from the same pruned network.")
     return text
+
+
+def lesson_display(lt: pd.DataFrame) -> pd.DataFrame:
+    """The lesson table as the page shows it: taus to 3 decimals, each recipe's epochs as "short / full"."""
+    out = lt.drop(columns=[f"{k} epochs, {w}" for k in ("short", "full") for w in ("ours", "paper")]).round(3)
+    for who in ("ours", "paper"):
+        out[f"short / full epochs, {who}"] = [
+            None if pd.isna(s) else f"{s} / {f}" for s, f in zip(lt[f"short epochs, {who}"], lt[f"full epochs, {who}"])]
+    return out
 
 
 def lesson_missing(cs: list[StoredSetting], profile: str, results_root: Path | None = None) -> str:

@@ -33,7 +33,8 @@ def _ours(r: pd.Series, cannot_run: dict[str, str]) -> str:
                 f"at two or more places along the axis, are needed); {so_far}still to converge: "
                 f"{_still_to_run(r['not yet ours'], cannot_run)}")
     holds = r.get("direction holds", float("nan"))
-    share = "" if holds != holds else (f" (that direction holds in {100 * holds:.0f}% of resamples over masks "
+    reading = "that direction holds" if r["our direction"] else "no direction either way is seen"
+    share = "" if holds != holds else (f" ({reading} in {100 * holds:.0f}% of resamples over masks "
                                        "and pretrained networks)")
     verdict = ("**the trend is reproduced**" if r["reproduced"] == "yes" else
                "**the trend is not reproduced**" if r["reproduced"] == "no" else
