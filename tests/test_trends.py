@@ -1,5 +1,7 @@
 """The plain-words trends: the paper's direction per axis, ours only from converged settings, and the verdict."""
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -99,6 +101,12 @@ def test_the_summary_chart_draws_the_axes_the_sentences_read(tmp_path):
     spec = summary.complexity_chart("cpu", tmp_path).to_dict()
     titles = [c["title"] for row in spec["vconcat"] for c in row.get("hconcat", [row])]
     assert titles == [a.name for a in trends.AXES]
+    # each axis's ticks name the value that varies: the shared base setting is "mnist" on the dataset axis
+    assert [summary.axis_tick(a.vary, a.order[0]) for a in trends.AXES] == [
+        "0.2", "conv1", "mnist", "LeNet5-Mini", "LeNet5-Mini"]
+    assert summary.axis_tick("model", "lenet5_mini_d6") == "LeNet5-Mini-d6"
+    drawn = json.dumps(summary.complexity_chart("converged").to_dict())  # the committed store
+    assert '"sort": ["mnist", "fashion_mnist"' in drawn and '"setting": "conv1 @ 0.5"' not in drawn
 
 
 def test_the_variants_page_selects_each_axis_base_first():

@@ -65,9 +65,21 @@ def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VCon
         cs = sorted(stored_settings(profile, None, results_root, where=where),
                     key=lambda c: (axis.position(getattr(c.entry, axis.vary)), c.entry.layers))
         t = setting_table(cs)
+        t.index = pd.Index([axis_tick(axis.vary, getattr(c.entry, axis.vary)) for c in cs], name="setting")
         panels.append(tau_vs(t, "setting", axis.name, order=list(t.index)).properties(width=250, height=180,
                                                                                        title=axis.name))
     return charts.grid(panels, columns=2)
+
+
+def axis_tick(vary: str, value) -> str:
+    """A setting's place on a complexity axis as its tick says it: the value that varies (ratio 0.2, layers
+    conv1+conv2, dataset mnist, model LeNet5-Mini-d6), so the shared base setting reads as that axis's first value
+    rather than as "conv1 @ 0.5" on every axis."""
+    if vary == "ratio":
+        return f"{value:g}"
+    if vary == "model":
+        return str(value).replace("lenet5_mini", "LeNet5-Mini").replace("_", "-")
+    return str(value)
 
 
 def answer_markdown(a: Answer, profile: str) -> str:
