@@ -204,3 +204,18 @@ def test_the_grid_trains_at_the_group_size_it_is_given(tmp_path):
     assert (label, status) == (entry.label, "done")
     env = json.loads((tmp_path / entry.experiment / spec.key / "env.json").read_text())
     assert env["group_size"] == 3
+
+
+def test_the_plans_repeated_twins_cover_every_twin_the_committed_store_calls_differing():
+    """order.DIFFERING_TWINS is the run plan's copy of a finding (analysis cannot be imported by the experiment
+    layer): every converged setting whose released-code twin the like-for-like reading calls "differs" must get its
+    3 retrainings, so a newly differing twin fails here until the plan names it."""
+    from oracle_core.analysis.like_for_like import verdicts
+    from oracle_core.experiment.order import DIFFERING_TWINS
+
+    differing = {(layers, ratio) for (model, dataset, layers, ratio), v in verdicts("converged").items()
+                 if v.state == "differs" and v.twin and (model, dataset) == ("lenet5_mini", "mnist")}
+    assert differing, "the committed store has a differing twin (conv1 @ 0.8) this test reads"
+    assert differing <= {(layers, float(r)) for layers, r in DIFFERING_TWINS}
+    repeated = {r["entry"].label for r in plan("converged") if r["spec"].repeats == 3}
+    assert all(f"lenet5_mini/mnist {layers}@{r:g} [released_code] x3 repeats" in repeated for layers, r in differing)
