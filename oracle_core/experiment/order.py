@@ -89,5 +89,8 @@ CONVERGED_ORDER = ("lenet5_mini/mnist conv1@0.5", "lenet5_mini/mnist conv2@0.5",
                      for w in ("", " [released_code]")),
                    *(f"lenet5_mini/mnist {layers}@0.5{w}" for layers in MULTI_LAYERS
                      for w in ("", " [released_code]") if layers not in STORED_MULTI_LAYERS),
+                   # their lesson short runs (a tenth of a full run each) complete Figure 6 with the layers row
+                   *(f"lenet5_mini/mnist {layers}@0.5 [short retrain]" for layers in MULTI_LAYERS
+                     if layers not in STORED_MULTI_LAYERS),
                    *FIGURE2_ORDER[FIGURE2_ORDER.index("lenet5_mini/mnist conv2@0.6"):],
                    *(f"{m}/{d} conv1@0.5 [released_code]" for m, d in VARIANT_TWINS[7:]))
