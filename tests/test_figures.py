@@ -625,15 +625,15 @@ def test_the_overview_draws_the_twins_the_verdicts_compare_beside_the_correct_wi
     data = [r for rows_ in spec["datasets"].values() for r in rows_]
     points = {(r["setting"], r["source"]): r["tau"] for r in data if "tau" in r and "source" in r}
     twin = "ours, twin"
-    assert points[("lenet5_mini / mnist / conv1 @ 0.5", twin)] == -0.45
-    assert points[("lenet5_mini / mnist / conv2 @ 0.5", twin + ", not compared")] == -0.1
-    assert points[("lenet5_mini / mnist / conv1 @ 0.5", "ours")] == -0.3
+    assert points[("LeNet5-Mini / mnist / conv1 @ 0.5", twin)] == -0.45
+    assert points[("LeNet5-Mini / mnist / conv2 @ 0.5", twin + ", not compared")] == -0.1
+    assert points[("LeNet5-Mini / mnist / conv1 @ 0.5", "ours")] == -0.3
     assert max(len(s) for s in {s for _, s in points}) <= 30  # legend labels a phone's column holds
     assert "ours at the converged profile" in json.dumps(spec)  # one profile: named once, in the subtitle
     bars = {(r["setting"], r["source"]): r["our_tau_lo"] for r in data if "our_tau_lo" in r}
-    assert bars == {("lenet5_mini / mnist / conv1 @ 0.5", "ours"): -0.5,
-                    ("lenet5_mini / mnist / conv2 @ 0.5", "ours"): -0.4,
-                    ("lenet5_mini / mnist / conv1 @ 0.5", twin): -0.65}  # the twin not compared has no interval
+    assert bars == {("LeNet5-Mini / mnist / conv1 @ 0.5", "ours"): -0.5,
+                    ("LeNet5-Mini / mnist / conv2 @ 0.5", "ours"): -0.4,
+                    ("LeNet5-Mini / mnist / conv1 @ 0.5", twin): -0.65}  # the twin not compared has no interval
     assert "triangle-up" in json.dumps(spec)
     assert "triangle-up" not in json.dumps(charts.tau_overview(correct).to_dict())
 

@@ -149,3 +149,24 @@ def test_pages_do_not_type_the_numbers_they_compute(notebook):
     prose = " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     for typed in ("0.45 to 0.71", "|tau| < 0.2", "within 0.15"):
         assert typed not in prose, typed
+
+
+def test_the_summary_table_and_the_overview_chart_name_every_setting_one_way():
+    """The overview chart named settings "lenet5_mini_w20 / mnist / ..." and "resnet56 / cifar10 / ...", the table
+    beside it "LeNet5-Mini_w20 / ..." and "resnet56 / ...": now one function names a setting (analysis.names), with
+    the model as the paper names it."""
+    from oracle_core.analysis import collect
+    from oracle_core.analysis.names import model_name
+    from oracle_core.pages import summary
+
+    runs = collect.runs_table()
+    table = collect.with_paper(runs, "converged")
+    twins = collect.with_paper(runs, "converged", wiring="released_code")
+    rows = list(summary.readable(table, twins).index)
+    drawn = json.loads(json.dumps(charts.tau_overview(table, twins).to_dict()))
+    sort = next(layer["encoding"]["y"]["sort"] for layer in drawn["layer"] if "y" in layer["encoding"])
+    assert sort == rows
+    assert {"LeNet5-Mini-W20 / mnist / conv1 @ 0.5", "LeNet5-Mini / fashion_mnist / conv1 @ 0.5"} <= set(rows)
+    assert any(r.startswith("ResNet56 / cifar10 / ") for r in rows) and not any("_" in r.split(" / ")[0] for r in rows)
+    assert [model_name(m) for m in ("lenet5_mini", "lenet5_mini_d6", "vgg19", "vit_b_16")] == [
+        "LeNet5-Mini", "LeNet5-Mini-D6", "VGG19", "ViT-B/16"]

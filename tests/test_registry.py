@@ -57,7 +57,7 @@ def test_a_registered_model_is_everywhere_the_package_lists_models(toy, tmp_path
     assert "notebooks/toy_page.ipynb" in large_models.large_model_header()
     run = next(r for r in single.large_runs("converged", tmp_path) if r.model == "toy_lenet")
     assert run.result is None and "--experiment toy_experiment --model toy_lenet" in run.command
-    assert "toy_lenet / mnist" in large_models.large_model_status("converged", tmp_path)
+    assert "Toy / mnist" in large_models.large_model_status("converged", tmp_path)  # named as the paper's figure
     # the notebook generator writes its notebook from the record
     spec = importlib.util.spec_from_file_location("make_model_notebooks", REPO / "tools" / "make_model_notebooks.py")
     tool = importlib.util.module_from_spec(spec)

@@ -104,7 +104,7 @@ def test_the_summary_chart_draws_the_axes_the_sentences_read(tmp_path):
     # each axis's ticks name the value that varies: the shared base setting is "mnist" on the dataset axis
     assert [summary.axis_tick(a.vary, a.order[0]) for a in trends.AXES] == [
         "0.2", "conv1", "mnist", "LeNet5-Mini", "LeNet5-Mini"]
-    assert summary.axis_tick("model", "lenet5_mini_d6") == "LeNet5-Mini-d6"
+    assert summary.axis_tick("model", "lenet5_mini_d6") == "LeNet5-Mini-D6"
     drawn = json.dumps(summary.complexity_chart("converged").to_dict())  # the committed store
     assert '"sort": ["mnist", "fashion_mnist"' in drawn and '"setting": "conv1 @ 0.5"' not in drawn
 

@@ -14,6 +14,7 @@ from ..experiment.grid import GridEntry, mnist_grid
 from ..experiment.results import StudyResult, stored_result
 from . import reference
 from .like_for_like import Verdict, verdict_of
+from .names import model_name, setting_name
 from .trends import AXES
 
 
@@ -54,12 +55,12 @@ class StoredSetting:
     def label(self) -> str:
         """The setting in full, for tables across figures: "LeNet5-Mini / mnist / conv1 @ 0.5"."""
         e = self.entry
-        return f"{e.model.replace('lenet5_mini', 'LeNet5-Mini')} / {e.dataset} / {e.layers} @ {e.ratio:g}"
+        return setting_name(e.model, e.dataset, e.layers, e.ratio)
 
     @property
     def title(self) -> str:
         e = self.entry
-        what = {"lenet_variants": e.model.replace("lenet5_mini", "LeNet5-Mini").replace("_", "-"),
+        what = {"lenet_variants": model_name(e.model),
                 "mnist_variants": e.dataset}.get(e.experiment, f"{e.layers} @ {e.ratio:g}")
         title = what if e.experiment != "lenet_mnist" else f"{e.layers} @ {e.ratio:g}"
         return title if e.wiring == "correct" else f"{title} ({e.wiring} wiring)"

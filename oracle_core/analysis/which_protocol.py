@@ -22,6 +22,7 @@ from scipy.stats import ks_2samp
 from ..experiment.grid import mnist_grid
 from ..experiment.results import stored_result
 from . import reference
+from .names import model_name
 from .oracle import paper_oracle
 
 SOURCES = ("paper", "correct", "released_code")
@@ -56,7 +57,7 @@ def twin_settings(profile: str) -> list[tuple[str, str, str, float]]:
 def setting_name(model: str, dataset: str, layers: str, ratio: float) -> str:
     """The setting as the comparison names it: "conv1 @ 0.5" for LeNet5-Mini on MNIST, else with model/dataset."""
     return f"{layers} @ {ratio:g}" if (model, dataset) == ("lenet5_mini", "mnist") else \
-        f"{model}/{dataset} {layers} @ {ratio:g}"
+        f"{model_name(model)} / {dataset} {layers} @ {ratio:g}"
 
 
 def protocol_table(profile: str, results_root: Path | None = None) -> pd.DataFrame:

@@ -47,7 +47,7 @@ IMAGENET_RUN = ("Needs `ILSVRC2012_img_train.tar`, `ILSVRC2012_img_val.tar` and 
 
 # ---- the models -------------------------------------------------------------------------------------------------
 register(ModelRecord(
-    "lenet5_mini", lambda c, k: LeNet5Mini(c, k), "lenet", "LeNet5-Mini (D5/W10)", dataset="mnist",
+    "lenet5_mini", lambda c, k: LeNet5Mini(c, k), "lenet", "LeNet5-Mini (D5/W10)", dataset="mnist", label="LeNet5-Mini",
     page=_page(
         "lenet_mnist", "LeNet5-Mini on MNIST: does the oracle's pick survive retraining?",
         "One panel of the paper's Figure 2: every candidate mask of the named layer(s) is scored by its **pruned "
@@ -132,7 +132,7 @@ register(ModelRecord(
 register(ModelRecord(
     "vit_b_16", lambda c, k: vit("b_16", c, k), "vit_imagenet",
     "torchvision ViT-B/16 with its pretrained weights; embedding width (every head's dims) and MLP channels prunable, "
-    "as the paper's script prunes it", dataset="imagenet",
+    "as the paper's script prunes it", dataset="imagenet", label="ViT-B/16",
     page=_page(
         "vit_imagenet", "ViT-B/16 on ImageNet",
         "The paper's transformer check (its Section 7 text; it published no per-mask points), pruned as its released "
@@ -157,7 +157,7 @@ register(ModelRecord(
         parent="large_models")))
 register(ModelRecord("vit_b_16_heads", lambda c, k: vit("b_16", c, k, "heads"), "vit_imagenet",
                      "ViT-B/16 with whole heads and MLP channels prunable (a variant, not the paper's)",
-                     dataset="imagenet"))
+                     dataset="imagenet", label="ViT-B/16 (whole heads)"))
 register(ModelRecord("vit_tiny", lambda c, k: vit("tiny", c, k), "vit_imagenet",
                      "a 2-block ViT of the same structure (224 px, 16 px patches): for tests", dataset="imagenet",
                      for_tests=True))

@@ -82,3 +82,10 @@ class ModelRecord:
     page: PageRecord | None = None
     grid: tuple[GridSetting, ...] = ()
     for_tests: bool = False  # a small model of the same structure, for tests only
+    label: str = ""  # how the book names it ("" = the paper's name for it, else the registry name)
+
+    @property
+    def display(self) -> str:
+        """The model's name on every page: its label, else the paper's (its figure title before " / "), else the
+        registry name, so a table, a chart and a sentence never name one model two ways."""
+        return self.label or (self.paper.title.split(" / ")[0] if self.paper else self.name)

@@ -16,6 +16,7 @@ import altair as alt
 import pandas as pd
 
 from ..analysis.agreement import FAIL_TAU
+from ..analysis.names import setting_name
 from ..analysis.panel import scatter_stats
 
 COLORS = {"oracle": "#1f1f1f", "anomaly": "#d62728", "other": "#2ca02c", "paper": "#7f7f7f"}
@@ -149,8 +150,8 @@ def tau_overview(table: pd.DataFrame, twins: pd.DataFrame | None = None) -> alt.
     ``table`` is collect.with_paper(...) (our correctly wired runs, stars); ``twins``, where given, the same at the
     released code's wiring (triangles: the runs the paper's taus are compared with), each row split per source."""
     def named(df: pd.DataFrame) -> pd.DataFrame:
-        return df.assign(setting=df["model"] + " / " + df["dataset"] + " / " + df["layers"] + " @ "
-                         + df["ratio"].map("{:g}".format))
+        return df.assign(setting=[setting_name(*k) for k in zip(df["model"], df["dataset"], df["layers"],
+                                                                 df["ratio"])])
 
     t = named(table)
     profiles = set(t["profile"].dropna()) | (set(twins["profile"].dropna()) if twins is not None else set())

@@ -9,6 +9,7 @@ import altair as alt
 import pandas as pd
 
 from ..analysis import reference, single
+from ..analysis.names import model_name
 from . import charts, downloads, rerun
 
 
@@ -52,7 +53,7 @@ def large_model_status(profile: str = "cpu", results_root: Path | None = None,
     """What exists of our own runs of Figure 3, in words, from the store and the data folder."""
     lines = []
     for run in single.large_runs(profile, results_root, data_root):
-        model, ds, spec, res, miss = run.model, run.dataset, run.spec, run.result, run.missing
+        model, ds, spec, res, miss = model_name(run.model), run.dataset, run.spec, run.result, run.missing
         if res is not None:
             lines.append(f"- **{model} / {ds}**: stored at profile `{spec.profile}` (tau "
                          f"{res.summary['kendall_tau']:+.2f}"

@@ -17,6 +17,7 @@ from ..analysis.lesson import (
     short_run_command,
     short_vs_full_tau,
 )
+from ..analysis.names import model_name
 from ..analysis.stored import StoredSetting
 from . import charts
 from .figure import _placeholder
@@ -45,7 +46,6 @@ def _lesson_scatter(f: pd.DataFrame, title: str, width: int, height: int) -> alt
         title, subtitle=f"Kendall tau {tau:+.2f}, p {p:.2g} (N={len(f)})", anchor="start"))
 
 
-_MODEL_NAMES = {"lenet5_mini": "LeNet5-Mini", "resnet56": "ResNet56", "resnet18": "ResNet18"}
 
 
 def paper_lesson_panels() -> list[tuple[str, str]]:
@@ -58,7 +58,7 @@ def paper_lesson_panels() -> list[tuple[str, str]]:
         name = f"direction/{short}_" + "+".join(f"{layer}_{r.ratio:g}" for layer in r.layers.split("+"))
         if name in names:
             title = (f"{r.layers} @ {r.ratio:g}" if r.model == "lenet5_mini" else
-                     f"{_MODEL_NAMES[r.model]} / {r.dataset}: {r.layers} @ {r.ratio:g}")
+                     f"{model_name(r.model)} / {r.dataset}: {r.layers} @ {r.ratio:g}")
             out.append((name, title))
     return out
 
@@ -67,7 +67,7 @@ def paper_lesson_range() -> str:
     """The paper's short-vs-full tau per model, computed from its table (never typed into the page)."""
     per_model, lo, hi = paper_lesson_ranges()
     parts = [f"{value_range(m.lo, m.hi, '.2f')} on "
-             f"{_MODEL_NAMES.get(m.model, m.model)} / {m.dataset} ({m.n} setting{'s' if m.n > 1 else ''}, "
+             f"{model_name(m.model)} / {m.dataset} ({m.n} setting{'s' if m.n > 1 else ''}, "
              f"{m.short_epochs} of {m.full_epochs} epochs)" for m in per_model]
     return ("The paper's Kendall tau between short- and full-retrain accuracy: " + "; ".join(parts)
             + f". Over all {sum(m.n for m in per_model)} of its panels: {value_range(lo, hi, '.2f')}.")

@@ -13,6 +13,7 @@ from ..analysis import reference, single
 from ..analysis.agreement import UNDERTRAINED_PP
 from ..analysis.collapse import Collapse, NetworkTwin, network_twins, setting_collapses
 from ..analysis.like_for_like import comparison_state, verdict_of
+from ..analysis.names import model_name
 from ..analysis.oracle import paper_oracle
 from ..analysis.single import StudyResult, check_summary, run_command, stored_result
 from . import downloads, rerun
@@ -25,7 +26,7 @@ def setting_title(spec) -> str:
     """A title that fits a line: more than three pruned layers are counted, not listed (the spec lists them)."""
     ls = spec.layers
     layers = spec.layers_text if len(ls) <= 3 else f"{len(ls)} layers ({ls[0]} to {ls[-1]})"
-    return f"{spec.model} / {spec.dataset}, {layers} at ratio {spec.ratio:g}"
+    return f"{model_name(spec.model)} / {spec.dataset}, {layers} at ratio {spec.ratio:g}"
 
 
 def rerun_box(notebook: str, spec, experiment: str, result: StudyResult | None) -> HTML:

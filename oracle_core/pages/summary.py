@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 
 from ..analysis.answer import Answer
+from ..analysis.names import model_name, setting_name
 from ..analysis.stored import GridEntry, stored_settings
 from ..analysis.trends import AXES
 from . import charts
@@ -23,8 +24,7 @@ def readable(table: pd.DataFrame, twins: pd.DataFrame) -> pd.DataFrame:
     whose twin is not stored has empty twin cells). Our N (the profile's sample), the p values and the correct
     wiring's anomaly ratio stay on the figure pages: more columns would not fit the page's."""
     t = table
-    name = (t["model"].str.replace("lenet5_mini", "LeNet5-Mini") + " / " + t["dataset"] + " / " + t["layers"]
-            + " @ " + t["ratio"].map("{:g}".format))
+    name = [setting_name(*k) for k in zip(t["model"], t["dataset"], t["layers"], t["ratio"])]
     key = ["model", "dataset", "layers", "ratio"]
     tw = t[key].merge(twins[key + ["our_tau", "our_anomaly_%", "our_median_acc_%"]], on=key, how="left")
     tw.index = t.index
@@ -73,12 +73,12 @@ def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VCon
 
 def axis_tick(vary: str, value) -> str:
     """A setting's place on a complexity axis as its tick says it: the value that varies (ratio 0.2, layers
-    conv1+conv2, dataset mnist, model LeNet5-Mini-d6), so the shared base setting reads as that axis's first value
+    conv1+conv2, dataset mnist, model LeNet5-Mini-D6), so the shared base setting reads as that axis's first value
     rather than as "conv1 @ 0.5" on every axis."""
     if vary == "ratio":
         return f"{value:g}"
     if vary == "model":
-        return str(value).replace("lenet5_mini", "LeNet5-Mini").replace("_", "-")
+        return model_name(value)
     return str(value)
 
 

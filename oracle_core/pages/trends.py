@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..analysis.names import value_name
 from ..analysis.trends import MIN_POINTS, SETTLED
 
 _WORDS = {1: "rises (a weaker oracle)", -1: "falls (a stronger oracle)", 0: "shows no clear direction"}
@@ -16,8 +17,9 @@ READING = {  # wiring -> how its reading is introduced
 
 
 def _still_to_run(values: tuple, cannot_run: dict[str, str]) -> str:
-    """The axis's settings without a converged run, each with the reason it cannot run here where one is given."""
-    return ", ".join(f"{v} ({cannot_run[v]})" if v in cannot_run else f"{v}" for v in values)
+    """The axis's settings without a converged run (a model by its name), each with the reason it cannot run here
+    where one is given."""
+    return ", ".join(f"{value_name(v)} ({cannot_run[v]})" if v in cannot_run else value_name(v) for v in values)
 
 
 def _ours(r: pd.Series, cannot_run: dict[str, str]) -> str:
