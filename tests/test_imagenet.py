@@ -94,7 +94,7 @@ def test_the_resnet_imagenet_notebook_executes_at_smoke(imagenet_root, tmp_path)
     env = {"ORACLE_FABRICATED_DATA": "1", "TORCH_HOME": str(tmp_path / "torch"), "OMP_NUM_THREADS": "2"}
     text = run_notebook("resnet_imagenet", tmp_path / "resnet_imagenet.ipynb", env, profile="smoke",
                         results_root=tmp_path / "results", data_root=imagenet_root)
-    assert "resnet18 / imagenet" in text and "Profile `smoke`" in text and "<svg" in text
+    assert "ResNet18 / imagenet" in text and "Profile `smoke`" in text and "<svg" in text
 
 
 def test_the_book_page_without_a_cpu_profile_shows_the_papers_protocol():
