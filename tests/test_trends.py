@@ -96,15 +96,15 @@ def test_an_axis_says_which_settings_lie_on_it_and_where():
 
 
 def test_the_summary_chart_draws_the_axes_the_sentences_read(tmp_path):
+    from oracle_core.analysis.names import value_name
     from oracle_core.pages import summary
 
     spec = summary.complexity_chart("cpu", tmp_path).to_dict()
     titles = [c["title"] for row in spec["vconcat"] for c in row.get("hconcat", [row])]
     assert titles == [a.name for a in trends.AXES]
     # each axis's ticks name the value that varies: the shared base setting is "mnist" on the dataset axis
-    assert [summary.axis_tick(a.vary, a.order[0]) for a in trends.AXES] == [
-        "0.2", "conv1", "mnist", "LeNet5-Mini", "LeNet5-Mini"]
-    assert summary.axis_tick("model", "lenet5_mini_d6") == "LeNet5-Mini-D6"
+    assert [value_name(a.order[0]) for a in trends.AXES] == ["0.2", "conv1", "mnist", "LeNet5-Mini", "LeNet5-Mini"]
+    assert value_name("lenet5_mini_d6") == "LeNet5-Mini-D6" and value_name(0.6) == "0.6"
     drawn = json.dumps(summary.complexity_chart("converged").to_dict())  # the committed store
     assert '"sort": ["mnist", "fashion_mnist"' in drawn and '"setting": "conv1 @ 0.5"' not in drawn
 

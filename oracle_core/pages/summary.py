@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 
 from ..analysis.answer import Answer
-from ..analysis.names import model_name, setting_name
+from ..analysis.names import setting_name, value_name
 from ..analysis.stored import GridEntry, stored_settings
 from ..analysis.trends import AXES
 from . import charts
@@ -65,21 +65,12 @@ def complexity_chart(profile: str, results_root: Path | None = None) -> alt.VCon
         cs = sorted(stored_settings(profile, None, results_root, where=where),
                     key=lambda c: (axis.position(getattr(c.entry, axis.vary)), c.entry.layers))
         t = setting_table(cs)
-        t.index = pd.Index([axis_tick(axis.vary, getattr(c.entry, axis.vary)) for c in cs], name="setting")
+        # each tick names the value that varies (the shared base setting reads mnist / LeNet5-Mini / 0.5 on its
+        # axes, not conv1 @ 0.5 on every one)
+        t.index = pd.Index([value_name(getattr(c.entry, axis.vary)) for c in cs], name="setting")
         panels.append(tau_vs(t, "setting", axis.name, order=list(t.index)).properties(width=250, height=180,
                                                                                        title=axis.name))
     return charts.grid(panels, columns=2)
-
-
-def axis_tick(vary: str, value) -> str:
-    """A setting's place on a complexity axis as its tick says it: the value that varies (ratio 0.2, layers
-    conv1+conv2, dataset mnist, model LeNet5-Mini-D6), so the shared base setting reads as that axis's first value
-    rather than as "conv1 @ 0.5" on every axis."""
-    if vary == "ratio":
-        return f"{value:g}"
-    if vary == "model":
-        return model_name(value)
-    return str(value)
 
 
 def answer_markdown(a: Answer, profile: str) -> str:
