@@ -198,10 +198,12 @@ def test_cifar_notebooks_execute_at_smoke_on_fabricated_files(cifar_root, tmp_pa
     CIFAR files: the real model trains, the page shows our scatter, the table and the paper's own points."""
     from conftest import run_notebook
 
+    from oracle_core.analysis.names import model_name
+
     text = run_notebook(notebook, tmp_path / f"{notebook}.ipynb", {"ORACLE_FABRICATED_DATA": "1",
                                                                    "OMP_NUM_THREADS": "1"},
                         profile="smoke", results_root=tmp_path / "results", data_root=cifar_root)
-    assert f"{model} / " in text and "Profile `smoke`" in text and "<svg" in text
+    assert f"{model_name(model)} / " in text and "Profile `smoke`" in text and "<svg" in text  # ResNet56 / ...
     assert (tmp_path / "results" / notebook).is_dir()
 
 
