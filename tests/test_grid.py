@@ -219,3 +219,42 @@ def test_the_plans_repeated_twins_cover_every_twin_the_committed_store_calls_dif
     assert differing <= {(layers, float(r)) for layers, r in DIFFERING_TWINS}
     repeated = {r["entry"].label for r in plan("converged") if r["spec"].repeats == 3}
     assert all(f"lenet5_mini/mnist {layers}@{r:g} [released_code] x3 repeats" in repeated for layers, r in differing)
+
+
+def test_the_bar_counts_masks_as_their_shards_land_and_never_an_unsealed_shard(tmp_path, smoke_grid):
+    """stored_masks is what the grid's bar shows between finished settings: each sealed shard's rows, capped at
+    the setting's count; a rows file whose checksum is not written yet is not counted; a finished setting counts
+    whole (read from a finished store, where the shards are compacted away)."""
+    import pandas as pd
+    from conftest import SMOKE_GRID
+
+    from oracle_core.experiment.grid import stored_masks
+    from oracle_core.experiment.store import RunStore
+
+    rows = plan("smoke", "lenet5_mini/mnist conv1@0.2")
+    r = rows[0]
+    assert stored_masks(rows, tmp_path) == 0
+    store = RunStore(r["spec"], r["entry"].experiment, tmp_path)
+    for ids in (["a", "b"], ["c"]):
+        store.write_shard(pd.DataFrame({"mask_id": ids, "repeat": [0] * len(ids)}), pd.DataFrame({"epoch": [1]}))
+    assert stored_masks(rows, tmp_path) == 3
+    (store.shards_dir / "unsealed.csv").write_text("mask_id,repeat\nd,0\ne,0\n")  # a worker mid-write
+    assert stored_masks(rows, tmp_path) == 3
+    store.write_shard(pd.DataFrame({"mask_id": [f"m{i}" for i in range(2 * r["masks"])], "repeat": 0}),
+                      pd.DataFrame({"epoch": [1]}))
+    assert stored_masks(rows, tmp_path) == r["masks"]
+    done = plan("smoke", SMOKE_GRID)
+    assert stored_masks(done, smoke_grid) == sum(x["masks"] for x in done)
+
+
+@pytest.mark.slow
+def test_the_grid_bar_is_refreshed_while_a_setting_trains_and_ends_at_every_mask(tmp_path, monkeypatch, capsys):
+    from oracle_core.experiment import grid
+
+    monkeypatch.setattr(grid, "POLL_S", 0.05)  # re-read the store many times while the one setting trains
+    log = []
+    out = run_grid("smoke", 1, "lenet5_mini/mnist conv1@0.2", tmp_path, log=log.append)
+    assert [s for _, _, s in out] == ["done"]
+    n = plan("smoke", "lenet5_mini/mnist conv1@0.2")[0]["masks"]
+    assert f"{n} of their {n} mask-retrainings left" in log[0]
+    assert f"{n}/{n}" in capsys.readouterr().err.replace("\r", "\n").splitlines()[-1]

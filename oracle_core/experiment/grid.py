@@ -205,6 +205,32 @@ def progress(rows: list[dict], results_root: Path | None = None) -> list[dict]:
     return out
 
 
+POLL_S = 30.0  # how often the grid's bar re-reads the store while every worker is mid-setting
+
+
+def stored_masks(rows: list[dict], results_root: Path | None = None) -> int:
+    """Masks retrained so far over ``rows`` as the store holds them at this moment: a complete setting's count,
+    else the rows of those shards whose checksum is written (a shard's rows file is written last). What the grid's
+    progress bar shows per mask, not per finished setting. Read-only and tolerant of a worker writing or compacting
+    a folder at the same moment: unlike progress(), it never sets a shard aside, so it cannot race a worker."""
+    n = 0
+    for r in rows:
+        store = RunStore(r["spec"], r["entry"].experiment, results_root)
+        try:
+            if store.is_complete():
+                n += r["masks"]
+                continue
+            got = 0
+            for p in store.shards_dir.glob("*.csv"):
+                if not p.name.startswith("curves-") and p.with_suffix(".sha256").is_file():
+                    with open(p, "rb") as f:
+                        got += max(0, sum(1 for _ in f) - 1)  # one line per (mask, repeat) under a header
+            n += min(got, r["masks"])
+        except OSError:  # a shard compacted away as it was read: the next poll counts the finished setting
+            pass
+    return n
+
+
 def projected_hours(prog: list[dict], workers: int, step: str | None = None) -> tuple[float | None, float | None]:
     """Hours left with ``workers`` 1-thread workers: each setting's own measured seconds per mask, or the median
     over the measured settings where it has none yet; None when nothing is measured. Also that median. The median
@@ -266,7 +292,9 @@ def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_roo
         elif not RunStore(r["spec"], r["entry"].experiment, results_root).is_complete():
             todo.append(r)
     total = sum(r["masks"] for r in todo)
-    log(f"grid ({profile}): {len(rows)} settings, {len(todo)} to run, {total} mask-retrainings, {workers} worker(s)")
+    start = stored_masks(todo, results_root)
+    left = f", {total - start} of their {total} mask-retrainings left" if todo else ""
+    log(f"grid ({profile}): {len(rows)} settings, {len(todo)} to run{left}, {workers} worker(s)")
     if not todo:
         return []
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -285,10 +313,17 @@ def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_roo
         for key in tqdm(pool.imap_unordered(_pretrain_one, pre), total=len(pre), desc="pretrain", unit="net"):
             log(f"pretrained {key}")
         jobs = [(r["entry"], r["spec"], results_root, data_root, group_size) for r in todo]
-        sizes = {r["entry"].label: r["masks"] for r in todo}
-        with tqdm(total=total, desc="grid", unit="mask", smoothing=0) as bar:
-            for label, secs, status in pool.imap_unordered(_run_one, jobs):
-                bar.update(sizes[label])
+        # the bar counts masks as their shards land (re-read every POLL_S), so its rate and ETA move while a
+        # 45-mask setting trains for most of an hour, not only when a whole setting finishes
+        with tqdm(total=total, initial=start, desc="grid", unit="mask", smoothing=0) as bar:
+            results = pool.imap_unordered(_run_one, jobs)
+            while len(out) < len(jobs):
+                try:
+                    label, secs, status = results.next(timeout=POLL_S)
+                except mp.TimeoutError:
+                    bar.update(max(0, stored_masks(todo, results_root) - bar.n))
+                    continue
+                bar.update(max(0, stored_masks(todo, results_root) - bar.n))
                 log(f"{status}: {label} in {secs / 60:.1f} min")
                 out.append((label, secs, status))
     return out
