@@ -221,12 +221,13 @@ def test_the_plans_repeated_twins_cover_every_twin_the_committed_store_calls_dif
     assert all(f"lenet5_mini/mnist {layers}@{r:g} [released_code] x3 repeats" in repeated for layers, r in differing)
 
 
-def test_the_bar_counts_masks_as_their_shards_land_and_never_an_unsealed_shard(tmp_path, smoke_grid):
+def test_the_bar_counts_masks_as_their_shards_land_and_never_an_unsealed_shard(tmp_path):
     """stored_masks is what the grid's bar shows between finished settings: each sealed shard's rows, capped at
     the setting's count; a rows file whose checksum is not written yet is not counted; a finished setting counts
-    whole (read from a finished store, where the shards are compacted away)."""
+    whole (its shards are compacted away)."""
+    import shutil
+
     import pandas as pd
-    from conftest import SMOKE_GRID
 
     from oracle_core.experiment.grid import stored_masks
     from oracle_core.experiment.store import RunStore
@@ -243,8 +244,11 @@ def test_the_bar_counts_masks_as_their_shards_land_and_never_an_unsealed_shard(t
     store.write_shard(pd.DataFrame({"mask_id": [f"m{i}" for i in range(2 * r["masks"])], "repeat": 0}),
                       pd.DataFrame({"epoch": [1]}))
     assert stored_masks(rows, tmp_path) == r["masks"]
-    done = plan("smoke", SMOKE_GRID)
-    assert stored_masks(done, smoke_grid) == sum(x["masks"] for x in done)
+    shutil.rmtree(store.shards_dir)  # finished: the shards are compacted into masks.csv beside summary.json
+    store.masks_csv.write_text("mask_id,repeat\n")
+    store.summary_json.write_text("{}")
+    assert stored_masks(rows, tmp_path) == r["masks"]
+    assert stored_masks(rows + plan("smoke", "lenet5_mini/mnist conv2@0.5"), tmp_path) == r["masks"]
 
 
 @pytest.mark.slow
