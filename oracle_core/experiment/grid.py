@@ -210,22 +210,14 @@ POLL_S = 30.0  # how often the grid's bar re-reads the store while every worker 
 
 def stored_masks(rows: list[dict], results_root: Path | None = None) -> int:
     """Masks retrained so far over ``rows`` as the store holds them at this moment: a complete setting's count,
-    else the rows of those shards whose checksum is written (a shard's rows file is written last). What the grid's
-    progress bar shows per mask, not per finished setting. Read-only and tolerant of a worker writing or compacting
-    a folder at the same moment: unlike progress(), it never sets a shard aside, so it cannot race a worker."""
+    else its sealed shard rows (RunStore.sealed_rows). What the grid's progress bar shows per mask, not per finished
+    setting. Read-only and tolerant of a worker writing or compacting a folder at the same moment: unlike progress(),
+    it never sets a shard aside, so it cannot race a worker."""
     n = 0
     for r in rows:
         store = RunStore(r["spec"], r["entry"].experiment, results_root)
         try:
-            if store.is_complete():
-                n += r["masks"]
-                continue
-            got = 0
-            for p in store.shards_dir.glob("*.csv"):
-                if not p.name.startswith("curves-") and p.with_suffix(".sha256").is_file():
-                    with open(p, "rb") as f:
-                        got += max(0, sum(1 for _ in f) - 1)  # one line per (mask, repeat) under a header
-            n += min(got, r["masks"])
+            n += r["masks"] if store.is_complete() else min(store.sealed_rows(), r["masks"])
         except OSError:  # a shard compacted away as it was read: the next poll counts the finished setting
             pass
     return n
@@ -319,11 +311,12 @@ def run_grid(profile: str = "cpu", workers: int = 2, only: str = "", results_roo
             results = pool.imap_unordered(_run_one, jobs)
             while len(out) < len(jobs):
                 try:
-                    label, secs, status = results.next(timeout=POLL_S)
+                    finished = results.next(timeout=POLL_S)
                 except mp.TimeoutError:
-                    bar.update(max(0, stored_masks(todo, results_root) - bar.n))
-                    continue
+                    finished = None
                 bar.update(max(0, stored_masks(todo, results_root) - bar.n))
-                log(f"{status}: {label} in {secs / 60:.1f} min")
-                out.append((label, secs, status))
+                if finished is not None:
+                    label, secs, status = finished
+                    log(f"{status}: {label} in {secs / 60:.1f} min")
+                    out.append(finished)
     return out

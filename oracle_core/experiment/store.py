@@ -197,12 +197,25 @@ class RunStore:
             if f.exists():
                 os.replace(f, aside / f.name)
 
+    def _row_files(self) -> list[Path]:
+        """Each shard's rows file (its curves file and checksum sit beside it)."""
+        return [p for p in sorted(self.shards_dir.glob("*.csv")) if not p.name.startswith("curves-")]
+
+    def sealed_rows(self) -> int:
+        """Rows in the shards whose checksum is written (a shard's rows file is written last), counted without judging
+        them: what a progress display may read while a worker writes or compacts this folder (read_shards sets a
+        damaged shard aside, which must not race the worker that owns it)."""
+        n = 0
+        for p in self._row_files():
+            if p.with_suffix(".sha256").is_file():
+                with open(p, "rb") as f:
+                    n += max(0, sum(1 for _ in f) - 1)  # one line per (mask, repeat) under a header
+        return n
+
     def read_shards(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows, curves = [], []
         if self.shards_dir.exists():
-            for p in sorted(self.shards_dir.glob("*.csv")):
-                if p.name.startswith("curves-"):
-                    continue
+            for p in self._row_files():
                 if not self._shard_ok(p):
                     self._set_aside(p)
                     continue
